@@ -1,0 +1,5 @@
+import sys
+
+from dicore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,17 @@
+"""One module per `dicore` subcommand.
+
+Each module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+COMMAND_MODULES = (
+    "study",
+    "run",
+    "metrics",
+    "sweep",
+    "defend",
+    "cost",
+    "report",
+    "serve",
+    "record",
+    "calibrate",
+)
