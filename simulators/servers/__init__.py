@@ -1,0 +1,38 @@
+"""HTTP simulators that speak each vendor's wire format (see docs/servers.md).
+
+``make_app(vendor)`` builds the response layer over a ``SimulatedVendor``;
+``simulators.servers.common`` serves it (``SimulatorServer``, ``serve_in_thread``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulators.servers.common import SIMULATED_HEADER, SimulatorServer, serve_in_thread
+
+__all__ = ["SIMULATED_HEADER", "SimulatorServer", "make_app", "serve_in_thread"]
+
+
+def make_app(vendor: str, sim_vendor: Any = None, **options: Any) -> Any:
+    """The wire-format app for ``vendor`` (aws, azure, naver).
+
+    ``sim_vendor``: a ``SimulatedVendor`` (default: a new one with the default
+    gallery). ``options`` go to the app: Azure ``key``, ``face_ttl_s``, ``clock``;
+    Naver ``key_id``, ``key``.
+    """
+    from simulators.vendor import VENDORS, SimulatedVendor
+
+    if vendor not in VENDORS:
+        raise ValueError(f"vendor must be one of {VENDORS}, not {vendor!r}")
+    sim_vendor = sim_vendor or SimulatedVendor(vendor)
+    if vendor == "aws":
+        from simulators.servers.aws import AwsApp
+
+        return AwsApp(sim_vendor, **options)
+    if vendor == "azure":
+        from simulators.servers.azure import AzureApp
+
+        return AzureApp(sim_vendor, **options)
+    from simulators.servers.naver import NaverApp
+
+    return NaverApp(sim_vendor, **options)

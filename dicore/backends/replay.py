@@ -1,0 +1,70 @@
+"""Replay backend: the live client of a vendor answered from a vcrpy cassette.
+
+The same client code as `live` runs; vcrpy (record mode `none`) answers each
+request from the cassette, matched on method, path, X-Amz-Target and the sha256
+of the image. Nothing goes to the network. A request the cassette does not hold
+raises `ReplayMissError` naming the cassette and the image. Retries are off: a
+recorded throttle or 5xx is replayed as the error it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from dicore.backends import image_label, live_client
+from dicore.backends.base import BackendError, Recognition
+from dicore.backends.retry import NO_RETRY
+from dicore.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
+from dicore.errors import UserError
+
+# Host and port are not matched, so any syntactically valid endpoint will do.
+REPLAY_ENDPOINT = "http://dicore-replay.invalid"
+
+
+class ReplayMissError(BackendError):
+    """The cassette has no recorded answer for this request."""
+
+
+class ReplayBackend:
+    kind = "replay"
+
+    def __init__(self, vendor: str, cassette: str | Path, **_ignored):
+        self.vendor = vendor
+        self.cassette = Path(cassette)
+        if not self.cassette.is_file():
+            raise UserError(
+                f"cassette {self.cassette} does not exist",
+                hint=f"record one with `dicore record --vendor {vendor} --images DIR --out {self.cassette}`",
+            )
+        self.interaction_count = len(load_interactions(self.cassette))
+        self.provenance = read_provenance(self.cassette) if provenance_path(self.cassette).exists() else {}
+        self.client = live_client(
+            vendor, endpoint=REPLAY_ENDPOINT, retry=NO_RETRY, placeholder_credentials=True
+        )
+        self.supports_similarity = self.client.supports_similarity
+        self._vcr = make_vcr("none")
+        self.played: set[int] = set()  # indices of interactions answered so far
+
+    def _replay(self, what: str, fn):
+        with self._vcr.use_cassette(str(self.cassette), allow_playback_repeats=True) as cass:
+            try:
+                return fn()
+            except CannotOverwriteExistingCassetteException as exc:
+                raise ReplayMissError(
+                    f"cassette {self.cassette} has no recorded {self.vendor} answer for {what}",
+                ) from exc
+            finally:
+                self.played |= {i for i, n in cass.play_counts.items() if n}
+
+    def recognize(self, image: bytes) -> Recognition:
+        rec = self._replay(image_label(image), lambda: self.client.recognize(image))
+        if self.provenance.get("source") == "simulator" and not rec.simulated:
+            rec = dataclasses.replace(rec, simulated=True)
+        return rec
+
+    def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
+        what = f"similarity of {image_label(image_a)} and {image_label(image_b)}"
+        return self._replay(what, lambda: self.client.similarity(image_a, image_b))

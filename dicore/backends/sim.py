@@ -1,0 +1,61 @@
+"""In-process simulator backend: `simulators.vendor.SimulatedVendor`, no HTTP, no keys.
+
+Reports with the same rules as the live clients talking to `dicore serve`, so
+`sim` and `live --endpoint <simulator>` agree: the largest face (Azure: the
+largest *named* face, as its celebrities model lists only named faces), and for
+similarity the target's largest face against the source's largest face.
+Every result has `simulated=True`.
+"""
+
+from __future__ import annotations
+
+from dicore.backends import image_label
+from dicore.backends.base import BadInputError, Recognition
+
+
+class SimBackend:
+    kind = "sim"
+
+    def __init__(self, vendor: str, gallery=None, recognizer=None, seed: int = 0, **_ignored):
+        from simulators.vendor import SimulatedVendor, default_vendor
+
+        self.vendor = vendor
+        if gallery is None and recognizer is None and seed == 0:
+            self.sim = default_vendor(vendor)  # process-wide: one model load, one cache
+        else:
+            self.sim = SimulatedVendor(vendor, gallery=gallery, recognizer=recognizer, seed=seed)
+        self.supports_similarity = bool(self.sim.policy.has_similarity)
+
+    def recognize(self, image: bytes) -> Recognition:
+        from simulators.vendor import ImageRejected
+
+        try:
+            rec = self.sim.recognize_image(bytes(image))
+        except ImageRejected as exc:
+            raise BadInputError(
+                f"{self.vendor} (simulated) refused {image_label(image)}: {exc}", code=exc.reason
+            ) from exc
+        faces = [f for f in rec.faces if f.name] if self.vendor == "azure" else list(rec.faces)
+        top = max(faces, key=lambda f: f.width * f.height) if faces else None
+        name = top.name if top else None
+        conf = top.confidence if name else None
+        raw = {"faces": [{"name": f.name, "confidence": f.confidence, "bbox": f.bbox} for f in rec.faces]}
+        return Recognition(name, conf, len(faces), simulated=True, raw=raw)
+
+    def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
+        from simulators.vendor import ImageRejected
+
+        if not self.supports_similarity:
+            return None
+        try:
+            cmp = self.sim.compare_faces(bytes(image_a), bytes(image_b))
+        except ImageRejected as exc:
+            raise BadInputError(
+                f"{self.vendor} (simulated) refused {image_label(image_a)} vs "
+                f"{image_label(image_b)}: {exc}",
+                code=exc.reason,
+            ) from exc
+        if not cmp.targets:
+            return None
+        _, sim = max(cmp.targets, key=lambda ts: ts[0].width * ts[0].height)
+        return float(sim)

@@ -1,0 +1,219 @@
+"""Put a deepfake detector in front of the API: attack success after the filter (Table 2).
+
+Reads a results file (results.csv / .parquet, the results contract) and a detector scores
+file, and writes Table-2-style rows: dataset, detector, detector_acc, vendor, attack,
+asr_before, asr_after, real_blocked, n_fake, source (percent). A fake the filter blocks
+cannot succeed; attack success after the filter is over all fakes. `real_blocked` is the
+share of real images the filter wrongly blocks. Rows for each dataset and all combined.
+
+Scores file (CSV, header required): `item_id,detector,score`, one row per image and
+detector; `score` is the detector's probability that the image is fake (0..1). Every
+item_id of the results file needs a score from every detector used.
+
+Filters (an image passes, i.e. reaches the API, when judged real):
+  --detector NAME [--threshold T]  DD1: that detector, passes when score < T (ties blocked)
+  --mode dd1 (default)              DD1 for each detector in the file, one block of rows each
+  --mode dd2                        DD2: passes only if every detector has score < T
+  --mode dd3 [--folds K --seed S]   DD3: logistic-regression stacking of all detectors,
+                                    fitted in JAX, evaluated out of fold (K folds)
+  --simulate-accuracy A [A ...]     no scores file: SIMULATED detectors of these accuracies
+                                    (percent), seeded by --seed; rows are labelled simulated
+
+examples:
+  dicore defend --scores scores.csv --results out/results.csv --out out/defence.csv
+  dicore defend --scores scores.csv --results out/results.csv --detector CLRNet --threshold 0.6
+  dicore defend --scores scores.csv --results out/results.csv --mode dd3 --folds 5
+  dicore defend --results out/results.csv --simulate-accuracy 89.7 97.9 --mode dd2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+from dicore.errors import UserError
+
+NAME = "defend"
+HELP = "attack success behind a deepfake-detector filter (DD1/DD2/DD3), Table 2 style"
+
+SCORE_COLUMNS = ("item_id", "detector", "score")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, metavar="FILE",
+                        help="results.csv or results.parquet")
+    parser.add_argument("--scores", metavar="FILE",
+                        help="detector scores CSV: item_id,detector,score (P(fake), 0..1)")
+    parser.add_argument("--detector", metavar="NAME", help="DD1 with this detector only")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="an image passes when score < T (default 0.5)")
+    parser.add_argument("--mode", choices=("dd1", "dd2", "dd3"), default="dd1",
+                        help="filter (default dd1, each detector on its own)")
+    parser.add_argument("--folds", type=int, default=5, help="DD3 folds (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="DD3 folds / simulation seed")
+    parser.add_argument("--simulate-accuracy", type=float, nargs="+", metavar="A",
+                        help="SIMULATED detector accuracies in percent instead of --scores")
+    parser.add_argument("--out", default="defence.csv", metavar="FILE",
+                        help="output CSV (default defence.csv)")
+
+
+def read_scores(path: str | Path) -> dict[str, dict[str, float]]:
+    """{detector: {item_id: score}} from a scores CSV; UserError names the row at fault."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"scores file {path} not found",
+                        "give a CSV with columns item_id,detector,score")
+    out: dict[str, dict[str, float]] = {}
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)}",
+                            "the scores file needs the header item_id,detector,score")
+        for i, row in enumerate(reader, start=2):
+            try:
+                score = float(row["score"])
+            except (TypeError, ValueError):
+                score = math.nan
+            if not 0.0 <= score <= 1.0:
+                raise UserError(f"{path}: line {i}, field score: {row['score']!r} is not in 0..1",
+                                "score is the detector's probability that the image is fake")
+            det, item = (row["detector"] or "").strip(), (row["item_id"] or "").strip()
+            if not det or not item:
+                raise UserError(f"{path}: line {i}: empty item_id or detector")
+            if item in out.setdefault(det, {}):
+                raise UserError(f"{path}: line {i}: second score for item {item!r}, "
+                                f"detector {det!r}")
+            out[det][item] = score
+    if not out:
+        raise UserError(f"{path}: no scores", "add rows item_id,detector,score")
+    return out
+
+
+def _score_matrix(scores, detectors, items):
+    import numpy as np
+
+    mat = np.empty((len(items), len(detectors)), np.float32)
+    for j, det in enumerate(detectors):
+        col = scores[det]
+        lacking = [it for it in items if it not in col]
+        if lacking:
+            raise UserError(
+                f"detector {det!r} has no score for {len(lacking)} item(s), e.g. "
+                f"{', '.join(lacking[:5])}",
+                "the scores file needs a row for every item_id of the results file")
+        mat[:, j] = [col[it] for it in items]
+    return mat
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    from dicore import defence
+    from dicore.metrics import fake_outcomes
+    from dicore.observations import Observations
+
+    if (args.scores is None) == (args.simulate_accuracy is None):
+        raise UserError("give exactly one of --scores FILE or --simulate-accuracy A ...",
+                        "see `dicore defend --help` for the scores file format")
+    if not 0.0 < args.threshold <= 1.0:
+        raise UserError(f"--threshold {args.threshold} must be in (0, 1]", "scores are P(fake)")
+    if args.mode == "dd3" and args.folds < 2:
+        raise UserError(f"--folds {args.folds} must be at least 2")
+
+    obs, vocab = Observations.from_results_file(args.results)
+    out = fake_outcomes(obs)
+    items_all = np.asarray(vocab.items, dtype=object)[np.asarray(obs.item)]
+    vendor_all = np.asarray(vocab.vendors, dtype=object)[np.asarray(obs.vendor)]
+    dataset_all = np.asarray(vocab.datasets, dtype=object)[np.asarray(obs.dataset)]
+    is_fake_all = np.asarray(obs.is_fake, bool)
+    ta_all, na_all = np.asarray(out.targeted), np.asarray(out.named)
+
+    if args.scores is not None:
+        scores = read_scores(args.scores)
+        source = "measured"
+    else:
+        # One simulated score per image (not per vendor row), so every vendor sees one filter.
+        uniq, first = np.unique(items_all.astype(str), return_index=True)
+        sim = np.asarray(defence.simulate_detector_scores(
+            jax.random.key(args.seed), is_fake_all[first], args.simulate_accuracy))
+        scores = {f"sim{a:g}": dict(zip(uniq.tolist(), sim[:, j].tolist(), strict=True))
+                  for j, a in enumerate(args.simulate_accuracy)}
+        source = "simulated"
+    detectors = list(scores)
+    if args.detector is not None:
+        if args.detector not in scores:
+            raise UserError(f"detector {args.detector!r} not in the scores",
+                            f"detectors there: {', '.join(detectors)}")
+        plans = [(args.detector, "dd1", [args.detector])]
+    elif args.mode == "dd1":
+        plans = [(d, "dd1", [d]) for d in detectors]
+    else:
+        plans = [(args.mode.upper(), args.mode, detectors)]
+
+    rows = []
+    for label, mode, dets in plans:
+        for vendor in [v for v in vocab.vendors if v in set(vendor_all)]:
+            m = vendor_all == vendor
+            items = items_all[m].astype(str).tolist()
+            mat = _score_matrix(scores, dets, items)
+            fake = is_fake_all[m]
+            if mode == "dd1":
+                passed = defence.dd1_pass(mat, threshold=args.threshold)
+            elif mode == "dd2":
+                passed = defence.dd2_pass(mat, threshold=args.threshold)
+            else:
+                passed = defence.dd3_pass(mat, fake, jax.random.key(args.seed), folds=args.folds,
+                                          threshold=args.threshold)
+            rows += defence.defence_table(
+                datasets=dataset_all[m].astype(str), is_fake=fake, passed=np.asarray(passed),
+                ta={vendor: ta_all[m]}, na={vendor: na_all[m]}, detector=label, source=source)
+    write_defence_csv(args.out, rows)
+    label = " (SIMULATED detector scores)" if source == "simulated" else ""
+    if vocab.simulated:
+        label += " (SIMULATED vendors)"
+    print(f"{len(rows)} rows -> {args.out}{label}")
+    print(f"{'dataset':<22} {'detector':<11} {'acc%':>6} {'vendor':<6} {'att':<3} "
+          f"{'before%':>8} {'after%':>7} {'realblk%':>8}")
+    for r in rows:
+        print(f"{r['dataset']:<22} {r['detector']:<11} {_f(r['detector_acc']):>6} "
+              f"{r['vendor']:<6} {r['attack']:<3} {_f(r['asr_before']):>8} "
+              f"{_f(r['asr_after'], 2):>7} {_f(r['real_blocked']):>8}", file=sys.stdout)
+    return 0
+
+
+def _f(x, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def write_defence_csv(path: str | Path, rows: list[dict]) -> None:
+    """Write defence rows (`dicore.defence.TABLE_COLUMNS`); empty cell for None."""
+    from dicore.defence import TABLE_COLUMNS
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(TABLE_COLUMNS))
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: "" if r.get(k) is None else r.get(k) for k in TABLE_COLUMNS})
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}", "check the --out path") from exc
+
+
+def read_defence_csv(path: str | Path) -> list[dict]:
+    """Read a defence CSV written by `write_defence_csv` (numbers back to floats)."""
+    rows = []
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            row: dict = dict(r)
+            for k in ("detector_acc", "asr_before", "asr_after", "real_blocked"):
+                row[k] = float(r[k]) if r.get(k) not in (None, "") else None
+            row["n_fake"] = int(r["n_fake"]) if r.get("n_fake") not in (None, "") else None
+            rows.append(row)
+    return rows

@@ -1,0 +1,82 @@
+"""Compute TA, NA, DHF, DHC, DHS and SIC per dataset and vendor from a results file.
+
+Reads results.csv (or results.parquet) in the results-file contract, validates
+every row (all problems are listed at once, by row and field), and writes
+metrics.json: {"beta", "gamma", "simulated", "rows": [{"dataset", "vendor",
+"metric", "value", "ci_low", "ci_high", "n"}]}, values in percent, null when
+n = 0. Thresholds are strict: DHC counts confidence > beta, DHS similarity > gamma.
+
+examples:
+  dicore metrics --results results.csv --out metrics.json
+  dicore metrics --results results.parquet --beta 95 --gamma 85 --out metrics.json
+  dicore metrics --results results.csv --ci bootstrap --resamples 2000 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+NAME = "metrics"
+HELP = "compute the study's metrics (with confidence intervals) from a results file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, metavar="FILE", help="results.csv or results.parquet")
+    parser.add_argument("--beta", type=float, default=90.0, help="DHC confidence threshold, percent, strict > (default 90)")
+    parser.add_argument("--gamma", type=float, default=80.0, help="DHS similarity threshold, percent, strict > (default 80)")
+    parser.add_argument(
+        "--ci",
+        choices=("wilson", "bootstrap"),
+        default="wilson",
+        help="interval: Wilson score, or cluster bootstrap over target identities (default wilson)",
+    )
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--out", default="metrics.json", metavar="FILE", help="output JSON (default metrics.json)")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from dicore.errors import UserError
+
+    for name in ("beta", "gamma"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and 0.0 <= value <= 100.0):
+            raise UserError(f"--{name} {value} is outside 0..100", "thresholds are percent")
+    if not 0.0 < args.level < 1.0:
+        raise UserError(f"--level {args.level} must lie strictly between 0 and 1", "e.g. --level 0.95")
+    if args.resamples < 1:
+        raise UserError(f"--resamples {args.resamples} must be at least 1", "e.g. --resamples 1000")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dicore.metrics import metrics_table, write_metrics_json
+    from dicore.observations import Observations
+
+    _check_options(args)
+    obs, vocab = Observations.from_results_file(args.results)
+    rows = metrics_table(
+        obs,
+        vocab,
+        beta=args.beta,
+        gamma=args.gamma,
+        ci=args.ci,
+        level=args.level,
+        n_resamples=args.resamples,
+        seed=args.seed,
+    )
+    try:
+        write_metrics_json(args.out, rows, beta=args.beta, gamma=args.gamma, simulated=vocab.simulated)
+    except OSError as exc:
+        from dicore.errors import UserError
+
+        raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
+    label = " (SIMULATED vendors)" if vocab.simulated else ""
+    print(f"{len(rows)} metric rows from {obs.n} results -> {args.out}{label}", file=sys.stdout)
+    for row in rows:
+        value = "n/a" if row["value"] is None else f"{row['value']:6.1f}"
+        ci = "" if row["ci_low"] is None else f"  [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
+        print(f"  {row['dataset']:<12} {row['vendor']:<6} {row['metric']:<4} {value}{ci}  n={row['n']}")
+    return 0

@@ -1,0 +1,385 @@
+"""The study's metrics (TA, NA, DHF, DHC, DHS, SIC), per (dataset, vendor) group, in JAX.
+
+Every function here is pure and `jit`-able (the `n_*` arguments are static);
+`beta` and `gamma` may be traced. A group id is `dataset * n_vendors + vendor`,
+so there are `n_datasets * n_vendors` groups; rows whose group falls outside
+that range are dropped. Each metric comes with its counts: `numerator` and
+`denominator` (its n); the rate is `100 * numerator / denominator` and NaN when
+the denominator is 0.
+
+The rules, per fake X_D with target T and paired real X_T (same vendor):
+
+- TA: X_D named T and X_T named T. A synthesis fake (blend of sources T and R)
+  also counts when named R and R's real image (`ref_paired_row`) is named R.
+  Denominator: fakes.
+- NA: X_D named (any name, `predicted != -1`). Denominator: fakes.
+- DHF: X_D named and conf(X_D) > conf(X_T) (strict). X_T's confidence is the
+  one it got for whatever name it was given; a real image with no name (or a
+  fake with no paired row) counts as confidence 0. Denominator: fakes (the
+  paper: 902 of 3,200 VoxCelebTH fakes = 28.2% for AWS).
+- DHC(beta): X_D named and conf(X_D) > beta (strict). Denominator: named fakes
+  (the paper's MS DHC on CelebBlend, 74.4%, exceeds MS NA there, 21.2%, so it
+  cannot be a share of all fakes).
+- DHS(gamma): X_D not named and similarity(X_T, X_D) > gamma (strict).
+  Denominator: fakes not named that have a similarity (the paper's AWS DHS of
+  94.4% exceeds 100 - NA on every dataset, so it cannot be a share of all
+  fakes). A vendor with no similarity call (Naver) has n = 0: value NaN.
+- SIC: identities (by target) with at least one TA fake / identities with at
+  least one fake, within the group.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from jax.ops import segment_sum
+
+from dicore import METHODS, VENDORS
+from dicore.kernel import counts_above
+from dicore.observations import Observations, Vocab
+
+METRICS = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")
+"""Metric order of every (6, G) array below and of metrics.json."""
+ROW_METRICS = METRICS[:5]
+"""Metrics that are shares of rows (SIC is a share of identities)."""
+SYNTHESIS = METHODS.index("synthesis")
+
+
+class FakeOutcomes(NamedTuple):
+    """Per-row outcomes, shape (N,) each; real rows are False / NaN throughout.
+
+    - is_fake: the row is a fake.
+    - named: fake with a name (`predicted != -1`): NA's numerator, DHC's denominator.
+    - targeted: fake that achieves TA (rule in the module docstring).
+    - higher_than_real: fake named with confidence > its real's (0 if the real has no name).
+    - fake_confidence: confidence of a named fake, else NaN (DHC compares it `> beta`).
+    - real_confidence: confidence the paired real got, 0 if unnamed; NaN on real rows.
+    - unnamed_similarity: similarity of a fake that is not named, else NaN (DHS
+      compares it `> gamma`; its non-NaN rows are DHS's denominator).
+    """
+
+    is_fake: Array
+    named: Array
+    targeted: Array
+    higher_than_real: Array
+    fake_confidence: Array
+    real_confidence: Array
+    unnamed_similarity: Array
+
+
+class Counts(NamedTuple):
+    """Numerators and denominators, shape (6, G) int32 in `METRICS` order."""
+
+    numerator: Array
+    denominator: Array
+
+
+def group_ids(obs: Observations, *, n_vendors: int = len(VENDORS)) -> Array:
+    """Group id of each row: `dataset * n_vendors + vendor`, shape (N,) int32."""
+    obs.check()
+    return jnp.asarray(obs.dataset, jnp.int32) * n_vendors + jnp.asarray(obs.vendor, jnp.int32)
+
+
+def _paired(column: Array, rows: Array, fill) -> Array:
+    """column[rows] where rows >= 0, else `fill` (rows are -1 for 'no such row')."""
+    if column.shape[0] == 0:
+        return jnp.full(rows.shape, fill, column.dtype)
+    return jnp.where(rows >= 0, column[jnp.clip(rows, 0, column.shape[0] - 1)], fill)
+
+
+def fake_outcomes(obs: Observations) -> FakeOutcomes:
+    """Per-row TA / NA / DHF outcomes and the values DHC and DHS threshold (see `FakeOutcomes`).
+
+    Ties: DHF needs conf(X_D) > conf(X_T) strictly, so equal confidences are not DHF.
+    A real image with no name counts as confidence 0, so any named fake with
+    positive confidence beats it.
+    """
+    obs.check()
+    is_fake = jnp.asarray(obs.is_fake, bool)
+    predicted = jnp.asarray(obs.predicted, jnp.int32)
+    target = jnp.asarray(obs.target, jnp.int32)
+    reference = jnp.asarray(obs.reference, jnp.int32)
+    confidence = jnp.asarray(obs.confidence, jnp.float32)
+    similarity = jnp.asarray(obs.similarity, jnp.float32)
+    paired = jnp.asarray(obs.paired_row, jnp.int32)
+    ref_paired = jnp.asarray(obs.ref_paired_row, jnp.int32)
+    nan = jnp.float32(jnp.nan)
+
+    named = is_fake & (predicted >= 0)
+    real_pred = _paired(predicted, paired, -1)
+    by_target = named & (predicted == target) & (real_pred == target)
+    ref_real_pred = _paired(predicted, ref_paired, -1)
+    by_reference = (
+        named
+        & (jnp.asarray(obs.method, jnp.int32) == SYNTHESIS)
+        & (reference >= 0)
+        & (predicted == reference)
+        & (ref_real_pred == reference)
+    )
+    real_named = real_pred >= 0
+    real_conf = jnp.where(real_named, jnp.nan_to_num(_paired(confidence, paired, 0.0)), 0.0)
+    return FakeOutcomes(
+        is_fake=is_fake,
+        named=named,
+        targeted=by_target | by_reference,
+        higher_than_real=named & (confidence > real_conf),
+        fake_confidence=jnp.where(named, confidence, nan),
+        real_confidence=jnp.where(is_fake, real_conf, nan),
+        unnamed_similarity=jnp.where(is_fake & ~named, similarity, nan),
+    )
+
+
+def _sum(mask: Array, segment_ids: Array, num_segments: int) -> Array:
+    return segment_sum(mask.astype(jnp.int32), segment_ids, num_segments=num_segments)
+
+
+def segment_counts(
+    outcomes: FakeOutcomes,
+    segment_ids: Array,
+    *,
+    num_segments: int,
+    beta: float | Array = 90.0,
+    gamma: float | Array = 80.0,
+) -> Counts:
+    """Counts of the five row metrics (TA, NA, DHF, DHC, DHS) per segment, shape (5, S).
+
+    DHC and DHS come from `dicore.kernel.counts_above` (strict `>`), the same
+    kernel the threshold sweeps use. Segments may be groups or (group, identity).
+    """
+    segment_ids = jnp.asarray(segment_ids, jnp.int32)
+    if segment_ids.shape != outcomes.is_fake.shape:
+        raise ValueError(
+            f"segment_ids shape {segment_ids.shape} must match the rows {outcomes.is_fake.shape}"
+        )
+    fakes = _sum(outcomes.is_fake, segment_ids, num_segments)
+
+    def above(values, threshold):
+        t = jnp.reshape(jnp.asarray(threshold, jnp.float32), (1,))
+        return counts_above(
+            values, t, segment_ids=segment_ids, num_segments=num_segments
+        )[:, 0].astype(jnp.int32)
+
+    named = _sum(outcomes.named, segment_ids, num_segments)
+    with_sim = _sum(~jnp.isnan(outcomes.unnamed_similarity), segment_ids, num_segments)
+    numerator = jnp.stack(
+        [
+            _sum(outcomes.targeted, segment_ids, num_segments),
+            named,
+            _sum(outcomes.higher_than_real, segment_ids, num_segments),
+            above(outcomes.fake_confidence, beta),
+            above(outcomes.unnamed_similarity, gamma),
+        ]
+    )
+    denominator = jnp.stack([fakes, fakes, fakes, named, with_sim])
+    return Counts(numerator, denominator)
+
+
+def ta_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+    """TA per group, shapes (G,): fakes named as their target T whose real X_T is named T,
+    plus synthesis fakes named as their reference R whose R real image is named R
+    (an exact id match; confidence plays no part) / fakes."""
+    return _row_metric(obs, 0, n_datasets, n_vendors)
+
+
+def na_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+    """NA per group, shapes (G,): fakes with any name (`predicted != -1`) / fakes."""
+    return _row_metric(obs, 1, n_datasets, n_vendors)
+
+
+def dhf_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+    """DHF per group, shapes (G,): named fakes with confidence > (strict) the confidence
+    their paired real got (0 when the real has no name) / fakes. Ties are not DHF."""
+    return _row_metric(obs, 2, n_datasets, n_vendors)
+
+
+def dhc_counts(
+    obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS), beta=90.0
+) -> Counts:
+    """DHC(beta) per group, shapes (G,): named fakes with confidence > beta (strict; a
+    confidence equal to beta does not count) / named fakes."""
+    return _row_metric(obs, 3, n_datasets, n_vendors, beta=beta)
+
+
+def dhs_counts(
+    obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS), gamma=80.0
+) -> Counts:
+    """DHS(gamma) per group, shapes (G,): unnamed fakes with similarity > gamma (strict) /
+    unnamed fakes that have a similarity. Groups without similarity calls: n = 0."""
+    return _row_metric(obs, 4, n_datasets, n_vendors, gamma=gamma)
+
+
+def _row_metric(obs, index, n_datasets, n_vendors, *, beta=90.0, gamma=80.0) -> Counts:
+    c = segment_counts(
+        fake_outcomes(obs),
+        group_ids(obs, n_vendors=n_vendors),
+        num_segments=n_datasets * n_vendors,
+        beta=beta,
+        gamma=gamma,
+    )
+    return Counts(c.numerator[index], c.denominator[index])
+
+
+def identity_segments(
+    obs: Observations, *, n_identities: int, n_vendors: int = len(VENDORS)
+) -> Array:
+    """Segment id of (group, target identity): `group * n_identities + target`, shape (N,)."""
+    return group_ids(obs, n_vendors=n_vendors) * n_identities + jnp.asarray(obs.target, jnp.int32)
+
+
+def sic_from_identity_counts(targeted: Array, fakes: Array) -> Counts:
+    """SIC from per-(group, identity) counts of TA fakes and fakes, shapes (G, I) -> (G,)."""
+    return Counts(
+        jnp.sum((targeted > 0) & (fakes > 0), axis=-1, dtype=jnp.int32),
+        jnp.sum(fakes > 0, axis=-1, dtype=jnp.int32),
+    )
+
+
+def sic_counts(
+    obs: Observations, *, n_datasets: int, n_identities: int, n_vendors: int = len(VENDORS)
+) -> Counts:
+    """SIC per group, shapes (G,): target identities with >= 1 fake that achieves TA /
+    target identities with >= 1 fake in the group. `n_identities` must exceed every target id."""
+    out = fake_outcomes(obs)
+    seg = identity_segments(obs, n_identities=n_identities, n_vendors=n_vendors)
+    size = n_datasets * n_vendors * n_identities
+    shape = (n_datasets * n_vendors, n_identities)
+    return sic_from_identity_counts(
+        _sum(out.targeted, seg, size).reshape(shape), _sum(out.is_fake, seg, size).reshape(shape)
+    )
+
+
+def group_counts(
+    obs: Observations,
+    *,
+    n_datasets: int,
+    n_identities: int,
+    n_vendors: int = len(VENDORS),
+    beta: float | Array = 90.0,
+    gamma: float | Array = 80.0,
+) -> Counts:
+    """All six metrics' counts per group, shape (6, G) in `METRICS` order (rules: module doc)."""
+    rows = segment_counts(
+        fake_outcomes(obs),
+        group_ids(obs, n_vendors=n_vendors),
+        num_segments=n_datasets * n_vendors,
+        beta=beta,
+        gamma=gamma,
+    )
+    sic = sic_counts(obs, n_datasets=n_datasets, n_identities=n_identities, n_vendors=n_vendors)
+    return Counts(
+        jnp.concatenate([rows.numerator, sic.numerator[None]]),
+        jnp.concatenate([rows.denominator, sic.denominator[None]]),
+    )
+
+
+def rates(counts: Counts) -> Array:
+    """Percent `100 * numerator / denominator`, NaN where the denominator is 0."""
+    num = jnp.asarray(counts.numerator, jnp.float32)
+    den = jnp.asarray(counts.denominator, jnp.float32)
+    if num.shape != den.shape:
+        raise ValueError(f"numerator {num.shape} and denominator {den.shape} must match")
+    return jnp.where(den > 0, 100.0 * num / jnp.maximum(den, 1.0), jnp.nan)
+
+
+_group_counts_jit = jax.jit(group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors"))
+
+
+def _json_number(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def metrics_table(
+    obs: Observations,
+    vocab: Vocab,
+    *,
+    beta: float = 90.0,
+    gamma: float = 80.0,
+    ci: str = "wilson",
+    level: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict]:
+    """The metrics.json rows: `{"dataset","vendor","metric","value","ci_low","ci_high","n"}`.
+
+    One row per metric for every (dataset, vendor) that has at least one row in
+    `obs`, datasets in vocab order, vendors in `dicore.VENDORS` order. Values
+    are percent; value and interval are None when n = 0. `ci` is "wilson"
+    (score interval at `level`) or "bootstrap" (cluster bootstrap over target
+    identities, `n_resamples` resamples seeded by `seed`).
+    """
+    from dicore import intervals  # intervals imports this module
+
+    if ci not in ("wilson", "bootstrap"):
+        raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
+    n_datasets, n_vendors = len(vocab.datasets), len(vocab.vendors)
+    n_identities = max(len(vocab.identities), 1)
+    counts = _group_counts_jit(
+        obs,
+        n_datasets=n_datasets,
+        n_identities=n_identities,
+        n_vendors=n_vendors,
+        beta=jnp.float32(beta),
+        gamma=jnp.float32(gamma),
+    )
+    num = np.asarray(counts.numerator, np.float64)
+    den = np.asarray(counts.denominator)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(den > 0, 100.0 * num / den, np.nan)  # float64 for the file
+    if ci == "wilson":
+        low, high = intervals.wilson_interval(counts.numerator, counts.denominator, level=level)
+    else:
+        low, high = intervals.cluster_bootstrap_jit(
+            obs,
+            key=jax.random.key(seed),
+            n_datasets=n_datasets,
+            n_identities=n_identities,
+            n_vendors=n_vendors,
+            n_resamples=n_resamples,
+            level=level,
+            beta=jnp.float32(beta),
+            gamma=jnp.float32(gamma),
+        )
+    # The intervals contain their float32 estimate; keep them around the float64 value too.
+    low = np.fmin(np.asarray(low, np.float64), values)
+    high = np.fmax(np.asarray(high, np.float64), values)
+    present = np.zeros(n_datasets * n_vendors, bool)
+    if obs.n:
+        present[np.unique(np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor))] = True
+    table = []
+    for d, dataset in enumerate(vocab.datasets):
+        for v, vendor in enumerate(vocab.vendors):
+            g = d * n_vendors + v
+            if not present[g]:
+                continue
+            for m, metric in enumerate(METRICS):
+                table.append(
+                    {
+                        "dataset": dataset,
+                        "vendor": vendor,
+                        "metric": metric,
+                        "value": _json_number(values[m, g]),
+                        "ci_low": _json_number(low[m, g]),
+                        "ci_high": _json_number(high[m, g]),
+                        "n": int(den[m, g]),
+                    }
+                )
+    return table
+
+
+def write_metrics_json(path, rows: list[dict], *, beta: float, gamma: float, simulated: bool) -> None:
+    """Write metrics.json (`{"beta","gamma","simulated","rows"}`), atomically (tmp + rename)."""
+    import json
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    payload = {"beta": float(beta), "gamma": float(gamma), "simulated": bool(simulated), "rows": rows}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,194 @@
+"""`write_report(out_dir, inputs)`: report.md, a self-contained report.html and the PNGs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from dicore import paper
+from dicore.report import figures
+from dicore.report.model import METRICS, ReportInputs, vendor_label
+
+SIM_BANNER = ("SIMULATED: these numbers come from dicore's simulated vendors, not from the "
+              "real AWS, Azure or Naver APIs.")
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.1f}"
+
+
+def _tables(inputs: ReportInputs) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Every table of the report as (header, rows of strings), shared by md and html."""
+    who = "simulated" if inputs.simulated else "measured"
+    comp = [[r.dataset, vendor_label(r.vendor), r.metric, _fmt(r.simulated), _fmt(r.paper),
+             _signed(r.difference)] for r in inputs.comparison or []]
+    defence = [[str(r.get("dataset")), str(r.get("detector")), _fmt(r.get("detector_acc")),
+                vendor_label(str(r.get("vendor"))), str(r.get("attack")),
+                _fmt(r.get("asr_before"), 2), _fmt(r.get("asr_after"), 2),
+                _fmt(r.get("real_blocked"), 2), str(r.get("source", ""))]
+               for r in inputs.defence]
+    prov = []
+    for key, value in inputs.provenance.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            value = ", ".join(map(str, value))
+        prov.append([str(key), str(value)])
+    cell = {(r["dataset"], r["vendor"], r["metric"]): r for r in inputs.metrics}
+    metrics = []
+    for d in inputs.datasets:
+        for v in inputs.vendors:
+            row = [d, vendor_label(v)]
+            for m in METRICS:
+                r = cell.get((d, v, m))
+                if r is None or r.get("value") is None:
+                    row.append("n/a")
+                else:
+                    row.append(f"{r['value']:.1f} [{_fmt(r.get('ci_low'))}, "
+                               f"{_fmt(r.get('ci_high'))}] n={r.get('n', '?')}")
+            metrics.append(row)
+    ops = [[vendor_label(c.vendor), c.attack, op.name, _fmt(op.tau), _fmt(op.attack_success),
+            _fmt(op.genuine_recognition)] for c in inputs.tradeoffs for op in c.operating_points]
+    return {
+        "comparison": (["dataset", "vendor", "metric", who, "paper", "difference (pp)"], comp),
+        "defence": (["dataset", "detector", "detector acc %", "vendor", "attack",
+                     "ASR before %", "ASR after %", "real blocked %", "source"], defence),
+        "provenance": (["item", "value"], prov),
+        "metrics": (["dataset", "vendor", *[f"{m} % [95% CI]" for m in METRICS]], metrics),
+        "operating": (["vendor", "attack", "operating point", "tau %", "attack success %",
+                       "genuine recognition %"], ops),
+    }
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return "_(no rows)_\n"
+    esc = [[c.replace("|", "\\|") for c in r] for r in [header, *rows]]
+    lines = ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in esc[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return "<p><em>(no rows)</em></p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _summary(inputs: ReportInputs) -> list[str]:
+    """A few sentences a reader sees first."""
+    out = []
+    for m in ("TA", "NA"):
+        rows = [r for r in inputs.metrics if r["metric"] == m and r.get("value") is not None]
+        if rows:
+            best = max(rows, key=lambda r: r["value"])
+            out.append(f"Highest {m}: {best['value']:.1f}% ({vendor_label(best['vendor'])} on "
+                       f"{best['dataset']}).")
+    diffs = [abs(r.difference) for r in inputs.comparison or [] if r.difference is not None]
+    if diffs:
+        out.append(f"Against the paper's {len(diffs)} TA/NA cells: mean |difference| "
+                   f"{sum(diffs) / len(diffs):.1f} pp, max {max(diffs):.1f} pp.")
+    return out
+
+
+SECTIONS = (
+    ("figure4.png", "Figure 4: attack metrics",
+     "Bars: dicore's value per dataset and vendor with its 95% interval; black diamonds: "
+     "the paper's TA/NA values."),
+    ("comparison", "TA/NA against the paper",
+     "Every TA/NA cell of the paper (Figure 4, as given by Table 2's before-rates) next to "
+     "dicore's."),
+    ("tradeoff.png", "Trade-off over the reporting threshold",
+     "What attack success and genuine recognition (a real image named as its own identity) "
+     "would be if the vendor reported names only at confidence >= tau."),
+    ("operating", "Operating points", ""),
+    ("sweeps.png", "Threshold sweeps", "DHC over beta and DHS over gamma."),
+    ("defence", "Defence: a deepfake detector in front of the API",
+     "A fake the detector blocks cannot succeed; attack success after the filter is over all "
+     "fakes. Source `analytic`: ASR_after = ASR_before x (1 - accuracy); `measured`: from "
+     "detector scores; `simulated`: from simulated detector scores."),
+    ("metrics", "All metrics", f"Values in percent with 95% interval and n."),
+    ("provenance", "Provenance", "Where every number comes from."),
+)
+
+
+def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
+    """Write report.md, report.html (images inlined as base64) and the PNGs into `out_dir`.
+
+    Returns {name: path} of the files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = figures.all_figures(inputs)
+    written: dict[str, Path] = {}
+    for name, data in pngs.items():
+        (out / name).write_bytes(data)
+        written[name] = out / name
+    tables = _tables(inputs)
+    sim = bool(inputs.simulated)
+    title = f"{inputs.title}{' (SIMULATED)' if sim else ''}"
+    params = (f"beta = {inputs.beta:g}% (DHC), gamma = {inputs.gamma:g}% (DHS); paper: "
+              f"beta = {paper.thresholds()['beta']:g}, gamma = {paper.thresholds()['gamma']:g}.")
+
+    md = [f"# {title}\n"]
+    h = ["<!doctype html><html><head><meta charset='utf-8'>",
+         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+         f"<h1>{html.escape(title)}</h1>"]
+    if sim:
+        md.append(f"> **{SIM_BANNER}**\n")
+        h.append(f"<div class='sim'>{html.escape(SIM_BANNER)}</div>")
+    for line in [params, *_summary(inputs)]:
+        md.append(f"- {line}")
+        h.append(f"<p>{html.escape(line)}</p>")
+    md.append("")
+    for key, heading, note in SECTIONS:
+        if key.endswith(".png"):
+            if key not in pngs:
+                continue
+            md += [f"## {heading}\n", note + "\n" if note else "", f"![{heading}]({key})\n"]
+            b64 = base64.b64encode(pngs[key]).decode("ascii")
+            h += [f"<h2>{html.escape(heading)}</h2>", f"<p>{html.escape(note)}</p>" if note
+                  else "", f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{b64}'>"]
+        else:
+            header, rows = tables[key]
+            if not rows and key in ("operating", "defence"):
+                continue
+            md += [f"## {heading}\n", note + "\n" if note else "", _md_table(header, rows)]
+            h += [f"<h2>{html.escape(heading)}</h2>",
+                  f"<p>{html.escape(note)}</p>" if note else "", _html_table(header, rows)]
+    if sim:
+        md.append(f"\n> **{SIM_BANNER}**\n")
+        h.append(f"<div class='sim'>{html.escape(SIM_BANNER)}</div>")
+    h.append("</body></html>")
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    (out / "report.html").write_text("\n".join(h), encoding="utf-8")
+    written["report.md"] = out / "report.md"
+    written["report.html"] = out / "report.html"
+    return written
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+.sim{background:#C00000;color:#fff;font-weight:bold;padding:.7em 1em;border-radius:4px;
+font-size:1.1em;margin:1em 0}
+img{max-width:100%;height:auto;border:1px solid #eee}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left}
+th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
+"""

@@ -1,0 +1,235 @@
+"""The runner: ask each vendor's backend about every image, commit each answer.
+
+- recognition of every manifest image, per vendor;
+- similarity between each fake and its paired real, where the vendor has it;
+- one token bucket per vendor (`dicore.ratelimit`) and `concurrency` worker
+  threads per vendor, so a slow vendor never holds up a fast one;
+- retries of throttling / server errors (`dicore.backends.retry.RetryPolicy`);
+- every finished call goes to the store from the main thread (the only writer),
+  committed as soon as it arrives; a rerun plans only what is not done.
+
+Per-image failures are stored and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dicore.backends.base import BackendError
+from dicore.backends.retry import RetryPolicy
+from dicore.datasets.manifest import Manifest
+from dicore.ratelimit import TokenBucket, default_rate
+from dicore.store import CallResult, Store
+
+
+@dataclass(frozen=True)
+class Task:
+    vendor: str
+    item_id: str
+    call: str  # "recognize" or "similarity"
+    paths: tuple[Path, ...]  # (image,) or (real, fake)
+
+
+@dataclass
+class RunSummary:
+    planned: int = 0
+    already_done: int = 0
+    completed: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    by_vendor: dict[str, Counter] = field(default_factory=dict)  # vendor -> {ok, error}
+    error_samples: list[str] = field(default_factory=list)
+
+
+def plan(
+    manifest: Manifest,
+    store: Store,
+    backends: Mapping[str, object],
+    *,
+    retry_errors: bool = False,
+) -> tuple[list[Task], int]:
+    """The calls still to make, and how many are already done."""
+    by_id = manifest.by_id()
+    tasks: list[Task] = []
+    done_count = 0
+    for vendor, backend in backends.items():
+        done = store.done(vendor, backend.kind, retry_errors=retry_errors)
+        for row in manifest.rows:
+            path = manifest.resolve(row)
+            if (row.item_id, "recognize") in done:
+                done_count += 1
+            else:
+                tasks.append(Task(vendor, row.item_id, "recognize", (path,)))
+            if row.is_fake and row.real_item_id and backend.supports_similarity:
+                if (row.item_id, "similarity") in done:
+                    done_count += 1
+                else:
+                    real = manifest.resolve(by_id[row.real_item_id])
+                    tasks.append(Task(vendor, row.item_id, "similarity", (real, path)))
+    return tasks, done_count
+
+
+def execute(backend, task: Task, retry: RetryPolicy) -> CallResult:
+    """One call with retries; any failure becomes an error result, never an exception."""
+    attempts = 0
+    kind = backend.kind
+
+    def once():
+        nonlocal attempts
+        attempts += 1
+        images = [p.read_bytes() for p in task.paths]
+        if task.call == "recognize":
+            return backend.recognize(images[0])
+        return backend.similarity(images[0], images[1])
+
+    base = dict(vendor=task.vendor, backend=kind, item_id=task.item_id, call=task.call)
+    try:
+        out = retry.call(once)
+    except BackendError as exc:
+        return CallResult(**base, ok=False, error=f"{type(exc).__name__}: {exc}",
+                          retryable=exc.retryable, attempts=attempts)
+    except OSError as exc:  # the image went missing: worth retrying once it is back
+        return CallResult(**base, ok=False, error=f"cannot read image: {exc}", retryable=True,
+                          attempts=attempts)
+    except Exception as exc:  # noqa: BLE001 - a per-image failure must not end the run
+        return CallResult(**base, ok=False, error=f"{type(exc).__name__}: {exc}",
+                          retryable=True, attempts=attempts)
+    if task.call == "recognize":
+        return CallResult(**base, ok=True, predicted=out.predicted or None,
+                          confidence=out.confidence, face_count=out.face_count,
+                          simulated=bool(out.simulated), attempts=attempts)
+    return CallResult(**base, ok=True, similarity=None if out is None else float(out),
+                      simulated=kind == "sim", attempts=attempts)
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    backends: Mapping[str, object],
+    store: Store,
+    *,
+    rates: Mapping[str, float | None] | None = None,
+    concurrency: int = 1,
+    retry: RetryPolicy | None = None,
+    on_result: Callable[[CallResult], None] | None = None,
+) -> RunSummary:
+    """Run the tasks; commit each result as it arrives. Ctrl-C keeps what finished."""
+    retry = retry or RetryPolicy()
+    summary = RunSummary(planned=len(tasks))
+    t0 = time.perf_counter()
+    results: queue.Queue[CallResult] = queue.Queue()
+    stop = threading.Event()
+    workers: list[threading.Thread] = []
+    for vendor, backend in backends.items():
+        todo: queue.SimpleQueue[Task] = queue.SimpleQueue()
+        for t in tasks:
+            if t.vendor == vendor:
+                todo.put(t)
+        rate = (rates or {}).get(vendor, default_rate(vendor, backend.kind))
+        bucket = TokenBucket(rate)
+
+        def work(backend=backend, todo=todo, bucket=bucket):
+            while not stop.is_set():
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    return
+                bucket.acquire()
+                if stop.is_set():
+                    return
+                results.put(execute(backend, task, retry))
+
+        for i in range(max(1, concurrency)):
+            th = threading.Thread(target=work, name=f"dicore-{vendor}-{i}", daemon=True)
+            th.start()
+            workers.append(th)
+
+    def drain(block: bool) -> None:
+        batch: list[CallResult] = []
+        try:
+            batch.append(results.get(timeout=0.1) if block else results.get_nowait())
+            while len(batch) < 512:
+                batch.append(results.get_nowait())
+        except queue.Empty:
+            pass
+        if batch:
+            store.record(batch)
+            for r in batch:
+                _count(summary, r)
+                if on_result:
+                    on_result(r)
+
+    try:
+        while any(w.is_alive() for w in workers) or not results.empty():
+            drain(block=True)
+    except KeyboardInterrupt:
+        stop.set()
+        summary.interrupted = True
+        for w in workers:  # calls in flight finish and are kept
+            w.join(timeout=30)
+        while not results.empty():
+            drain(block=False)
+        summary.elapsed_s = time.perf_counter() - t0
+        raise
+    summary.elapsed_s = time.perf_counter() - t0
+    return summary
+
+
+def _count(summary: RunSummary, r: CallResult) -> None:
+    c = summary.by_vendor.setdefault(r.vendor, Counter())
+    if r.ok:
+        summary.completed += 1
+        c["ok"] += 1
+    else:
+        summary.errors += 1
+        c["error"] += 1
+        if len(summary.error_samples) < 5:
+            summary.error_samples.append(f"{r.vendor} {r.call} {r.item_id}: {r.error}")
+
+
+def run_with_progress(
+    tasks: Sequence[Task],
+    backends: Mapping[str, object],
+    store: Store,
+    *,
+    console=None,
+    **options,
+) -> RunSummary:
+    """`run_tasks` with one rich progress bar per vendor."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    per_vendor = Counter(t.vendor for t in tasks)
+    with Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[errors]} errors"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bars = {
+            v: progress.add_task(v, total=per_vendor.get(v, 0), errors=0) for v in backends
+        }
+        errors: Counter = Counter()
+
+        def on_result(r: CallResult) -> None:
+            if not r.ok:
+                errors[r.vendor] += 1
+            progress.update(bars[r.vendor], advance=1, errors=errors[r.vendor])
+
+        return run_tasks(tasks, backends, store, on_result=on_result, **options)

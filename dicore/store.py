@@ -1,0 +1,324 @@
+"""The result store: one SQLite file in WAL mode, one row per completed call.
+
+Calls are keyed by (vendor, backend, item_id, call) with `call` in
+`recognize` / `similarity`. Each completed call is committed on its own (or in
+a small batch the moment it is drained), so `kill -9` loses only calls still in
+flight; WAL makes a torn write impossible. `synchronous=NORMAL` keeps commits
+fast: it is durable across a process crash (the WAL lives in the OS's page
+cache), though not across a power loss of the last few commits.
+
+Failed calls are stored too (`status='error'`, with the message), so a run
+reports them and never aborts; `retryable` errors (throttling, 5xx, network)
+are retried on the next run, the others (the vendor refused this image) are not
+unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dicore.errors import UserError
+
+RESULT_COLUMNS = (
+    "vendor",
+    "backend",
+    "dataset",
+    "method",
+    "item_id",
+    "is_fake",
+    "real_item_id",
+    "target",
+    "reference",
+    "predicted",
+    "confidence",
+    "similarity",
+)
+ITEM_COLUMNS = (
+    "item_id",
+    "dataset",
+    "method",
+    "is_fake",
+    "target",
+    "reference",
+    "real_item_id",
+    "path",
+    "source_video",
+    "frame_index",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    dataset TEXT NOT NULL, method TEXT NOT NULL, is_fake INTEGER NOT NULL,
+    target TEXT NOT NULL, reference TEXT NOT NULL DEFAULT '', real_item_id TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL DEFAULT '', source_video TEXT NOT NULL DEFAULT '', frame_index INTEGER
+);
+CREATE TABLE IF NOT EXISTS calls (
+    vendor TEXT NOT NULL, backend TEXT NOT NULL, item_id TEXT NOT NULL, call TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    predicted TEXT, confidence REAL, similarity REAL, face_count INTEGER,
+    simulated INTEGER NOT NULL DEFAULT 0,
+    error TEXT, retryable INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 1, at REAL NOT NULL,
+    PRIMARY KEY (vendor, backend, item_id, call)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    vendor: str
+    backend: str
+    item_id: str
+    call: str  # "recognize" or "similarity"
+    ok: bool
+    predicted: str | None = None
+    confidence: float | None = None
+    similarity: float | None = None
+    face_count: int | None = None
+    simulated: bool = False
+    error: str | None = None
+    retryable: bool = False
+    attempts: int = 1
+
+    def as_tuple(self, at: float) -> tuple:
+        return (
+            self.vendor, self.backend, self.item_id, self.call, "ok" if self.ok else "error",
+            self.predicted, self.confidence, self.similarity, self.face_count,
+            int(self.simulated), self.error, int(self.retryable), self.attempts, at,
+        )
+
+
+_INSERT_CALL = "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+class Store:
+    """A result store file. Use one writer at a time (the runner's main thread)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(
+                f"store {self.path} is not a dicore result store ({exc})",
+                hint="pass another --store file; this one was left untouched",
+            ) from exc
+
+    # -- context manager ----------------------------------------------------------------
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # -- items ----------------------------------------------------------------------------
+    def put_items(self, records: Sequence[dict], *, source: str = "manifest") -> int:
+        """Add items; an id already stored with different content is an error (nothing written)."""
+        stored = {
+            r[0]: r
+            for r in self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items")
+        }
+        new = []
+        for rec in records:
+            t = _item_tuple(rec)
+            old = stored.get(t[0])
+            if old is None:
+                new.append(t)
+            elif tuple(old[:7]) != t[:7]:
+                diff = [c for c, a, b in zip(ITEM_COLUMNS, old, t) if a != b][0]
+                raise UserError(
+                    f"{source}: item {t[0]!r} is already in store {self.path} with a different "
+                    f"{diff} ({old[ITEM_COLUMNS.index(diff)]!r}, now {t[ITEM_COLUMNS.index(diff)]!r})",
+                    hint="use a new --store (or --out) for a different data set; "
+                    "the store was left untouched",
+                )
+        if new:
+            with self.transaction():
+                self.db.executemany(
+                    f"INSERT INTO items VALUES ({','.join('?' * len(ITEM_COLUMNS))})", new
+                )
+        return len(new)
+
+    def item_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    # -- calls ----------------------------------------------------------------------------
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def record(self, results: Iterable[CallResult]) -> int:
+        """Commit completed calls (one transaction)."""
+        now = time.time()
+        rows = [r.as_tuple(now) for r in results]
+        if rows:
+            with self.transaction():
+                self.db.executemany(_INSERT_CALL, rows)
+        return len(rows)
+
+    def done(self, vendor: str, backend: str, *, retry_errors: bool = False) -> set[tuple[str, str]]:
+        """(item_id, call) pairs that need no new attempt."""
+        sql = "SELECT item_id, call FROM calls WHERE vendor=? AND backend=? AND (status='ok'"
+        sql += ")" if retry_errors else " OR retryable=0)"
+        return set(self.db.execute(sql, (vendor, backend)))
+
+    def state(self) -> list:
+        """Changes whenever an item or a call is added or replaced (for output caching)."""
+        items = self.db.execute("SELECT COUNT(*), MAX(rowid) FROM items").fetchone()
+        calls = self.db.execute("SELECT COUNT(*), MAX(at), TOTAL(at) FROM calls").fetchone()
+        return [*items, *calls]
+
+    def call_count(self, *, status: str | None = None) -> int:
+        if status:
+            return self.db.execute("SELECT COUNT(*) FROM calls WHERE status=?", (status,)).fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    def errors(self, vendors: Sequence[str] | None = None) -> list[dict]:
+        sql = "SELECT vendor, backend, item_id, call, error, retryable FROM calls WHERE status='error'"
+        out = [
+            dict(zip(("vendor", "backend", "item_id", "call", "error", "retryable"), r))
+            for r in self.db.execute(sql + " ORDER BY vendor, item_id, call")
+        ]
+        return [e for e in out if vendors is None or e["vendor"] in vendors]
+
+    # -- bulk rows of the results contract (the simulated cohort) ----------------------
+    def put_result_columns(
+        self, cols: dict[str, Sequence], *, simulated: bool, chunk_key: str | None = None
+    ) -> None:
+        """Store results-contract columns (items + their calls) in one transaction.
+
+        Absent values are None, "" or NaN. `chunk_key`, if given, is marked done in
+        the same transaction, so a cohort committed chunk by chunk resumes at the
+        first chunk not marked.
+        """
+        now = time.time()
+        n = len(cols["item_id"])
+        conf = [_num(x) for x in cols["confidence"]]
+        sim = [_num(x) for x in cols["similarity"]]
+        sim_flag = int(simulated)
+        items: dict[str, dict] = {}
+        for i in range(n):
+            if cols["item_id"][i] not in items:
+                items[cols["item_id"][i]] = {c: cols[c][i] for c in RESULT_COLUMNS}
+        calls = [
+            (v, b, it, "recognize", "ok", p or None, c, None, None, sim_flag, None, 0, 1, now)
+            for v, b, it, p, c in zip(
+                cols["vendor"], cols["backend"], cols["item_id"], cols["predicted"], conf
+            )
+        ]
+        calls += [
+            (v, b, it, "similarity", "ok", None, None, s, None, sim_flag, None, 0, 1, now)
+            for v, b, it, s in zip(cols["vendor"], cols["backend"], cols["item_id"], sim)
+            if s is not None
+        ]
+        self.put_items(list(items.values()), source=chunk_key or "results")
+        with self.transaction():
+            self.db.executemany(_INSERT_CALL, calls)
+            if chunk_key:
+                self.set_meta(f"chunk:{chunk_key}", True)
+
+    def put_result_rows(self, rows: Sequence[dict], *, simulated: bool, chunk_key: str | None = None):
+        """`put_result_columns` for a list of row dicts."""
+        cols = {c: [r.get(c) for r in rows] for c in RESULT_COLUMNS}
+        self.put_result_columns(cols, simulated=simulated, chunk_key=chunk_key)
+
+    def chunk_done(self, chunk_key: str) -> bool:
+        return bool(self.get_meta(f"chunk:{chunk_key}", False))
+
+    def result_columns(
+        self, *, vendors: Sequence[str] | None = None, backend: str | None = None,
+        item_ids: Iterable[str] | None = None,
+    ) -> dict[str, list]:
+        """Columns of the results contract: one row per (vendor, item) with a successful
+        recognize, in vendor then item order. `predicted` is "" when no name; absent
+        numbers are None.
+
+        Items whose recognize call failed are left out (an error is not an
+        observation); `errors()` lists them. `similarity` is the fake-vs-paired-real
+        similarity when that call succeeded.
+        """
+        sql = """
+        SELECT c.vendor, c.backend, i.dataset, i.method, i.item_id, i.is_fake, i.real_item_id,
+               i.target, i.reference, COALESCE(c.predicted, ''), c.confidence, s.similarity
+        FROM calls c JOIN items i ON i.item_id = c.item_id
+        LEFT JOIN calls s ON s.vendor = c.vendor AND s.backend = c.backend
+             AND s.item_id = c.item_id AND s.call = 'similarity' AND s.status = 'ok'
+        WHERE c.call = 'recognize' AND c.status = 'ok'
+        """
+        params: list = []
+        if backend:
+            sql += " AND c.backend = ?"
+            params.append(backend)
+        if vendors:
+            sql += f" AND c.vendor IN ({','.join('?' * len(vendors))})"
+            params += list(vendors)
+        sql += " ORDER BY c.vendor, i.rowid"
+        rows = self.db.execute(sql, params).fetchall()
+        if item_ids is not None:
+            ids = set(item_ids)
+            rows = [r for r in rows if r[4] in ids]
+        cols = {c: list(v) for c, v in zip(RESULT_COLUMNS, zip(*rows))} if rows else {
+            c: [] for c in RESULT_COLUMNS
+        }
+        cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
+        return cols
+
+    def result_rows(self, **filters) -> list[dict]:
+        """`result_columns` as one dict per row."""
+        cols = self.result_columns(**filters)
+        return [dict(zip(RESULT_COLUMNS, r)) for r in zip(*(cols[c] for c in RESULT_COLUMNS))]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, *_):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _num(v) -> float | None:
+    if v is None or v == "":
+        return None
+    f = float(v)
+    return None if f != f else f  # NaN is absent
+
+
+def _item_tuple(rec) -> tuple:
+    get = rec.get if isinstance(rec, dict) else lambda k, d=None: getattr(rec, k, d)
+    is_fake = get("is_fake")
+    if isinstance(is_fake, str):
+        is_fake = is_fake.strip().lower() in ("true", "1", "yes")
+    fi = get("frame_index")
+    return (
+        str(get("item_id")), str(get("dataset")), str(get("method")), int(bool(is_fake)),
+        str(get("target") or ""), str(get("reference") or ""), str(get("real_item_id") or ""),
+        str(get("path", "") or ""), str(get("source_video", "") or ""),
+        None if fi in (None, "") else int(fi),
+    )

@@ -1,0 +1,335 @@
+"""Azure wire formats over the simulated vendor.
+
+- Computer Vision v3.2 ``POST /vision/v3.2/models/celebrities/analyze``
+  (octet-stream image; a JSON ``{"url": ...}`` body is refused: the simulator
+  fetches nothing).
+- Face ``POST /face/{v1.0|v1.1-preview.1|v1.2-preview.1|v1.2}/detect`` and
+  ``/verify`` (face to face). faceIds live ``faceIdTimeToLive`` seconds
+  (60..86400, default the server's ``face_ttl_s``, 24 h).
+
+Every request needs ``Ocp-Apim-Subscription-Key``; when the app has a ``key``
+it must match, otherwise any non-empty key is accepted. Simulated marks: the
+``X-Dicore-Simulated`` header, ``result.simulated`` in Computer Vision answers
+(the SDK returns ``result`` as a plain dict) and ``simulated`` in verify answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.servers.common import Request, Response, json_response
+from simulators.vendor import AZURE_FACE_LIMITS, ImageRejected, SimulatedVendor
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+MODEL_VERSION = "2021-04-01"
+LANGUAGES = ("en", "es", "ja", "pt", "zh")
+FACE_VERSIONS = ("v1.0", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
+DETECTION_MODELS = ("detection_01", "detection_02", "detection_03")
+RECOGNITION_MODELS = ("recognition_01", "recognition_02", "recognition_03", "recognition_04")
+DEFAULT_TTL_S = 86400
+MIN_TTL_S, MAX_TTL_S = 60, 86400
+MAX_STORED_FACES = 100_000  # oldest faceIds are forgotten beyond this
+MAX_DETECTED_FACES = 100
+MISSING_KEY = (
+    "Access denied due to missing subscription key. "
+    "Make sure to include subscription key when making requests to an API."
+)
+INVALID_KEY = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
+    "a valid key for an active subscription and use a correct regional API endpoint for your resource."
+)
+# SCRFD's 5 points -> Face landmarks (pupilLeft has the smaller x, as in Azure's samples).
+FACE_LANDMARKS = ("pupilLeft", "pupilRight", "noseTip", "mouthLeft", "mouthRight")
+_CV_PATH = re.compile(r"^/vision/v3\.2/models/([^/]+)/analyze$")
+_FACE_PATH = re.compile(r"^/face/([^/]+)/(detect|verify)$")
+_MODEL_VERSION = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
+
+
+class AzureError(Exception):
+    """An ``{"error": {code, message[, innererror]}}`` answer."""
+
+    def __init__(self, status: int, code: str, message: str, inner: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.inner = status, code, inner
+
+    def body(self) -> dict:
+        err: dict = {"code": self.code, "message": str(self)}
+        if self.inner:
+            err["innererror"] = {"code": self.inner, "message": str(self)}
+        return {"error": err}
+
+
+def _cv_error(inner: str, message: str, status: int = 400) -> AzureError:
+    return AzureError(status, "InvalidRequest", message, inner)
+
+
+def _bad(message: str) -> AzureError:
+    return AzureError(400, "BadArgument", message)
+
+
+@dataclass(frozen=True)
+class _StoredFace:
+    embedding: np.ndarray
+    recognition_model: str
+    expires_at: float
+
+
+class AzureApp:
+    name = "azure"
+
+    def __init__(
+        self,
+        vendor: SimulatedVendor,
+        *,
+        key: str | None = None,
+        face_ttl_s: int = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if vendor.vendor != "azure":
+            raise ValueError(f"the Azure server needs the 'azure' simulated vendor, not {vendor.vendor!r}")
+        if not MIN_TTL_S <= face_ttl_s <= MAX_TTL_S:
+            raise ValueError(f"face_ttl_s must be in {MIN_TTL_S}..{MAX_TTL_S}, got {face_ttl_s}")
+        self.vendor = vendor
+        self.key = key
+        self.face_ttl_s = face_ttl_s
+        self.clock = clock
+        self._faces: OrderedDict[str, _StoredFace] = OrderedDict()
+        self._faces_lock = threading.Lock()
+
+    # -- transport ------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        try:
+            self._check_key(request)
+            if request.method != "POST":
+                raise AzureError(404, "404", f"Resource not found ({request.method} {request.path})")
+            m = _CV_PATH.match(request.path)
+            if m:
+                body = self.analyze(m.group(1), request)
+            else:
+                m = _FACE_PATH.match(request.path)
+                if not m or m.group(1) not in FACE_VERSIONS:
+                    raise AzureError(404, "404", f"Resource not found: {request.path}")
+                body = self.detect(request) if m.group(2) == "detect" else self.verify(request)
+            return json_response(200, body, CONTENT_TYPE, {"apim-request-id": str(uuid.uuid4())})
+        except AzureError as exc:
+            return self._error(exc)
+
+    def transport_error(self, status: int, message: str) -> Response:
+        if status >= 500:
+            return self._error(AzureError(500, "InternalServerError", message))
+        return self._error(AzureError(status, "BadArgument", message))
+
+    @staticmethod
+    def _error(exc: AzureError) -> Response:
+        return json_response(exc.status, exc.body(), CONTENT_TYPE, {"apim-request-id": str(uuid.uuid4())})
+
+    def _check_key(self, request: Request) -> None:
+        got = request.header("Ocp-Apim-Subscription-Key")
+        if not got:
+            raise AzureError(401, "401", MISSING_KEY)
+        if self.key is not None and got != self.key:
+            raise AzureError(401, "401", INVALID_KEY)
+
+    @staticmethod
+    def _only(query: dict, allowed: tuple[str, ...], error) -> None:
+        extra = sorted(set(query) - set(allowed))
+        if extra:
+            raise error(f"unknown query parameter(s) {extra}; this operation takes {list(allowed)}")
+
+    @staticmethod
+    def _media(request: Request) -> str:
+        return (request.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    # -- Computer Vision: celebrities ---------------------------------------------
+
+    def analyze(self, model: str, request: Request) -> dict:
+        self._only(request.query, ("language", "model-version"), lambda m: _cv_error("BadArgument", m))
+        if model != "celebrities":
+            raise _cv_error(
+                "InvalidModel", f"Specified model is not supported: {model!r} (simulated: celebrities only)"
+            )
+        language = request.query.get("language", "en")
+        if language not in LANGUAGES:
+            raise _cv_error("NotSupportedLanguage", f"language must be one of {list(LANGUAGES)}, got {language!r}")
+        version = request.query.get("model-version", "latest")
+        if not _MODEL_VERSION.match(version):
+            raise _cv_error("BadArgument", f"model-version {version!r} does not match {_MODEL_VERSION.pattern}")
+        media = self._media(request)
+        if media == "application/json":
+            raise _cv_error(
+                "InvalidImageUrl",
+                "Image URL is not accessible: the dicore simulator fetches no URLs; "
+                "send the image bytes as application/octet-stream",
+            )
+        if media != "application/octet-stream":
+            raise _cv_error(
+                "UnsupportedMediaType",
+                f"Content-Type {media!r} is not supported (application/octet-stream or application/json)",
+                415,
+            )
+        try:
+            rec = self.vendor.recognize_image(request.body)
+        except ImageRejected as exc:
+            raise _cv_image_error(exc) from None
+        celebrities = [
+            {
+                "name": f.name,
+                "faceRectangle": _rectangle(f.bbox),
+                "confidence": round(f.confidence / 100.0, 9),
+            }
+            for f in rec.faces
+            if f.name is not None
+        ]
+        return {
+            "requestId": str(uuid.uuid4()),
+            "metadata": {
+                "width": rec.image.width,
+                "height": rec.image.height,
+                "format": rec.image.format.title(),
+            },
+            "modelVersion": MODEL_VERSION,
+            "result": {"celebrities": celebrities, "simulated": True},
+        }
+
+    # -- Face: detect, verify -------------------------------------------------------
+
+    def detect(self, request: Request) -> list[dict]:
+        q = request.query
+        self._only(
+            q,
+            (
+                "returnFaceId",
+                "returnFaceLandmarks",
+                "returnFaceAttributes",
+                "recognitionModel",
+                "returnRecognitionModel",
+                "detectionModel",
+                "faceIdTimeToLive",
+            ),
+            _bad,
+        )
+        detection = q.get("detectionModel", "detection_01")
+        if detection not in DETECTION_MODELS:
+            raise _bad("'detectionModel' is invalid.")
+        recognition = q.get("recognitionModel", "recognition_01")
+        if recognition not in RECOGNITION_MODELS:
+            raise _bad("'recognitionModel' is invalid.")
+        return_id = _flag(q, "returnFaceId", True)
+        return_landmarks = _flag(q, "returnFaceLandmarks", False)
+        return_model = _flag(q, "returnRecognitionModel", False)
+        if q.get("returnFaceAttributes"):
+            raise _bad("returnFaceAttributes is not simulated by dicore; omit it")
+        ttl = q.get("faceIdTimeToLive", str(self.face_ttl_s))
+        if not ttl.isdigit() or not MIN_TTL_S <= int(ttl) <= MAX_TTL_S:
+            raise _bad(f"'faceIdTimeToLive' must be an integer in {MIN_TTL_S}..{MAX_TTL_S}.")
+        media = self._media(request)
+        if media == "application/json":
+            raise AzureError(400, "InvalidURL", "Invalid image URL. (the dicore simulator fetches no URLs)")
+        if media != "application/octet-stream":
+            raise AzureError(415, "BadArgument", "Invalid Media Type.")
+        try:
+            rec = self.vendor.recognize_image(request.body, AZURE_FACE_LIMITS)
+            faces = rec.faces[:MAX_DETECTED_FACES]
+        except ImageRejected as exc:
+            if exc.reason != "too_small":
+                raise _face_image_error(exc) from None
+            faces = ()  # smaller than the recognizer's minimum: no 36 px face fits, so no face
+        out = []
+        for f in faces:
+            item: dict = {}
+            if return_id:
+                item["faceId"] = self._store(f.embedding, recognition, int(ttl))
+            if return_model:
+                item["recognitionModel"] = recognition
+            item["faceRectangle"] = _rectangle(f.bbox)
+            if return_landmarks:  # only the 5 points the simulator has, of Azure's 27
+                item["faceLandmarks"] = {
+                    name: {"x": round(x, 1), "y": round(y, 1)}
+                    for name, (x, y) in zip(FACE_LANDMARKS, f.landmarks, strict=True)
+                }
+            out.append(item)
+        return out
+
+    def verify(self, request: Request) -> dict:
+        if request.query:
+            raise _bad(f"unknown query parameter(s) {sorted(request.query)}; verify takes none")
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise _bad("JSON parsing error.") from None
+        if not isinstance(body, dict):
+            raise _bad("Request body is invalid.")
+        if {"personId", "personGroupId", "largePersonGroupId"} & set(body):
+            raise _bad("Verify against a person is not simulated by dicore; send faceId1 and faceId2.")
+        if set(body) != {"faceId1", "faceId2"} or not all(isinstance(v, str) for v in body.values()):
+            raise _bad("Request body is invalid. (expected exactly faceId1 and faceId2, strings)")
+        a, b = self._lookup(body["faceId1"]), self._lookup(body["faceId2"])
+        if a.recognition_model != b.recognition_model:
+            raise _bad(
+                "faceId1 and faceId2 were detected with different recognition models "
+                f"({a.recognition_model}, {b.recognition_model})."
+            )
+        confidence = round(self.vendor.similarity(a.embedding, b.embedding) / 100.0, 5)
+        return {"isIdentical": confidence >= 0.5, "confidence": confidence, "simulated": True}
+
+    # -- the faceId store -------------------------------------------------------
+
+    def _store(self, embedding: np.ndarray, recognition: str, ttl: int) -> str:
+        face_id = str(uuid.uuid4())
+        now = self.clock()
+        with self._faces_lock:
+            self._faces[face_id] = _StoredFace(embedding, recognition, now + ttl)
+            while len(self._faces) > MAX_STORED_FACES:
+                self._faces.popitem(last=False)
+        return face_id
+
+    def _lookup(self, face_id: str) -> _StoredFace:
+        with self._faces_lock:
+            face = self._faces.get(face_id)
+            if face is not None and self.clock() >= face.expires_at:
+                del self._faces[face_id]
+                face = None
+        if face is None:
+            raise AzureError(404, "FaceNotFound", f"Face is not found: {face_id} (unknown or expired).")
+        return face
+
+
+def _flag(query: dict, name: str, default: bool) -> bool:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise _bad(f"'{name}' must be true or false, got {raw!r}.")
+    return raw.lower() == "true"
+
+
+def _rectangle(bbox: tuple[float, float, float, float]) -> dict:
+    x1, y1, x2, y2 = bbox
+    left, top = max(0, round(x1)), max(0, round(y1))
+    return {"left": left, "top": top, "width": max(1, round(x2) - left), "height": max(1, round(y2) - top)}
+
+
+def _cv_image_error(exc: ImageRejected) -> AzureError:
+    if exc.reason in ("too_large",):
+        return _cv_error("InvalidImageSize", f"Input image is too large. ({exc})")
+    if exc.reason == "too_small":
+        return _cv_error("InvalidImageSize", f"Input image is too small. ({exc})")
+    return _cv_error("InvalidImageFormat", f"Input data is not a valid image. ({exc})")
+
+
+def _face_image_error(exc: ImageRejected) -> AzureError:
+    if exc.reason in ("empty", "too_few_bytes"):
+        return AzureError(400, "InvalidImageSize", f"Image size is too small. ({exc})")
+    if exc.reason == "too_large":
+        return AzureError(400, "InvalidImageSize", f"Image size is too big. ({exc})")
+    return AzureError(400, "InvalidImage", f"Decoding error, image format unsupported. ({exc})")

@@ -1,0 +1,376 @@
+"""A simulated vendor: recognizer + gallery + policy + distractors (the backend layer).
+
+``SimulatedVendor("aws")`` answers in vendor-neutral terms (pixels, percent,
+names); the HTTP servers in ``simulators.servers`` turn that into each vendor's
+wire format, and the in-process ``sim`` backend uses it directly. Everything it
+returns is simulated (``simulated=True``).
+
+Input limits are the vendor's own (``LIMITS``) so that the in-process backend
+refuses what the real API refuses; a refused input raises ``ImageRejected`` with
+a ``reason`` the response layer maps to the vendor's error.
+
+Results are cached in memory by the SHA-256 of the image bytes (LRU), so a
+repeated image does no model work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulators import SIMULATED_LABEL
+from simulators.errors import ImageTooSmall, ImageUnreadable, NoFaceFound, RecognizerError
+
+VENDORS = ("aws", "azure", "naver")
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a vendor operation accepts. Sizes are of the decoded image bytes."""
+
+    max_bytes: int  # inclusive
+    min_side: int  # pixels, both width and height
+    formats: frozenset[str]  # PIL format names, lower case
+    min_bytes: int = 1
+
+
+LIMITS: dict[str, ImageLimits] = {
+    # Rekognition: ImageBlob 1..5242880 bytes, PNG/JPEG, at least 80x80 px.
+    "aws": ImageLimits(5 * _MiB, 80, frozenset({"jpeg", "png"})),
+    # Computer Vision v3.2: "smaller than 4 MB", at least 50x50, JPEG/PNG/GIF/BMP.
+    "azure": ImageLimits(4 * _MiB - 1, 50, frozenset({"jpeg", "png", "gif", "bmp"})),
+    # CLOVA CFR: at most 2 MB; formats and minimum size are not documented [I].
+    "naver": ImageLimits(2 * _MiB, 1, frozenset({"jpeg", "png", "gif", "bmp"})),
+}
+# Azure Face detect: 1 KB .. 6 MB, JPEG/PNG/GIF/BMP (SDK docstring).
+AZURE_FACE_LIMITS = ImageLimits(6 * _MiB, 1, frozenset({"jpeg", "png", "gif", "bmp"}), 1024)
+
+
+class ImageRejected(Exception):
+    """The vendor would refuse this image. ``reason`` is one of REASONS."""
+
+    REASONS = ("empty", "too_large", "too_few_bytes", "format", "too_small", "unreadable", "no_face")
+
+    def __init__(self, reason: str, message: str, image: str | None = None):
+        assert reason in self.REASONS, reason
+        super().__init__(message)
+        self.reason = reason
+        self.image = image  # compare_faces: "source" or "target"
+
+
+class UnsupportedOperation(Exception):
+    """The vendor has no such call (Naver has no face similarity)."""
+
+
+@dataclass(frozen=True, eq=False)
+class RecognizedFace:
+    """One face as the simulated vendor saw it. Pixels of the input image."""
+
+    bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
+    landmarks: tuple[tuple[float, float], ...]  # 5 points: eye, eye, nose, mouth, mouth (image left first)
+    det_score: float  # 0..1
+    name: str | None  # None: the vendor names nobody for this face
+    celebrity_id: str | None
+    confidence: float | None  # percent 0..100, None exactly when name is None
+    embedding: np.ndarray = field(repr=False)  # (512,) unit
+
+    @property
+    def width(self) -> float:
+        return self.bbox[2] - self.bbox[0]
+
+    @property
+    def height(self) -> float:
+        return self.bbox[3] - self.bbox[1]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # PIL name, lower case: jpeg, png, gif, bmp, ...
+    width: int
+    height: int
+    n_bytes: int
+
+
+@dataclass(frozen=True)
+class ImageRecognition:
+    vendor: str
+    image: ImageInfo
+    faces: tuple[RecognizedFace, ...]  # largest first
+    simulated: bool = True
+    label: str = SIMULATED_LABEL
+
+    @property
+    def largest(self) -> RecognizedFace | None:
+        return self.faces[0] if self.faces else None
+
+
+@dataclass(frozen=True)
+class FaceComparison:
+    """The source's largest face against every target face (similarity percent)."""
+
+    source: RecognizedFace
+    source_image: ImageInfo
+    target_image: ImageInfo
+    targets: tuple[tuple[RecognizedFace, float], ...]  # sorted by similarity, highest first
+    simulated: bool = True
+
+
+def image_info(data: bytes) -> ImageInfo:
+    """Format and size from the image header only (no pixel decoding)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return ImageInfo((im.format or "unknown").lower(), im.size[0], im.size[1], len(data))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageRejected("format", f"not a recognised image format ({exc})") from None
+
+
+def check_limits(info: ImageInfo, limits: ImageLimits) -> None:
+    """Raise ImageRejected if the image breaks an operation's limits."""
+    if info.n_bytes > limits.max_bytes:
+        raise ImageRejected(
+            "too_large", f"image is {info.n_bytes} bytes; the limit is {limits.max_bytes}"
+        )
+    if info.n_bytes < limits.min_bytes:
+        raise ImageRejected(
+            "too_few_bytes", f"image is {info.n_bytes} bytes; the minimum is {limits.min_bytes}"
+        )
+    if info.format not in limits.formats:
+        raise ImageRejected(
+            "format", f"image format {info.format!r} is not one of {sorted(limits.formats)}"
+        )
+    if min(info.width, info.height) < limits.min_side:
+        raise ImageRejected(
+            "too_small",
+            f"image is {info.width}x{info.height} px; both sides must be at least {limits.min_side}",
+        )
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def celebrity_id(name: str) -> str:
+    """Stable [0-9A-Za-z] id of a name (7 chars, like Rekognition's '3Ir0du6')."""
+    n = int.from_bytes(hashlib.sha256(f"dicore-celebrity:{name}".encode()).digest()[:8], "big")
+    out = []
+    for _ in range(7):
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    return "".join(out)
+
+
+@dataclass
+class _Detection:
+    info: ImageInfo
+    faces: list  # recognizer Face objects, largest first
+    error: ImageRejected | None = None  # decoding problem found by the recognizer
+
+
+class SimulatedVendor:
+    """recognizer + gallery + policy + distractors for one vendor."""
+
+    def __init__(
+        self,
+        vendor: str,
+        *,
+        gallery=None,
+        recognizer=None,
+        seed: int = 0,
+        cache_size: int = 512,
+        max_faces: int = 100,
+    ):
+        if vendor not in VENDORS:
+            raise ValueError(f"vendor must be one of {VENDORS}, not {vendor!r}")
+        from simulators.policies import POLICIES
+        from simulators.simulate import make_distractors
+
+        self.vendor = vendor
+        self.policy = POLICIES[vendor]
+        if recognizer is None:
+            from simulators.recognizer import default_recognizer
+
+            recognizer = default_recognizer()
+        if gallery is None:
+            from simulators.gallery import default_gallery
+
+            gallery = default_gallery(recognizer)
+        self.recognizer = recognizer
+        self.gallery = gallery
+        self.limits = LIMITS[vendor]
+        self.max_faces = max_faces
+        self.distractor_names, self.distractors = make_distractors(self.policy, seed=seed)
+        self.distractor_names = list(self.distractor_names)
+        # The server's gallery is what it knows: every gallery identity is known.
+        self._known = np.ones(len(gallery.names), dtype=bool)
+        self._ids = {celebrity_id(n): n for n in [*gallery.names, *self.distractor_names]}
+        self._model_lock = threading.Lock()  # one inference at a time (2 cores; model state)
+        self._cache: OrderedDict[bytes, _Detection | ImageRecognition] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedVendor({self.vendor!r}, gallery={len(self.gallery.names)} names, "
+            f"distractors={len(self.distractor_names)}, simulated)"
+        )
+
+    # -- celebrity ids ----------------------------------------------------------
+
+    def celebrity_name(self, cid: str) -> str | None:
+        """The name behind a celebrity id, or None if this vendor has no such id."""
+        return self._ids.get(cid)
+
+    # -- the cache --------------------------------------------------------------
+
+    def _cached(self, key: bytes):
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+            return hit
+
+    def _store(self, key: bytes, value) -> None:
+        with self._cache_lock:
+            self._cache[key] = value
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    # -- model work ---------------------------------------------------------------
+
+    def _detect(self, data: bytes, limits: ImageLimits) -> _Detection:
+        if not data:
+            raise ImageRejected("empty", "the image is empty (0 bytes)")
+        key = b"d" + hashlib.sha256(data).digest()
+        det = self._cached(key)
+        if det is None:
+            info = image_info(data)
+            check_limits(info, limits)  # before model work; not cached, limits differ per call
+            det = _Detection(info, [])
+            try:
+                with self._model_lock:
+                    det.faces = self.recognizer.detect(data)[: self.max_faces]
+            except ImageUnreadable as exc:
+                det.error = ImageRejected("unreadable", f"the image could not be decoded ({exc})")
+            except ImageTooSmall as exc:
+                det.error = ImageRejected("too_small", str(exc))
+            except NoFaceFound:
+                det.faces = []
+            except RecognizerError as exc:
+                det.error = ImageRejected("unreadable", str(exc))
+            self._store(key, det)
+        check_limits(det.info, limits)
+        if det.error is not None:
+            raise det.error
+        return det
+
+    def _name_faces(self, faces: list) -> list[RecognizedFace]:
+        if not faces:
+            return []
+        from simulators.simulate import recognize
+
+        queries = np.stack([f.embedding for f in faces]).astype(np.float32)
+        res = recognize(
+            self.policy,
+            gallery=self.gallery.templates,
+            known=self._known,
+            distractors=self.distractors,
+            queries=queries,
+        )
+        g = len(self.gallery.names)
+        out = []
+        for f, idx, conf in zip(faces, np.asarray(res.index), np.asarray(res.confidence), strict=True):
+            idx = int(idx)
+            if idx < 0:
+                name = None
+            elif idx < g:
+                name = self.gallery.names[idx]
+            else:
+                name = self.distractor_names[idx - g]
+            out.append(
+                RecognizedFace(
+                    bbox=tuple(float(v) for v in f.bbox),
+                    landmarks=tuple((float(x), float(y)) for x, y in np.asarray(f.kps)),
+                    det_score=float(f.det_score),
+                    name=name,
+                    celebrity_id=celebrity_id(name) if name else None,
+                    confidence=float(conf) if name else None,
+                    embedding=np.asarray(f.embedding, np.float32),
+                )
+            )
+        return out
+
+    # -- the vendor's calls -----------------------------------------------------
+
+    def recognize_image(self, image: bytes, limits: ImageLimits | None = None) -> ImageRecognition:
+        """Every face (largest first, at most ``max_faces``), each named per the policy.
+
+        No face is not an error here: ``faces`` is empty. Raises ImageRejected.
+        """
+        limits = limits or self.limits
+        key = b"r" + hashlib.sha256(image).digest()
+        hit = self._cached(key)
+        if hit is not None:
+            check_limits(hit.image, limits)
+            return hit
+        det = self._detect(image, limits)
+        result = ImageRecognition(self.vendor, det.info, tuple(self._name_faces(det.faces)))
+        self._store(key, result)
+        return result
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Similarity percent between two face embeddings, per the policy."""
+        if not self.policy.has_similarity:
+            raise UnsupportedOperation(f"{self.vendor} has no face-similarity call")
+        from simulators.simulate import similarity
+
+        return float(similarity(self.policy, a[None], b[None])[0])
+
+    def compare_faces(
+        self, source: bytes, target: bytes, limits: ImageLimits | None = None
+    ) -> FaceComparison:
+        """The source's largest face against each target face (AWS CompareFaces, Azure verify).
+
+        Raises ImageRejected (reason ``no_face`` when either image has no face) or
+        UnsupportedOperation (Naver).
+        """
+        if not self.policy.has_similarity:
+            raise UnsupportedOperation(f"{self.vendor} has no face-similarity call")
+        recs = {}
+        for which, data in (("source", source), ("target", target)):
+            try:
+                recs[which] = self.recognize_image(data, limits)
+            except ImageRejected as exc:
+                exc.image = which
+                raise
+            if not recs[which].faces:
+                raise ImageRejected("no_face", f"no face detected in the {which} image", which)
+        src, tgt = recs["source"], recs["target"]
+        s = src.faces[0]
+        pairs = [(t, self.similarity(s.embedding, t.embedding)) for t in tgt.faces]
+        pairs.sort(key=lambda p: -p[1])
+        return FaceComparison(s, src.image, tgt.image, tuple(pairs))
+
+
+_vendors: dict[str, SimulatedVendor] = {}
+_vendors_lock = threading.Lock()
+
+
+def default_vendor(vendor: str) -> SimulatedVendor:
+    """A process-wide SimulatedVendor per vendor (default gallery and recognizer)."""
+    with _vendors_lock:
+        if vendor not in _vendors:
+            _vendors[vendor] = SimulatedVendor(vendor)
+        return _vendors[vendor]

@@ -1,0 +1,415 @@
+"""Metrics against plain-loop NumPy references, eagerly and under jit, plus properties."""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dicore import METHODS
+from dicore.metrics import (
+    METRICS,
+    Counts,
+    dhc_counts,
+    dhf_counts,
+    dhs_counts,
+    fake_outcomes,
+    group_counts,
+    group_ids,
+    metrics_table,
+    na_counts,
+    rates,
+    sic_counts,
+    ta_counts,
+    write_metrics_json,
+)
+from dicore.observations import Observations, Vocab
+
+N_ROWS, N_DATASETS, N_VENDORS, N_IDENTITIES = 24, 2, 3, 6
+N_GROUPS = N_DATASETS * N_VENDORS
+SYN = METHODS.index("synthesis")
+REAL = METHODS.index("real")
+# Values on and around the thresholds (beta 90, gamma 80) so ties are exercised.
+CONFIDENCES = [0.01, 50.0, 79.99, 80.0, 80.01, 89.99, 90.0, 90.01, 99.0, 100.0]
+THRESHOLDS = [0.0, 50.0, 80.0, 90.0, 99.0, 100.0]
+
+
+@st.composite
+def observations_strategy(draw, n=N_ROWS):
+    """Valid observations of fixed length n (one jit shape); empty groups, all-fake, all-real."""
+    mode = draw(st.sampled_from(["mixed", "mixed", "all_fake", "all_real"]))
+    ints = lambda lo, hi: draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))  # noqa: E731
+    vendor = np.array(ints(0, N_VENDORS - 1), np.int32)
+    dataset = np.array(ints(0, N_DATASETS - 1), np.int32)
+    target = np.array(ints(0, N_IDENTITIES - 2), np.int32)
+    if mode == "mixed":
+        is_fake = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    else:
+        is_fake = np.full(n, mode == "all_fake")
+    method = np.where(is_fake, np.array(ints(0, 2), np.int32), REAL)
+    reference = np.where(method == SYN, np.array(ints(0, N_IDENTITIES - 2)), -1)
+    predicted = np.array(ints(-1, N_IDENTITIES - 1), np.int32)
+    conf_pick = np.array([CONFIDENCES[i] for i in ints(0, len(CONFIDENCES) - 1)], np.float32)
+    confidence = np.where(predicted >= 0, conf_pick, np.nan).astype(np.float32)
+    sim_pick = np.array([CONFIDENCES[i] for i in ints(0, len(CONFIDENCES) - 1)], np.float32)
+    has_sim = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    similarity = np.where(is_fake & has_sim, sim_pick, np.nan).astype(np.float32)
+    pick = ints(0, n)
+    paired = np.full(n, -1, np.int32)
+    ref_paired = np.full(n, -1, np.int32)
+    for i in range(n):
+        if not is_fake[i]:
+            continue
+        same = [j for j in range(n) if not is_fake[j] and vendor[j] == vendor[i] and dataset[j] == dataset[i]]
+        if same:
+            paired[i] = same[pick[i] % len(same)]
+        if method[i] == SYN:
+            refs = [j for j in same if target[j] == reference[i]]
+            ref_paired[i] = refs[0] if refs else -1
+    return Observations.from_arrays(
+        vendor=vendor,
+        dataset=dataset,
+        method=method,
+        target=target,
+        reference=reference,
+        is_fake=is_fake,
+        predicted=predicted,
+        confidence=confidence,
+        similarity=similarity,
+        paired_row=paired,
+        ref_paired_row=ref_paired,
+    )
+
+
+def np_obs(obs):
+    return {f: np.asarray(getattr(obs, f)) for f in obs.__dataclass_fields__}
+
+
+def reference_outcomes(obs, beta=90.0, gamma=80.0):
+    """Plain loop over rows: per-row TA, NA, DHF, DHC, DHS flags and DHC/DHS denominators."""
+    o = np_obs(obs)
+    n = len(o["vendor"])
+    out = {k: np.zeros(n, bool) for k in ("ta", "na", "dhf", "dhc", "dhc_den", "dhs", "dhs_den")}
+    for i in range(n):
+        if not o["is_fake"][i]:
+            continue
+        pred, conf = o["predicted"][i], o["confidence"][i]
+        p = o["paired_row"][i]
+        real_pred = o["predicted"][p] if p >= 0 else -1
+        real_conf = o["confidence"][p] if (p >= 0 and real_pred >= 0) else np.float32(0)
+        named = pred != -1
+        ta = named and pred == o["target"][i] and real_pred == o["target"][i]
+        r = o["ref_paired_row"][i]
+        if named and o["method"][i] == SYN and o["reference"][i] >= 0 and r >= 0:
+            ta = ta or (pred == o["reference"][i] and o["predicted"][r] == o["reference"][i])
+        out["ta"][i] = ta
+        out["na"][i] = named
+        out["dhf"][i] = named and conf > real_conf
+        out["dhc_den"][i] = named
+        out["dhc"][i] = named and conf > np.float32(beta)
+        sim = o["similarity"][i]
+        out["dhs_den"][i] = (not named) and not np.isnan(sim)
+        out["dhs"][i] = out["dhs_den"][i] and sim > np.float32(gamma)
+    return out
+
+
+def reference_counts(obs, beta=90.0, gamma=80.0, n_datasets=N_DATASETS, n_identities=N_IDENTITIES):
+    """(6, G) numerators and denominators by loops over rows and identities."""
+    o = np_obs(obs)
+    r = reference_outcomes(obs, beta, gamma)
+    g_count = n_datasets * N_VENDORS
+    num = np.zeros((6, g_count), np.int64)
+    den = np.zeros((6, g_count), np.int64)
+    ident_fake, ident_ta = {}, {}
+    for i in range(len(o["vendor"])):
+        g = o["dataset"][i] * N_VENDORS + o["vendor"][i]
+        if not o["is_fake"][i]:
+            continue
+        for m, (key, den_key) in enumerate(
+            [("ta", None), ("na", None), ("dhf", None), ("dhc", "dhc_den"), ("dhs", "dhs_den")]
+        ):
+            num[m, g] += r[key][i]
+            den[m, g] += 1 if den_key is None else r[den_key][i]
+        ident_fake.setdefault(g, set()).add(o["target"][i])
+        if r["ta"][i]:
+            ident_ta.setdefault(g, set()).add(o["target"][i])
+    for g, ids in ident_fake.items():
+        den[5, g] = len(ids)
+        num[5, g] = len(ident_ta.get(g, ()))
+    return num, den
+
+
+@chex.assert_max_traces(n=1)
+def _counts_traced(obs, beta, gamma):
+    return group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma)
+
+
+counts_jit = jax.jit(_counts_traced)
+
+
+@given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
+def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
+    num, den = reference_counts(obs, beta, gamma)
+    eager = group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma)
+    jitted = counts_jit(obs, jnp.float32(beta), jnp.float32(gamma))  # traced once for all examples
+    for c in (eager, jitted):
+        np.testing.assert_array_equal(np.asarray(c.numerator), num)
+        np.testing.assert_array_equal(np.asarray(c.denominator), den)
+
+
+PER_METRIC = [
+    (0, lambda o, **k: ta_counts(o, n_datasets=N_DATASETS)),
+    (1, lambda o, **k: na_counts(o, n_datasets=N_DATASETS)),
+    (2, lambda o, **k: dhf_counts(o, n_datasets=N_DATASETS)),
+    (3, lambda o, beta, **k: dhc_counts(o, n_datasets=N_DATASETS, beta=beta)),
+    (4, lambda o, gamma, **k: dhs_counts(o, n_datasets=N_DATASETS, gamma=gamma)),
+    (5, lambda o, **k: sic_counts(o, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)),
+]
+
+
+@pytest.mark.parametrize("index,fn", PER_METRIC, ids=METRICS)
+@given(obs=observations_strategy())
+def test_each_metric_function_matches_reference(index, fn, obs):
+    num, den = reference_counts(obs, 90.0, 80.0)
+    jitted = jax.jit(fn)
+    for c in (fn(obs, beta=90.0, gamma=80.0), jitted(obs, beta=jnp.float32(90.0), gamma=jnp.float32(80.0))):
+        np.testing.assert_array_equal(np.asarray(c.numerator), num[index])
+        np.testing.assert_array_equal(np.asarray(c.denominator), den[index])
+
+
+@given(observations_strategy())
+def test_fake_outcomes_match_reference_rows(obs):
+    r = reference_outcomes(obs)
+    for out in (fake_outcomes(obs), jax.jit(fake_outcomes)(obs)):
+        np.testing.assert_array_equal(np.asarray(out.targeted), r["ta"])
+        np.testing.assert_array_equal(np.asarray(out.named), r["na"])
+        np.testing.assert_array_equal(np.asarray(out.higher_than_real), r["dhf"])
+        np.testing.assert_array_equal(np.asarray(out.fake_confidence) > 90.0, r["dhc"])
+        np.testing.assert_array_equal(~np.isnan(np.asarray(out.unnamed_similarity)), r["dhs_den"])
+
+
+@given(observations_strategy())
+def test_ta_implies_na_and_dhs_excludes_na(obs):
+    out = fake_outcomes(obs)
+    targeted, named = np.asarray(out.targeted), np.asarray(out.named)
+    assert not np.any(targeted & ~named)
+    assert not np.any(named & (np.asarray(out.unnamed_similarity) > 0))
+    c = counts_jit(obs, jnp.float32(90.0), jnp.float32(80.0))
+    assert np.all(np.asarray(c.numerator[0]) <= np.asarray(c.numerator[1]))
+
+
+@given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
+def test_dhc_and_dhs_non_increasing_in_threshold(obs, t1, t2):
+    lo, hi = min(t1, t2), max(t1, t2)
+    a = counts_jit(obs, jnp.float32(lo), jnp.float32(lo))
+    b = counts_jit(obs, jnp.float32(hi), jnp.float32(hi))
+    for m in (3, 4):  # DHC in beta, DHS in gamma; same denominators
+        assert np.all(np.asarray(b.numerator[m]) <= np.asarray(a.numerator[m]))
+        np.testing.assert_array_equal(np.asarray(a.denominator[m]), np.asarray(b.denominator[m]))
+
+
+def permute(obs, perm):
+    """Rows reordered by perm (new row i = old row perm[i]), row references fixed up."""
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(len(perm))
+    cols = {f: np.asarray(v)[perm] for f, v in np_obs(obs).items()}
+    for f in ("paired_row", "ref_paired_row"):
+        cols[f] = np.where(cols[f] >= 0, inverse[np.maximum(cols[f], 0)], -1)
+    return Observations.from_arrays(**cols)
+
+
+@given(observations_strategy(), st.randoms(use_true_random=False))
+def test_results_do_not_depend_on_row_order(obs, rnd):
+    perm = np.array(rnd.sample(range(N_ROWS), N_ROWS))
+    a = counts_jit(obs, jnp.float32(90.0), jnp.float32(80.0))
+    b = counts_jit(permute(obs, perm), jnp.float32(90.0), jnp.float32(80.0))
+    np.testing.assert_array_equal(np.asarray(a.numerator), np.asarray(b.numerator))
+    np.testing.assert_array_equal(np.asarray(a.denominator), np.asarray(b.denominator))
+
+
+@given(observations_strategy())
+def test_group_result_equals_metric_on_that_group_alone(obs):
+    full = counts_jit(obs, jnp.float32(90.0), jnp.float32(80.0))
+    groups = np.asarray(group_ids(obs))
+    for g in range(N_GROUPS):
+        keep = np.flatnonzero(groups == g)
+        new_index = np.full(N_ROWS, -1)
+        new_index[keep] = np.arange(len(keep))
+        cols = {f: v[keep] for f, v in np_obs(obs).items()}
+        for f in ("paired_row", "ref_paired_row"):
+            cols[f] = np.where(cols[f] >= 0, new_index[np.maximum(cols[f], 0)], -1)
+        alone = group_counts(
+            Observations.from_arrays(**cols), n_datasets=N_DATASETS, n_identities=N_IDENTITIES
+        )
+        np.testing.assert_array_equal(np.asarray(alone.numerator)[:, g], np.asarray(full.numerator)[:, g])
+        np.testing.assert_array_equal(np.asarray(alone.denominator)[:, g], np.asarray(full.denominator)[:, g])
+        others = np.arange(N_GROUPS) != g
+        assert not np.asarray(alone.denominator)[:, others].any()
+
+
+def small_obs(rows):
+    """rows: (vendor, is_fake, paired, target, predicted, confidence, similarity[, method, ref, ref_paired])."""
+    cols = list(zip(*[r + (None,) * (10 - len(r)) for r in rows], strict=True))
+    is_fake = np.array(cols[1], bool)
+    method = [m if m is not None else (0 if f else REAL) for m, f in zip(cols[7], is_fake, strict=True)]
+    return Observations.from_arrays(
+        vendor=cols[0],
+        dataset=[0] * len(rows),
+        is_fake=is_fake,
+        paired_row=cols[2],
+        target=cols[3],
+        predicted=cols[4],
+        confidence=[np.nan if c is None else c for c in cols[5]],
+        similarity=[np.nan if s is None else s for s in cols[6]],
+        method=method,
+        reference=[-1 if r is None else r for r in cols[8]],
+        ref_paired_row=[-1 if r is None else r for r in cols[9]],
+    )
+
+
+def counts_of(obs, **kw):
+    c = group_counts(obs, n_datasets=1, n_identities=4, **kw)
+    return np.asarray(c.numerator)[:, 0], np.asarray(c.denominator)[:, 0]
+
+
+def test_ties_at_thresholds_are_not_counted():
+    obs = small_obs(
+        [
+            (0, False, -1, 0, 0, 90.0, None),
+            (0, True, 0, 0, 0, 90.0, None),  # conf == beta and == real's conf: neither DHC nor DHF
+            (0, True, 0, 0, -1, None, 80.0),  # similarity == gamma: not DHS
+            (0, True, 0, 0, 1, 90.5, None),  # > beta, > real: DHC and DHF, not TA (wrong name)
+        ]
+    )
+    num, den = counts_of(obs)
+    assert dict(zip(METRICS, num.tolist(), strict=True)) == {"TA": 1, "NA": 2, "DHF": 1, "DHC": 1, "DHS": 0, "SIC": 1}
+    assert den.tolist() == [3, 3, 3, 2, 1, 1]
+    num, _ = counts_of(obs, beta=89.99, gamma=79.99)
+    assert num[3] == 2 and num[4] == 1
+
+
+def test_unrecognised_real_counts_as_confidence_zero_and_blocks_ta():
+    obs = small_obs(
+        [
+            (0, False, -1, 0, -1, None, None),  # real not named
+            (0, True, 0, 0, 0, 0.01, None),  # named as target with 0.01 > 0: DHF, but not TA
+        ]
+    )
+    num, den = counts_of(obs)
+    assert num.tolist() == [0, 1, 1, 0, 0, 0] and den.tolist() == [1, 1, 1, 1, 0, 1]
+
+
+def test_synthesis_counts_either_source_when_its_real_is_named():
+    obs = small_obs(
+        [
+            (0, False, -1, 0, 0, 99.0, None),  # real of source 0, named 0
+            (0, False, -1, 1, 2, 99.0, None),  # real of source 1, named as someone else
+            (0, True, 0, 0, 1, 95.0, None, SYN, 1, 1),  # named reference 1 but its real is not: no TA
+            (0, True, 1, 1, 0, 95.0, None, SYN, 0, 0),  # target 1, named reference 0, real 0 named 0: TA
+            (0, True, 0, 0, 1, 95.0, None, 0, 1, 1),  # same as row 2 but replacement: no reference path
+        ]
+    )
+    out = fake_outcomes(obs)
+    assert np.asarray(out.targeted).tolist() == [False, False, False, True, False]
+    num, den = counts_of(obs)
+    assert num[5] == 1 and den[5] == 2  # SIC: identity 1 has a TA fake, identity 0 none
+
+
+def test_empty_observations_give_zero_counts_and_nan_rates():
+    empty = Observations.from_arrays(
+        vendor=[], dataset=[], target=[], is_fake=[], predicted=[], confidence=[], paired_row=[]
+    )
+    c = jax.jit(lambda o: group_counts(o, n_datasets=2, n_identities=3))(empty)
+    assert c.numerator.shape == (6, 6) and not np.asarray(c.denominator).any()
+    assert np.isnan(np.asarray(rates(c))).all()
+
+
+def test_shape_mismatch_raises_value_error_naming_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        Observations.from_arrays(
+            vendor=[0, 0, 0], dataset=[0, 0], target=[0, 0, 0], is_fake=[0, 0, 0],
+            predicted=[0, 0, 0], confidence=[1, 1, 1], paired_row=[-1, -1, -1],
+        )
+    with pytest.raises(ValueError, match="must match"):
+        rates(Counts(jnp.zeros(3), jnp.zeros(4)))
+
+
+def table1():
+    text = importlib.resources.files("dicore.data.paper").joinpath("table1_datasets.csv").read_text()
+    return {r["dataset"]: r for r in csv.DictReader(text.splitlines())}
+
+
+def paper_cohort(dataset, *, dhf_fakes=0, sic_identities=0):
+    """Observations of one dataset with Table 1's fake count and celebrities, real named with 50%."""
+    row = table1()[dataset]
+    n_ids, n_fakes = int(row["celebrities"]), int(row["fake"])
+    target = np.concatenate([np.arange(n_ids), np.arange(n_fakes) % n_ids])
+    is_fake = np.arange(n_ids + n_fakes) >= n_ids
+    k = np.arange(n_fakes)
+    # DHF: the first dhf_fakes fakes beat their real's 50%; TA: one fake each of the first sic_identities.
+    fake_conf = np.where(k < dhf_fakes, 60.0, 40.0)
+    fake_pred = np.where(k < sic_identities, target[n_ids:], n_ids)  # n_ids = a non-dataset name
+    return n_ids, Observations.from_arrays(
+        vendor=np.zeros(n_ids + n_fakes),
+        dataset=np.zeros(n_ids + n_fakes),
+        target=target,
+        is_fake=is_fake,
+        predicted=np.concatenate([np.arange(n_ids), fake_pred]),
+        confidence=np.concatenate([np.full(n_ids, 50.0), fake_conf]),
+        paired_row=np.where(is_fake, target, -1),
+    )
+
+
+def test_paper_dhf_voxcelebth_902_of_3200_is_28_2_percent():
+    n_ids, obs = paper_cohort("VoxCelebTH", dhf_fakes=902)
+    c = group_counts(obs, n_datasets=1, n_identities=n_ids + 1)
+    assert int(c.denominator[2, 0]) == 3200
+    assert round(float(rates(c)[2, 0]), 1) == 28.2
+
+
+@pytest.mark.parametrize("dataset,hit,expected", [("CelebDF", 58, 100.0), ("VoxCelebTH", 94, 94.0)])
+def test_paper_sic_counts(dataset, hit, expected):
+    n_ids, obs = paper_cohort(dataset, sic_identities=hit)
+    c = group_counts(obs, n_datasets=1, n_identities=n_ids + 1)
+    assert int(c.numerator[5, 0]) == hit and int(c.denominator[5, 0]) == n_ids
+    assert float(rates(c)[5, 0]) == pytest.approx(expected)
+
+
+def _vocab():
+    return Vocab(datasets=("CelebDF", "FCelebDF"), identities=tuple("ABCDEF"), items=(), backends=("sim",))
+
+
+@pytest.mark.parametrize("ci", ["wilson", "bootstrap"])
+@given(obs=observations_strategy())
+def test_metrics_table_rows(ci, obs):
+    rows = metrics_table(obs, _vocab(), ci=ci, n_resamples=50)
+    num, den = reference_counts(obs)
+    present = sorted(set(zip(np.asarray(obs.dataset).tolist(), np.asarray(obs.vendor).tolist())))
+    assert len(rows) == 6 * len(present)
+    for r in rows:
+        assert set(r) == {"dataset", "vendor", "metric", "value", "ci_low", "ci_high", "n"}
+        g = ("CelebDF", "FCelebDF").index(r["dataset"]) * 3 + ("aws", "azure", "naver").index(r["vendor"])
+        m = METRICS.index(r["metric"])
+        assert r["n"] == den[m, g]
+        if r["n"] == 0:
+            assert r["value"] is None and r["ci_low"] is None and r["ci_high"] is None
+        else:
+            assert r["value"] == pytest.approx(100.0 * num[m, g] / den[m, g])
+            assert 0.0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 100.0
+
+
+def test_write_metrics_json_contract(tmp_path):
+    rows = [{"dataset": "D", "vendor": "naver", "metric": "DHS", "value": None, "ci_low": None, "ci_high": None, "n": 0}]
+    path = tmp_path / "metrics.json"
+    write_metrics_json(path, rows, beta=90, gamma=80, simulated=True)
+    data = json.loads(path.read_text())
+    assert data == {"beta": 90.0, "gamma": 80.0, "simulated": True, "rows": rows}
+    assert "null" in path.read_text() and not list(tmp_path.glob("*.tmp"))
