@@ -64,6 +64,25 @@ class StudyOutcome:
     up_to_date: bool = False  # outputs were current: nothing was recomputed
 
 
+def enable_jax_cache() -> None:
+    """Keep JAX's compiled kernels on disk (~/.cache/dicore/jax) so that later runs skip
+    compilation; JAX_COMPILATION_CACHE_DIR overrides the folder, DICORE_JAX_CACHE=0 turns
+    it off."""
+    if os.environ.get("DICORE_JAX_CACHE", "1") == "0":
+        return
+    folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dicore" / "jax"
+    )
+    try:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # noqa: BLE001 - a cache is an optimisation, never a failure
+        pass
+
+
 # ---- helpers ----------------------------------------------------------------------
 
 
@@ -607,5 +626,5 @@ def print_summary(outcome: StudyOutcome, console) -> None:
     console.print(
         f"{outcome.n_rows} result rows in {t.get('total', 0):.1f} s -> "
         f"[bold]{outcome.out}[/bold]: "
-        + ", ".join(p.name for k, p in outcome.files.items() if k != "store")
+        + ", ".join(dict.fromkeys(p.name for k, p in outcome.files.items() if k != "store"))
     )

@@ -48,34 +48,43 @@ def _landmarked(rec: Recognizer, image: ImageInput) -> _Landmarked:
     return _Landmarked(img, face.kps, pts)
 
 
-def _border_points(w: int, h: int) -> np.ndarray:
-    xs, ys = (0, (w - 1) / 2, w - 1), (0, (h - 1) / 2, h - 1)
+def _roi(pts: np.ndarray, w: int, h: int, margin: float = 0.3) -> tuple[int, int, int, int]:
+    """Box (x0, y0, x1, y1) around the points, grown by ``margin`` of their size."""
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    g = margin * max(x1 - x0, y1 - y0)
+    return (max(0, int(x0 - g)), max(0, int(y0 - g)), min(w, int(x1 + g) + 1), min(h, int(y1 + g) + 1))
+
+
+def _border_points(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    xs, ys = (x0, (x0 + x1 - 1) / 2, x1 - 1), (y0, (y0 + y1 - 1) / 2, y1 - 1)
     return np.array([(x, y) for x in xs for y in ys if (x, y) != (xs[1], ys[1])], np.float32)
 
 
 def _piecewise_warp(
-    src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Warp ``src`` so that ``src_pts`` land on ``dst_pts``, one affine map per triangle.
-
-    Returns the warped image (``shape`` = h, w) and the mask of covered pixels.
-    A label map of triangle ids plus one ``cv2.remap`` avoids seams between triangles.
-    """
-    h, w = shape
+    src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
+    roi: tuple[int, int, int, int],
+) -> np.ndarray:
+    """The ``roi`` of ``src`` warped so that ``src_pts`` land on ``dst_pts`` (image
+    coordinates), one affine map per triangle. A label map of triangle ids plus
+    one ``cv2.remap`` avoids seams between triangles; pixels outside every
+    triangle keep their place."""
+    x0, y0, x1, y1 = roi
+    h, w = y1 - y0, x1 - x0
     label = np.full((h, w), -1, np.int32)
     inverse = np.zeros((len(tris), 2, 3), np.float32)
+    local = dst_pts - (x0, y0)
     for t, tri in enumerate(tris):
         inverse[t] = cv2.getAffineTransform(dst_pts[tri].astype(np.float32), src_pts[tri].astype(np.float32))
-        cv2.fillConvexPoly(label, np.round(dst_pts[tri]).astype(np.int32), t)
+        cv2.fillConvexPoly(label, np.round(local[tri]).astype(np.int32), t)
     covered = label >= 0
     a = inverse[np.maximum(label, 0)]  # (h, w, 2, 3)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     map_x = a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2]
     map_y = a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2]
     map_x[~covered] = xs[~covered]
     map_y[~covered] = ys[~covered]
-    out = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return out, covered
+    return cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _hull_mask(pts: np.ndarray, shape: tuple[int, int], shrink: int) -> np.ndarray:
@@ -107,18 +116,23 @@ def morph(
     b_img = cv2.warpAffine(b.img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
     b_pts = b.pts @ m[:, :2].T + m[:, 2]
     target = (1 - alpha) * a.pts + alpha * b_pts
-    border = _border_points(w, h)
+    # Warp only a box around the faces; its border points stay fixed, so the
+    # warp is continuous with the untouched rest of image a.
+    roi = _roi(np.vstack([a.pts, b_pts]), w, h)
+    border = _border_points(*roi)
     src_a, src_b, dst = (np.vstack([p, border]) for p in (a.pts, b_pts, target))
     tris = Delaunay(dst).simplices
-    wa, _ = _piecewise_warp(a.img, src_a, dst, tris, (h, w))
-    wb, _ = _piecewise_warp(b_img, src_b, dst, tris, (h, w))
-    blended = cv2.addWeighted(wa, 1 - alpha, wb, alpha, 0.0)
+    wa = _piecewise_warp(a.img, src_a, dst, tris, roi).astype(np.float32)
+    wb = _piecewise_warp(b_img, src_b, dst, tris, roi).astype(np.float32)
+    x0, y0, x1, y1 = roi
     # Feathered hull: the blended face inside, a's (warped) hair and background outside.
     feather = max(3, int(_face_scale(target) * 0.04)) | 1
-    mask = _hull_mask(target, (h, w), shrink=feather // 2).astype(np.float32) / 255
-    mask = cv2.GaussianBlur(mask, (2 * feather + 1, 2 * feather + 1), 0)[..., None]
-    out = wa.astype(np.float32) * (1 - mask) + blended.astype(np.float32) * mask
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    mask = _hull_mask(target - (x0, y0), (y1 - y0, x1 - x0), shrink=feather // 2)
+    mask = cv2.GaussianBlur(mask.astype(np.float32) / 255, (2 * feather + 1,) * 2, 0)[..., None]
+    face = wa * (1 - mask) + ((1 - alpha) * wa + alpha * wb) * mask
+    out = a.img.copy()
+    out[y0:y1, x0:x1] = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def face_swap(donor: ImageInput, body: ImageInput, recognizer: Recognizer | None = None) -> np.ndarray:

@@ -99,7 +99,7 @@ class Gallery:
         flat = [(name, Path(p)) for name, paths in files.items() for p in paths]
         results = recognizer.embed_images([p for _, p in flat])
         per_name: dict[str, list[np.ndarray]] = {name: [] for name in files}
-        for (name, path), res in zip(flat, results, strict=True):
+        for (name, _path), res in zip(flat, results, strict=True):
             if isinstance(res, RecognizerError):
                 raise GalleryError(f"gallery photo of {name!r} is unusable: {res}") from res
             per_name[name].append(res.embedding)

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,7 +31,7 @@ from simulators.errors import (
 )
 from simulators.models import ModelPaths, file_sha256, load_model, select_providers
 
-ImageInput = Union[bytes, bytearray, memoryview, str, os.PathLike, np.ndarray]
+ImageInput = bytes | bytearray | memoryview | str | os.PathLike | np.ndarray
 
 EMB_DIM = 512
 PIPELINE_VERSION = "1"  # bump when preprocessing changes, to invalidate caches

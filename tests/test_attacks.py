@@ -24,7 +24,17 @@ def rec() -> Recognizer:
 
 @pytest.fixture(scope="module")
 def emb(rec) -> dict[str, np.ndarray]:
-    return {f: face.embedding for f, face in zip(FILES, rec.embed_images([PHOTOS / f for f in FILES]))}
+    return {f: face.embedding for f, face in zip(FILES, rec.embed_images([PHOTOS / f for f in FILES]), strict=True)}
+
+
+@pytest.fixture(scope="module")
+def examples(rec, tmp_path_factory) -> dict[str, dict]:
+    """The four example attacks, generated once and read back from disk."""
+    out = tmp_path_factory.mktemp("attacks")
+    rows = list(csv.DictReader(write_examples(out, rec).open()))
+    for r in rows:
+        r["image"] = cv2.imread(str(out / r["file"]))
+    return {(r["target_photo"], r["reference_photo"]): r for r in rows}
 
 
 def _sim(rec, img, emb, name) -> float:
@@ -32,8 +42,9 @@ def _sim(rec, img, emb, name) -> float:
 
 
 @pytest.mark.parametrize("a,b", [("macron_2025.jpg", "sunak.jpg"), ("ardern_2022.jpg", "obama.jpg")])
-def test_morph_is_closer_to_both_sources_than_to_unrelated_faces(rec, emb, a, b):
-    out = morph(PHOTOS / a, PHOTOS / b, 0.5, rec)
+def test_morph_is_closer_to_both_sources_than_to_unrelated_faces(rec, emb, examples, a, b):
+    assert examples[(a, b)]["method"] == "synthesis"
+    out = examples[(a, b)]["image"]
     src = cv2.imread(str(PHOTOS / a))
     assert out.shape == src.shape and out.dtype == np.uint8
     e = rec.embed_image(out).embedding
@@ -44,11 +55,13 @@ def test_morph_is_closer_to_both_sources_than_to_unrelated_faces(rec, emb, a, b)
     assert np.abs(out.astype(int) - src).mean() > 2
 
 
-def test_morph_moves_towards_b_with_alpha(rec, emb):
-    a, b = PHOTOS / "ardern_2022.jpg", PHOTOS / "sunak.jpg"
-    sims = [_sim(rec, morph(a, b, alpha, rec), emb, "sunak.jpg") for alpha in (0.0, 0.5, 0.8)]
+def test_morph_moves_towards_b_with_alpha(rec, emb, examples):
+    a, b = PHOTOS / "macron_2025.jpg", PHOTOS / "sunak.jpg"
+    half = examples[("macron_2025.jpg", "sunak.jpg")]["image"]
+    low, high = morph(a, b, 0.2, rec), morph(a, b, 0.8, rec)
+    sims = [_sim(rec, img, emb, "sunak.jpg") for img in (low, half, high)]
     assert sims[0] < sims[1] < sims[2], sims
-    assert _sim(rec, morph(a, b, 0.0, rec), emb, "ardern_2022.jpg") > 0.9
+    assert _sim(rec, low, emb, "macron_2025.jpg") > _sim(rec, high, emb, "macron_2025.jpg")
     with pytest.raises(ValueError, match="alpha"):
         morph(a, b, 1.5, rec)
 
@@ -56,8 +69,9 @@ def test_morph_moves_towards_b_with_alpha(rec, emb):
 @pytest.mark.parametrize(
     "donor,body", [("ardern_2022.jpg", "sunak.jpg"), ("macron_2025.jpg", "obama.jpg")]
 )
-def test_swap_is_closer_to_the_donor_than_to_the_body_owner(rec, emb, donor, body):
-    out = face_swap(PHOTOS / donor, PHOTOS / body, rec)
+def test_swap_is_closer_to_the_donor_than_to_the_body_owner(rec, emb, examples, donor, body):
+    assert examples[(donor, body)]["method"] == "replacement"
+    out = examples[(donor, body)]["image"]
     body_img = cv2.imread(str(PHOTOS / body))
     assert out.shape == body_img.shape and out.dtype == np.uint8
     to_donor, to_body = _sim(rec, out, emb, donor), _sim(rec, out, emb, body)
@@ -73,11 +87,10 @@ def test_attacks_need_a_face(rec):
         face_swap(blank, PHOTOS / "obama.jpg", rec)
 
 
-def test_write_examples(rec, tmp_path):
-    manifest = write_examples(tmp_path, rec)
-    rows = list(csv.DictReader(manifest.open()))
+def test_write_examples(examples):
+    rows = list(examples.values())
     assert [r["file"] for r in rows] == [f"{stem}.png" for stem, *_ in EXAMPLES]
     assert {r["method"] for r in rows} == {"synthesis", "replacement"}
-    for r in rows:
-        img = cv2.imread(str(tmp_path / r["file"]))
-        assert img is not None and img.ndim == 3
+    assert all(r["image"] is not None and r["image"].ndim == 3 for r in rows)
+    swap = examples[("ardern_2022.jpg", "sunak.jpg")]
+    assert (swap["target"], swap["reference"]) == ("Jacinda Ardern", "Rishi Sunak")

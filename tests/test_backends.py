@@ -11,7 +11,7 @@ import pytest
 from dicore.backends import NamedImage, make_backend
 from dicore.backends.aws import largest_celebrity as aws_largest
 from dicore.backends.azure import largest_celebrity as azure_largest
-from dicore.backends.base import BadInputError, Backend
+from dicore.backends.base import Backend, BadInputError
 from dicore.backends.replay import ReplayMissError
 from dicore.commands.record import scripted_server
 from dicore.errors import UserError
@@ -75,7 +75,7 @@ def test_401_is_a_credentials_error_not_a_bad_image(no_keys, monkeypatch):
     body = {"error": {"errorCode": "200", "message": "Authentication Failed",
                       "details": "Invalid authentication information."}}
     with scripted_server([(401, "application/json", body)] * 3) as server:
-        backend = make_backend("naver", "live", endpoint="http://%s:%d" % server.server_address[:2])
+        backend = make_backend("naver", "live", endpoint=server.url)
         with pytest.raises(UserError) as info:
             backend.recognize(b"img")
     assert "NAVER_CLIENT_ID" in info.value.hint and "401" in str(info.value)
@@ -85,7 +85,7 @@ def test_401_is_a_credentials_error_not_a_bad_image(no_keys, monkeypatch):
 def test_bad_input_error_names_the_image():
     body = {"__type": "InvalidImageFormatException", "Message": "Request has invalid image format"}
     with scripted_server([(400, "application/x-amz-json-1.1", body)]) as server:
-        backend = make_backend("aws", "live", endpoint="http://%s:%d" % server.server_address[:2])
+        backend = make_backend("aws", "live", endpoint=server.url)
         with pytest.raises(BadInputError, match=r"frames/0042\.jpg.*InvalidImageFormatException"):
             backend.recognize(NamedImage(b"not an image", "frames/0042.jpg"))
 

@@ -84,7 +84,7 @@ def test_record_refuses_to_write_a_leaky_cassette(tmp_path, monkeypatch):
     out = tmp_path / "leak.yaml"
     with scripted_server([(200, "application/json", NAVER_OK)]) as server:
         with pytest.raises(UserError, match="refusing to write") as info:
-            record_images("naver", images, endpoint="http://%s:%d" % server.server_address[:2], out=str(out))
+            record_images("naver", images, endpoint=server.url, out=str(out))
     assert "X-NCP-APIGW-API-KEY" in str(info.value)
     assert not out.exists() and not cassettes.provenance_path(out).exists()
 
@@ -98,7 +98,7 @@ def test_record_then_replay_and_honest_provenance(tmp_path, monkeypatch):
     (images / "tiny.png").write_bytes(b"\x89PNG tiny")
     endpoint = None
     with scripted_server([(200, "application/json", NAVER_OK)] * 2) as server:
-        endpoint = "http://%s:%d" % server.server_address[:2]
+        endpoint = server.url
         out = record_images("naver", images, endpoint=endpoint, out=str(tmp_path / "c.yaml"))
     prov = read_provenance(out)
     assert prov["source"] == "other"  # a stub at 127.0.0.1 is neither the vendor nor a simulator
@@ -117,7 +117,7 @@ def test_simulator_marker_makes_provenance_simulator(tmp_path):
     images.mkdir()
     shutil.copy(PHOTO, images)
     with scripted_server([(200, "application/json", NAVER_OK, {"X-Dicore-Simulated": "true"})]) as server:
-        out = record_images("naver", images, endpoint="http://%s:%d" % server.server_address[:2],
+        out = record_images("naver", images, endpoint=server.url,
                             out=str(tmp_path / "s.yaml"))
     assert read_provenance(out)["source"] == "simulator"
     assert make_backend("naver", "replay", cassette=out).recognize(PHOTO.read_bytes()).simulated
@@ -125,7 +125,7 @@ def test_simulator_marker_makes_provenance_simulator(tmp_path):
 
 def test_contract_validators_catch_drift():
     """The contract checks are not vacuous: a tampered recorded response fails them."""
-    from tests.test_contract import AZURE_SCHEMAS, NAVER_SCHEMAS, _REK, validate, validate_shape
+    from tests.test_contract import _REK, AZURE_SCHEMAS, NAVER_SCHEMAS, validate, validate_shape
 
     interactions = cassettes.load_interactions(ROOT / "cassettes" / "aws" / "docs_examples.yaml")
     good = cassettes.response_json(interactions[0]["response"])

@@ -48,7 +48,7 @@ def celebdf():
 
 def test_arcface_like_statistics():
     dr = cohort.draw("CelebFOM", "paper", seed=0, keep_vectors=True)  # several reals per person
-    reals, centres = dr.vectors["reals"], dr.vectors["centres"]
+    reals = dr.vectors["reals"]
     np.testing.assert_allclose(np.linalg.norm(reals, axis=1), 1.0, atol=1e-5)
     cos = reals @ reals.T
     same = dr.real_identity[:, None] == dr.real_identity[None, :]

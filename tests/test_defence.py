@@ -168,7 +168,7 @@ def test_dd1_dd2_and_gate_outcome_match_numpy(data, det):
     want_dd1 = scores[:, det] < 0.5  # a tie at 0.5 is blocked
     want_dd2 = np.all(scores < 0.5, axis=1)
     for dd1, dd2 in ((defence.dd1_pass(scores, detector=det), defence.dd2_pass(scores)),
-                     (_dd1_jit(scores, detector=det, threshold=0.5), _dd2_jit(scores, 0.5))):
+                     (_dd1_jit(scores, detector=det, threshold=0.5), _dd2_jit(scores, threshold=0.5))):
         np.testing.assert_array_equal(np.asarray(dd1), want_dd1)
         np.testing.assert_array_equal(np.asarray(dd2), want_dd2)
     assert np.all(want_dd2 <= want_dd1)  # DD2 passes a subset of what any one detector passes

@@ -155,6 +155,36 @@ def _counts_traced(obs, beta, gamma):
 counts_jit = jax.jit(_counts_traced)
 
 
+def per_metric(obs, beta, gamma):
+    """Each per-metric function and the per-row outcomes, for one jit of them all."""
+    kw = {"n_datasets": N_DATASETS}
+    return (
+        ta_counts(obs, **kw),
+        na_counts(obs, **kw),
+        dhf_counts(obs, **kw),
+        dhc_counts(obs, **kw, beta=beta),
+        dhs_counts(obs, **kw, gamma=gamma),
+        sic_counts(obs, **kw, n_identities=N_IDENTITIES),
+    ), fake_outcomes(obs)
+
+
+per_metric_jit = jax.jit(chex.assert_max_traces(per_metric, n=1))
+
+
+def pad(obs, n=N_ROWS):
+    """Append inert rows (reals in dataset N_DATASETS, outside every group) up to n rows.
+
+    Keeps every test on one jit shape; the kernel drops rows outside the groups."""
+    cols = np_obs(obs)
+    extra = n - len(cols["vendor"])
+    fill = {"dataset": N_DATASETS, "is_fake": False, "method": REAL, "confidence": np.nan,
+            "similarity": np.nan, "predicted": -1, "paired_row": -1, "ref_paired_row": -1,
+            "reference": -1}
+    return Observations.from_arrays(
+        **{f: np.concatenate([v, np.full(extra, fill.get(f, 0), v.dtype)]) for f, v in cols.items()}
+    )
+
+
 @given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
 def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
     num, den = reference_counts(obs, beta, gamma)
@@ -165,35 +195,22 @@ def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
         np.testing.assert_array_equal(np.asarray(c.denominator), den)
 
 
-PER_METRIC = [
-    (0, lambda o, **k: ta_counts(o, n_datasets=N_DATASETS)),
-    (1, lambda o, **k: na_counts(o, n_datasets=N_DATASETS)),
-    (2, lambda o, **k: dhf_counts(o, n_datasets=N_DATASETS)),
-    (3, lambda o, beta, **k: dhc_counts(o, n_datasets=N_DATASETS, beta=beta)),
-    (4, lambda o, gamma, **k: dhs_counts(o, n_datasets=N_DATASETS, gamma=gamma)),
-    (5, lambda o, **k: sic_counts(o, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)),
-]
-
-
-@pytest.mark.parametrize("index,fn", PER_METRIC, ids=METRICS)
-@given(obs=observations_strategy())
-def test_each_metric_function_matches_reference(index, fn, obs):
-    num, den = reference_counts(obs, 90.0, 80.0)
-    jitted = jax.jit(fn)
-    for c in (fn(obs, beta=90.0, gamma=80.0), jitted(obs, beta=jnp.float32(90.0), gamma=jnp.float32(80.0))):
-        np.testing.assert_array_equal(np.asarray(c.numerator), num[index])
-        np.testing.assert_array_equal(np.asarray(c.denominator), den[index])
-
-
-@given(observations_strategy())
-def test_fake_outcomes_match_reference_rows(obs):
-    r = reference_outcomes(obs)
-    for out in (fake_outcomes(obs), jax.jit(fake_outcomes)(obs)):
+@given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
+def test_each_metric_function_and_row_outcomes_match_reference(obs, beta, gamma):
+    num, den = reference_counts(obs, beta, gamma)
+    r = reference_outcomes(obs, beta, gamma)
+    eager = per_metric(obs, beta, gamma)
+    jitted = per_metric_jit(obs, jnp.float32(beta), jnp.float32(gamma))
+    for metrics, out in (eager, jitted):
+        for m, c in enumerate(metrics):
+            np.testing.assert_array_equal(np.asarray(c.numerator), num[m], err_msg=METRICS[m])
+            np.testing.assert_array_equal(np.asarray(c.denominator), den[m], err_msg=METRICS[m])
         np.testing.assert_array_equal(np.asarray(out.targeted), r["ta"])
         np.testing.assert_array_equal(np.asarray(out.named), r["na"])
         np.testing.assert_array_equal(np.asarray(out.higher_than_real), r["dhf"])
-        np.testing.assert_array_equal(np.asarray(out.fake_confidence) > 90.0, r["dhc"])
+        np.testing.assert_array_equal(np.asarray(out.fake_confidence) > np.float32(beta), r["dhc"])
         np.testing.assert_array_equal(~np.isnan(np.asarray(out.unnamed_similarity)), r["dhs_den"])
+        np.testing.assert_array_equal(np.asarray(out.unnamed_similarity) > np.float32(gamma), r["dhs"])
 
 
 @given(observations_strategy())
@@ -246,9 +263,7 @@ def test_group_result_equals_metric_on_that_group_alone(obs):
         cols = {f: v[keep] for f, v in np_obs(obs).items()}
         for f in ("paired_row", "ref_paired_row"):
             cols[f] = np.where(cols[f] >= 0, new_index[np.maximum(cols[f], 0)], -1)
-        alone = group_counts(
-            Observations.from_arrays(**cols), n_datasets=N_DATASETS, n_identities=N_IDENTITIES
-        )
+        alone = counts_jit(pad(Observations.from_arrays(**cols)), jnp.float32(90.0), jnp.float32(80.0))
         np.testing.assert_array_equal(np.asarray(alone.numerator)[:, g], np.asarray(full.numerator)[:, g])
         np.testing.assert_array_equal(np.asarray(alone.denominator)[:, g], np.asarray(full.denominator)[:, g])
         others = np.arange(N_GROUPS) != g
@@ -275,8 +290,8 @@ def small_obs(rows):
     )
 
 
-def counts_of(obs, **kw):
-    c = group_counts(obs, n_datasets=1, n_identities=4, **kw)
+def counts_of(obs, beta=90.0, gamma=80.0):
+    c = counts_jit(pad(obs), jnp.float32(beta), jnp.float32(gamma))
     return np.asarray(c.numerator)[:, 0], np.asarray(c.denominator)[:, 0]
 
 
@@ -317,8 +332,8 @@ def test_synthesis_counts_either_source_when_its_real_is_named():
             (0, True, 0, 0, 1, 95.0, None, 0, 1, 1),  # same as row 2 but replacement: no reference path
         ]
     )
-    out = fake_outcomes(obs)
-    assert np.asarray(out.targeted).tolist() == [False, False, False, True, False]
+    _, out = per_metric_jit(pad(obs), jnp.float32(90.0), jnp.float32(80.0))
+    assert np.asarray(out.targeted)[:5].tolist() == [False, False, False, True, False]
     num, den = counts_of(obs)
     assert num[5] == 1 and den[5] == 2  # SIC: identity 1 has a TA fake, identity 0 none
 
@@ -347,40 +362,50 @@ def table1():
     return {r["dataset"]: r for r in csv.DictReader(text.splitlines())}
 
 
-def paper_cohort(dataset, *, dhf_fakes=0, sic_identities=0):
-    """Observations of one dataset with Table 1's fake count and celebrities, real named with 50%."""
+def paper_cohort(dataset, d, *, dhf_fakes, ta_identities):
+    """Columns for one dataset with Table 1's fakes and celebrities; reals named with 50%.
+
+    The first `dhf_fakes` fakes get 60% (> their real's 50%), the rest 40%; one fake of
+    each of the first `ta_identities` identities is named as its target, the rest as an
+    outsider (id 999)."""
     row = table1()[dataset]
     n_ids, n_fakes = int(row["celebrities"]), int(row["fake"])
     target = np.concatenate([np.arange(n_ids), np.arange(n_fakes) % n_ids])
     is_fake = np.arange(n_ids + n_fakes) >= n_ids
     k = np.arange(n_fakes)
-    # DHF: the first dhf_fakes fakes beat their real's 50%; TA: one fake each of the first sic_identities.
-    fake_conf = np.where(k < dhf_fakes, 60.0, 40.0)
-    fake_pred = np.where(k < sic_identities, target[n_ids:], n_ids)  # n_ids = a non-dataset name
-    return n_ids, Observations.from_arrays(
-        vendor=np.zeros(n_ids + n_fakes),
-        dataset=np.zeros(n_ids + n_fakes),
-        target=target,
-        is_fake=is_fake,
-        predicted=np.concatenate([np.arange(n_ids), fake_pred]),
-        confidence=np.concatenate([np.full(n_ids, 50.0), fake_conf]),
-        paired_row=np.where(is_fake, target, -1),
-    )
+    return {
+        "vendor": np.zeros(n_ids + n_fakes, np.int32),
+        "dataset": np.full(n_ids + n_fakes, d, np.int32),
+        "target": target,
+        "is_fake": is_fake,
+        "predicted": np.concatenate([np.arange(n_ids), np.where(k < ta_identities, target[n_ids:], 999)]),
+        "confidence": np.concatenate([np.full(n_ids, 50.0), np.where(k < dhf_fakes, 60.0, 40.0)]),
+        "paired_row": np.where(is_fake, target, -1),  # row index, offset below
+    }
 
 
-def test_paper_dhf_voxcelebth_902_of_3200_is_28_2_percent():
-    n_ids, obs = paper_cohort("VoxCelebTH", dhf_fakes=902)
-    c = group_counts(obs, n_datasets=1, n_identities=n_ids + 1)
-    assert int(c.denominator[2, 0]) == 3200
-    assert round(float(rates(c)[2, 0]), 1) == 28.2
+@pytest.fixture(scope="module")
+def paper_counts():
+    """VoxCelebTH (AWS DHF 902 of 3,200; MS SIC 94 of 100) and CelebDF (MS SIC 58 of 58), one call."""
+    vox = paper_cohort("VoxCelebTH", 0, dhf_fakes=902, ta_identities=94)
+    cdf = paper_cohort("CelebDF", 1, dhf_fakes=0, ta_identities=58)
+    cdf["paired_row"] = np.where(cdf["is_fake"], cdf["paired_row"] + len(vox["vendor"]), -1)
+    obs = Observations.from_arrays(**{k: np.concatenate([vox[k], cdf[k]]) for k in vox})
+    return jax.jit(lambda o: group_counts(o, n_datasets=2, n_identities=1000))(obs)
 
 
-@pytest.mark.parametrize("dataset,hit,expected", [("CelebDF", 58, 100.0), ("VoxCelebTH", 94, 94.0)])
-def test_paper_sic_counts(dataset, hit, expected):
-    n_ids, obs = paper_cohort(dataset, sic_identities=hit)
-    c = group_counts(obs, n_datasets=1, n_identities=n_ids + 1)
-    assert int(c.numerator[5, 0]) == hit and int(c.denominator[5, 0]) == n_ids
-    assert float(rates(c)[5, 0]) == pytest.approx(expected)
+def test_paper_dhf_voxcelebth_902_of_3200_is_28_2_percent(paper_counts):
+    g = 0 * 3 + 0
+    assert int(paper_counts.numerator[2, g]) == 902 and int(paper_counts.denominator[2, g]) == 3200
+    assert round(float(rates(paper_counts)[2, g]), 1) == 28.2
+
+
+@pytest.mark.parametrize("d,hit,n_ids,expected", [(0, 94, 100, 94.0), (1, 58, 58, 100.0)])
+def test_paper_sic_counts(paper_counts, d, hit, n_ids, expected):
+    g = d * 3
+    assert int(paper_counts.numerator[5, g]) == hit and int(paper_counts.denominator[5, g]) == n_ids
+    assert float(rates(paper_counts)[5, g]) == pytest.approx(expected)
+    assert int(paper_counts.numerator[0, g]) == hit  # exactly one TA fake per hit identity
 
 
 def _vocab():

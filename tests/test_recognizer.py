@@ -213,7 +213,7 @@ def test_cache_hit_returns_the_same_face(cached_rec, faces):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_payload_byte", "wrong_length", "bad_magic"])
 def test_corrupt_cache_entry_is_recomputed(cached_rec, faces, damage):
-    from simulators.cache import _encode, _decode
+    from simulators.cache import _decode, _encode
 
     path = PHOTOS / "ardern_2022.jpg"
     cached_rec.embed_image(path)

@@ -28,8 +28,7 @@ def policy(max_attempts: int = 5) -> tuple[RetryPolicy, list[float]]:
 
 
 def live(vendor: str, server, retry: RetryPolicy):
-    host, port = server.server_address[:2]
-    return make_backend(vendor, "live", endpoint=f"http://{host}:{port}", retry=retry)
+    return make_backend(vendor, "live", endpoint=server.url, retry=retry)
 
 
 def test_full_jitter_bounds():
@@ -143,9 +142,9 @@ def test_azure_500_then_200_for_similarity():
 
 def test_connection_refused_is_retryable():
     with scripted_server([]) as server:
-        host, port = server.server_address[:2]
+        url = server.url
     p, sleeps = policy(2)  # the server is closed now: nothing listens on that port
-    backend = make_backend("naver", "live", endpoint=f"http://{host}:{port}", retry=p)
+    backend = make_backend("naver", "live", endpoint=url, retry=p)
     with pytest.raises(ServerError):
         backend.recognize(IMAGE)
     assert len(sleeps) == 1

@@ -141,3 +141,59 @@ def test_multipart_parser():
     ]:
         with pytest.raises(NaverError):
             parse_multipart(ct, bad)
+
+
+def test_dicore_serve_command(tmp_path):
+    """`dicore serve naver --port 0`: prints its URL, answers, and stops cleanly on Ctrl-C."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dicore", "serve", "naver", "--port", "0", "--key", "k"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        url = None
+        for line in proc.stdout:
+            m = re.search(r"SIMULATED naver API \(not the real vendor\) on (http://127\.0\.0\.1:\d+)", line)
+            if m:
+                url = m.group(1)
+                break
+        if url is None:
+            proc.kill()
+            pytest.fail(f"dicore serve printed no URL; stderr:\n{proc.communicate()[1]}")
+        headers = {"X-NCP-APIGW-API-KEY-ID": "id", "X-NCP-APIGW-API-KEY": "k"}
+        r = requests.post(url + PATH, files={"image": photo("obama.jpg")}, headers=headers, timeout=60)
+        assert r.json()["faces"][0]["celebrity"]["value"] == "Barack Obama"
+        bad = requests.post(url + PATH, files={"image": photo("obama.jpg")}, headers={**headers, "X-NCP-APIGW-API-KEY": "x"}, timeout=60)
+        assert bad.status_code == 401
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert "stopped the simulated naver API" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_dicore_serve_refuses_a_bad_gallery(tmp_path):
+    import argparse
+
+    from dicore.commands import serve
+    from dicore.errors import UserError
+
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    (tmp_path / "empty").mkdir()
+    for gallery in (tmp_path / "empty", tmp_path / "nothing.txt"):
+        with pytest.raises(UserError) as info:
+            serve.run(parser.parse_args(["naver", "--port", "0", "--gallery", str(gallery)]))
+        assert info.value.hint
+    with pytest.raises(UserError):
+        serve.run(parser.parse_args(["azure", "--face-ttl", "30"]))

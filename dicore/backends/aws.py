@@ -26,7 +26,13 @@ from dicore.backends import (
     is_simulated_response,
     missing_credential,
 )
-from dicore.backends.base import BadInputError, BackendError, Recognition, ServerError, ThrottledError
+from dicore.backends.base import (
+    BackendError,
+    BadInputError,
+    Recognition,
+    ServerError,
+    ThrottledError,
+)
 from dicore.backends.retry import RetryPolicy
 
 CREDENTIAL_VARS = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_REGION"

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         command = "dicore calibrate " + " ".join(
             [f"--seeds {args.seeds}", f"--scale {args.scale}",
              "--fit-seeds " + " ".join(map(str, args.fit_seeds)), f"--maxfev {args.maxfev}"]
+            + ([f"--params {args.params}"] if args.params else [])
             + (["--check-only"] if args.check_only else [])
         )  # fmt: skip
         out = calibration.with_provenance(

@@ -29,6 +29,7 @@ import base64
 import datetime as dt
 import json
 import os
+import shlex
 import sys
 import tempfile
 import threading
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.images:
             raise UserError("--images DIR is required", hint="or use --from-docs")
-        kw = dict(out=args.out, similarity=not args.no_similarity, force=args.force)
+        kw = dict(out=args.out, similarity=not args.no_similarity, force=args.force,
+                  command=" ".join(["dicore", *map(shlex.quote, sys.argv[1:])]))
         if args.simulator:
             if args.endpoint:
                 raise UserError("--simulator and --endpoint exclude each other")
@@ -214,6 +216,7 @@ def record_images(
     out: str | None = None,
     similarity: bool = True,
     force: bool = False,
+    command: str | None = None,
 ) -> Path:
     from dicore.backends import NamedImage, endpoint_override, live_client
 
@@ -244,7 +247,7 @@ def record_images(
             sha256(im): base64.b64encode(im).decode() for im in imgs if len(im) <= INLINE_MAX_BYTES
         },
         "calls": outcomes,
-        "command": " ".join(["dicore", *sys.argv[1:]]) if sys.argv[0].endswith("dicore") else None,
+        "command": command,
     }
     if source == "simulator":
         from simulators import SIMULATED_LABEL
@@ -376,6 +379,7 @@ def scripted_server(script: list[tuple]):
     server.daemon_threads = True
     server.script = list(script)
     server.requests = []
+    server.url = "http://{}:{}".format(*server.server_address[:2])
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -407,8 +411,7 @@ def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Pat
         for op, names, _, _ in examples
     ]
     with scripted_server(script) as server:
-        host, port = server.server_address[:2]
-        client = live_client(vendor, endpoint=f"http://{host}:{port}", retry=NO_RETRY,
+        client = live_client(vendor, endpoint=server.url, retry=NO_RETRY,
                              placeholder_credentials=True)
         outcomes = _record(vendor, client, calls, path, fail_fast=False)
     for outcome, (_, names, _, doc) in zip(outcomes, examples, strict=True):

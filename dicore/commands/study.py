@@ -89,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from dicore.ratelimit import parse_rates
-    from dicore.study import StudyConfig, parse_vendors, print_summary, run_study
+    from dicore.study import (
+        StudyConfig,
+        enable_jax_cache,
+        parse_vendors,
+        print_summary,
+        run_study,
+    )
 
     check_thresholds(args)
     check_concurrency(args)
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         report=not args.no_report, recompute=args.recompute,
     )
     console = Console(stderr=True)
+    enable_jax_cache()
     outcome = run_study(cfg, console)
     print_summary(outcome, Console())
     return 0

@@ -131,7 +131,8 @@ class AwsApp:
             raise _invalid(f"unknown parameter(s) {extra}; this operation takes {list(allowed)}")
 
     @staticmethod
-    def _image(params: dict, member: str) -> bytes:
+    def _image_text(params: dict, member: str) -> str:
+        """The base64 text of ``member`` (shape and size checked, not decoded)."""
         image = params.get(member)
         if not isinstance(image, dict) or not image:
             raise _invalid(f"{member} is required and must be an object with Bytes")
@@ -143,11 +144,15 @@ class AwsApp:
         if set(image) != {"Bytes"} or not isinstance(image["Bytes"], str):
             raise _invalid(f"{member} must be {{'Bytes': <base64 string>}}")
         raw = image["Bytes"]
-        # Check the decoded size from the base64 length before decoding a huge blob.
+        # The decoded size follows from the base64 length: refuse a huge blob before decoding.
         if len(raw) // 4 * 3 - raw.count("=", -2) > MAX_IMAGE_BYTES:
             raise AwsError("ImageTooLargeException", f"Image size is too large: over {MAX_IMAGE_BYTES} bytes")
+        return raw
+
+    @staticmethod
+    def _decode(text: str, member: str) -> bytes:
         try:
-            data = base64.b64decode(raw, validate=True)
+            data = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise _invalid(f"{member}.Bytes is not valid base64") from None
         if not data:
@@ -159,17 +164,15 @@ class AwsApp:
         code, prefix = _REJECTED[exc.reason]
         return AwsError(code, f"{prefix}: {member}: {exc}")
 
-    def _recognize(self, data: bytes, member: str):
-        try:
-            return self.vendor.recognize_image(data)
-        except ImageRejected as exc:
-            raise self._rejected(exc, member) from None
-
     # -- operations -------------------------------------------------------------
 
     def recognize_celebrities(self, params: dict) -> dict:
         self._only(params, ("Image",))
-        rec = self._recognize(self._image(params, "Image"), "Image")
+        text = self._image_text(params, "Image")
+        try:  # cached by the base64 text: a repeated image is not decoded again
+            rec = self.vendor.recognize_encoded(text, lambda t: self._decode(t, "Image"))
+        except ImageRejected as exc:
+            raise self._rejected(exc, "Image") from None
         w, h = rec.image.width, rec.image.height
         celebrities, unrecognized = [], []
         for face in rec.faces[:MAX_CELEBRITY_FACES]:
@@ -206,7 +209,7 @@ class AwsApp:
             raise _invalid(
                 f"QualityFilter {quality!r} is not simulated by dicore; send NONE or omit it"
             )
-        images = {m: self._image(params, m) for m in ("SourceImage", "TargetImage")}
+        images = {m: self._decode(self._image_text(params, m), m) for m in ("SourceImage", "TargetImage")}
         try:
             cmp = self.vendor.compare_faces(images["SourceImage"], images["TargetImage"])
         except ImageRejected as exc:

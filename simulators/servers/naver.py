@@ -112,25 +112,39 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
     if not boundary:
         raise _bad_request("multipart Content-Type has no boundary")
     delimiter = b"--" + boundary.encode("latin-1")
-    chunks = body.split(delimiter)
-    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
-        raise _bad_request("malformed multipart body (missing parts or closing boundary)")
+    # find() and one slice per part: no copies of the image beyond the field itself
+    pos = body.find(delimiter)
+    if pos < 0:
+        raise _bad_request("malformed multipart body (no boundary line)")
     fields: dict[str, bytes] = {}
-    for chunk in chunks[1:-1]:
-        if not chunk.startswith(b"\r\n") or not chunk.endswith(b"\r\n"):
+    while True:
+        start = pos + len(delimiter)
+        if body.startswith(b"--", start):
+            break  # the closing boundary
+        if not body.startswith(b"\r\n", start):
             raise _bad_request("malformed multipart part (CRLF framing)")
-        head, sep, data = chunk[2:-2].partition(b"\r\n\r\n")
-        if not sep:
+        head_end = body.find(b"\r\n\r\n", start)
+        if head_end < 0:
             raise _bad_request("malformed multipart part (no header end)")
-        name = None
-        for line in head.split(b"\r\n"):
-            hname, _, value = line.decode("latin-1").partition(":")
-            if hname.strip().lower() == "content-disposition":
-                for item in value.split(";"):
-                    k, _, v = item.strip().partition("=")
-                    if k.lower() == "name":
-                        name = v.strip().strip('"')
+        end = body.find(b"\r\n" + delimiter, head_end + 4)
+        if end < 0:
+            raise _bad_request("malformed multipart body (missing closing boundary)")
+        name = _field_name(body[start + 2 : head_end])
         if name is None:
             raise _bad_request("multipart part without a Content-Disposition name")
-        fields[name] = data
+        fields[name] = body[head_end + 4 : end]
+        pos = end + 2
+    if not fields:
+        raise _bad_request("multipart body has no parts")
     return fields
+
+
+def _field_name(head: bytes) -> str | None:
+    for line in head.split(b"\r\n"):
+        hname, _, value = line.decode("latin-1").partition(":")
+        if hname.strip().lower() == "content-disposition":
+            for item in value.split(";"):
+                k, _, v = item.strip().partition("=")
+                if k.lower() == "name":
+                    return v.strip().strip('"')
+    return None

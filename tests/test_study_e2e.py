@@ -1,0 +1,260 @@
+"""End to end, through the real command line in subprocesses:
+
+- `dicore study --scale small` writes every output of the contract, and the metrics
+  recomputed here from results.csv (plain NumPy) equal metrics.json;
+- a rerun over the stored study recomputes nothing and changes no file;
+- `dicore run` killed with SIGKILL mid-run and resumed ends with exactly the results
+  of an uninterrupted run;
+- bad manifests and missing files fail with one clear line and leave the store as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dicore.store import RESULT_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from test_runner import photo_manifest  # noqa: E402
+
+
+def dicore(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "120", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "dicore", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dicore {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("study") / "out"
+    proc = dicore("study", "--scale", "small", "--out", str(out), "--seed", "0")
+    assert "SIMULATED" in proc.stdout and "CelebBlend" in proc.stdout
+    return out
+
+
+def test_outputs_satisfy_the_contract(study):
+    for name in ("results.csv", "results.parquet", "metrics.json", "sweeps.json",
+                 "calibration.json", "defence.csv", "provenance.json", "report.md",
+                 "report.html", "store.sqlite"):
+        assert (study / name).is_file(), name
+    assert list(study.glob("*.png")), "the report has figures"
+    with open(study / "results.csv", newline="") as fh:
+        reader = csv.reader(fh)
+        assert next(reader) == list(RESULT_COLUMNS)
+        rows = list(reader)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(study / "results.parquet")
+    assert table.column_names == list(RESULT_COLUMNS) and table.num_rows == len(rows)
+    pq_conf = table.column("confidence").to_pylist()
+    assert [float(r[10]) if r[10] else None for r in rows] == pq_conf  # exact round trip
+    by_vendor = defaultdict(set)
+    for r in rows:
+        by_vendor[r[0]].add(r[4])
+        assert r[1] == "sim" and r[5] in ("true", "false")
+        assert (r[9] == "") == (r[10] == "")  # a name exactly when a confidence
+        if r[5] == "false":
+            assert r[6] == "" and r[11] == ""
+    assert set(by_vendor) == {"aws", "azure", "naver"}
+    assert by_vendor["aws"] == by_vendor["azure"] == by_vendor["naver"]
+    assert not any(r[11] for r in rows if r[0] == "naver")  # no similarity call at Naver
+
+    metrics = json.loads((study / "metrics.json").read_text())
+    assert set(metrics) == {"beta", "gamma", "simulated", "rows"}
+    assert (metrics["beta"], metrics["gamma"], metrics["simulated"]) == (90.0, 80.0, True)
+    assert {r["metric"] for r in metrics["rows"]} == {"TA", "NA", "DHF", "DHC", "DHS", "SIC"}
+    assert len(metrics["rows"]) == 5 * 3 * 6
+    for name in ("sweeps.json", "calibration.json", "provenance.json"):
+        assert json.loads((study / name).read_text())["simulated"] is True
+    calib = json.loads((study / "calibration.json").read_text())
+    assert len(calib["rows"]) == 30  # every TA/NA cell of the paper
+    assert "SIMULATED" in (study / "report.md").read_text()
+    assert "SIMULATED" in (study / "report.html").read_text()
+
+
+def recompute(path: Path, beta: float, gamma: float) -> dict:
+    """TA, NA, DHF, DHC, DHS, SIC per (dataset, vendor) from a results.csv, in plain NumPy
+    (percent values as float32, as dicore keeps them)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    f32 = lambda s: np.float32(s) if s else np.float32("nan")  # noqa: E731
+    index = {(r["vendor"], r["dataset"], r["item_id"]): r for r in rows}
+    first_real = {}
+    for r in sorted(rows, key=lambda r: r["item_id"]):
+        if r["is_fake"] == "false":
+            first_real.setdefault((r["vendor"], r["dataset"], r["target"]), r)
+    acc = defaultdict(lambda: defaultdict(list))
+    idents = defaultdict(lambda: defaultdict(bool))
+    for r in rows:
+        if r["is_fake"] != "true":
+            continue
+        g = (r["dataset"], r["vendor"])
+        real = index[(r["vendor"], r["dataset"], r["real_item_id"])]
+        named = r["predicted"] != ""
+        ta = named and r["predicted"] == r["target"] and real["predicted"] == r["target"]
+        if r["method"] == "synthesis" and named and r["predicted"] == r["reference"]:
+            ref = first_real.get((r["vendor"], r["dataset"], r["reference"]))
+            ta = ta or (ref is not None and ref["predicted"] == r["reference"])
+        real_conf = f32(real["confidence"]) if real["predicted"] else np.float32(0)
+        acc[g]["TA"].append(ta)
+        acc[g]["NA"].append(named)
+        acc[g]["DHF"].append(named and f32(r["confidence"]) > real_conf)
+        if named:
+            acc[g]["DHC"].append(f32(r["confidence"]) > np.float32(beta))
+        elif r["similarity"]:
+            acc[g]["DHS"].append(f32(r["similarity"]) > np.float32(gamma))
+        idents[g][r["target"]] |= ta
+    out = {}
+    for g, metrics in acc.items():
+        for m, xs in metrics.items():
+            out[(*g, m)] = (100.0 * np.mean(xs), len(xs))
+        hits = list(idents[g].values())
+        out[(*g, "SIC")] = (100.0 * np.mean(hits), len(hits))
+    return out
+
+
+def test_metrics_recomputed_from_results_csv(study):
+    metrics = json.loads((study / "metrics.json").read_text())
+    mine = recompute(study / "results.csv", metrics["beta"], metrics["gamma"])
+    checked = 0
+    for row in metrics["rows"]:
+        key = (row["dataset"], row["vendor"], row["metric"])
+        if row["n"] == 0:
+            assert row["value"] is None and key not in mine
+            continue
+        value, n = mine[key]
+        assert row["n"] == n, key
+        assert row["value"] == pytest.approx(value, abs=1e-9), key
+        assert row["ci_low"] <= row["value"] <= row["ci_high"]
+        checked += 1
+    assert checked >= 5 * 3 * 5  # all but Naver's DHS
+
+
+def test_rerun_recomputes_nothing(study):
+    before = {p.name: sha(p) for p in study.iterdir() if p.is_file() and "store" not in p.name}
+    proc = dicore("study", "--scale", "small", "--out", str(study), "--seed", "0")
+    assert "up to date" in proc.stdout.replace("\n", " ")
+    after = {p.name: sha(p) for p in study.iterdir() if p.is_file() and "store" not in p.name}
+    assert after == before
+
+
+def test_another_study_in_the_same_folder_is_refused(study):
+    store = study / "store.sqlite"
+    digest = sha(store)
+    proc = dicore("study", "--scale", "small", "--out", str(study), "--seed", "7", check=False)
+    assert proc.returncode == 2
+    assert "holds another study" in proc.stderr and "seed=0" in proc.stderr
+    assert "hint:" in proc.stderr and sha(store) == digest
+
+
+def test_bad_manifests_fail_clearly_and_keep_the_store(study, tmp_path):
+    store = study / "store.sqlite"
+    digest = sha(store)
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "item_id,path,is_fake,dataset,method,target,reference,real_item_id\n"
+        "r1,a.jpg,false,D,real,alice,,\n"
+        "f1,a.jpg,true,D,faceswap,alice,bob,r1\n"
+    )
+    missing = tmp_path / "missing.csv"
+    missing.write_text(
+        "item_id,path,is_fake,dataset,method,target\nr1,gone.jpg,false,D,real,alice\n"
+    )
+    cases = [
+        (["run", "--manifest", str(bad), "--store", str(store)], "row 2, field 'method'"),
+        (["run", "--manifest", str(missing), "--store", str(store)], "file not found"),
+        (["run", "--manifest", str(tmp_path / "nope.csv"), "--store", str(store)],
+         "does not exist"),
+        (["study", "--manifest", str(bad), "--out", str(study)], "unknown method 'faceswap'"),
+        (["study", "--vendors", "aws,ibm", "--out", str(study)], "unknown vendor(s) ibm"),
+        (["study", "--beta", "120", "--out", str(study)], "--beta 120.0 is outside 0..100"),
+    ]
+    for args, words in cases:
+        proc = dicore(*args, check=False)
+        assert proc.returncode == 2, args
+        first = proc.stderr.strip().splitlines()[0]
+        assert first.startswith(f"dicore {args[0]}: error:") and words in first, proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert sha(store) == digest
+
+
+def _calls_in(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # schema not there yet
+        return 0
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
+    pytest.importorskip("onnxruntime")
+    manifest = photo_manifest(tmp_path / "data")
+    total = 7 * 3 + 2 * 2  # recognitions + similarity calls (aws, azure)
+    killed = tmp_path / "killed.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Paced at 4 calls/s per vendor so that the kill lands mid-run.
+    args = ["run", "--manifest", str(manifest), "--rate", "aws=4,azure=4,naver=4"]
+    proc = subprocess.Popen([sys.executable, "-m", "dicore", *args, "--store", str(killed)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while _calls_in(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    stored = _calls_in(killed)
+    assert 4 <= stored < total, "the kill must land mid-run"
+    db = sqlite3.connect(killed)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+
+    resumed = dicore(*args, "--store", str(killed), "--results", str(tmp_path / "resumed.csv"))
+    assert f"{stored} already stored" in resumed.stdout.replace("\n", " ")
+    assert _calls_in(killed) == total
+    dicore("run", "--manifest", str(manifest), "--store", str(tmp_path / "whole.sqlite"),
+           "--results", str(tmp_path / "whole.csv"))
+    resumed_rows = (tmp_path / "resumed.csv").read_text()
+    assert resumed_rows == (tmp_path / "whole.csv").read_text()
+    assert len(resumed_rows.splitlines()) == 1 + 6 * 3  # the broken image is left out
+
+    # The stored run feeds a study over the same manifest without a single new call.
+    out = tmp_path / "study"
+    out.mkdir()
+    killed.rename(out / "store.sqlite")
+    for suffix in ("-wal", "-shm"):
+        if Path(str(killed) + suffix).exists():
+            Path(str(killed) + suffix).rename(out / f"store.sqlite{suffix}")
+    proc = dicore("study", "--manifest", str(manifest), "--out", str(out), "--no-report")
+    assert "0 call(s) made" in proc.stdout.replace("\n", " ")
+    assert "3 call(s) failed" in proc.stdout.replace("\n", " ")
+    assert json.loads((out / "metrics.json").read_text())["simulated"] is True
