@@ -21,6 +21,7 @@ All array functions are pure and `jit`-able; percentages are 0..100.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -185,7 +186,7 @@ def _logistic_loss(w: Array, x1: Array, y: Array, sw: Array, inv_c: float) -> Ar
 
 
 def fit_logistic(
-    x: Array, y: Array, *, sample_weight: Array | None = None, c: float = 1.0,
+    x: Array, y: Array, *, sample_weight: Array | None = None, c: float | Array = 1.0,
     iterations: int = 30,
 ) -> Array:
     """L2-regularised logistic regression by Newton's method (scikit-learn's objective:
@@ -207,7 +208,14 @@ def fit_logistic(
     if y.shape != (n,) or sw.shape != (n,):
         raise ValueError(f"y {y.shape} and sample_weight {sw.shape} must be ({n},)")
     x1 = jnp.concatenate([x, jnp.ones((n, 1), jnp.float32)], axis=1)
-    inv_c = 1.0 / c
+    return _newton(x1, y, sw, 1.0 / jnp.float32(c), iterations=iterations)
+
+
+# Jitted at module level so eager callers reuse one compilation per shape (a scan built
+# inside the wrapper would be re-traced on every call).
+@functools.partial(jax.jit, static_argnames=("iterations",))
+def _newton(x1: Array, y: Array, sw: Array, inv_c: Array, *, iterations: int) -> Array:
+    d = x1.shape[1] - 1
     reg = jnp.concatenate([jnp.full((d,), inv_c), jnp.array([1e-6])])  # 1e-6 keeps H invertible
     steps = 0.5 ** jnp.arange(10, dtype=jnp.float32)
 
@@ -259,6 +267,11 @@ def stacked_scores_oof(
     folds_of = jnp.asarray(folds_of, jnp.int32)
     if is_fake.shape != (n,) or folds_of.shape != (n,):
         raise ValueError(f"is_fake {is_fake.shape} and folds_of {folds_of.shape} must be ({n},)")
+    return _oof(scores, is_fake, folds_of, jnp.float32(c), folds=folds, iterations=iterations)
+
+
+@functools.partial(jax.jit, static_argnames=("folds", "iterations"))
+def _oof(scores, is_fake, folds_of, c, *, folds: int, iterations: int) -> Array:
     ks = jnp.arange(folds, dtype=jnp.int32)
     weights = jax.vmap(
         lambda k: fit_logistic(scores, is_fake, sample_weight=(folds_of != k).astype(jnp.float32),

@@ -21,7 +21,6 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -328,24 +327,6 @@ class SimulatedVendor:
         check_limits(hit.image if isinstance(hit, ImageRecognition) else hit.info, limits)
         if isinstance(hit, ImageRejected):
             raise ImageRejected(hit.reason, str(hit))  # a fresh one: callers annotate it
-        return hit
-
-    def recognize_encoded(
-        self, text: str, decode: Callable[[str], bytes], limits: ImageLimits | None = None
-    ) -> ImageRecognition:
-        """``recognize_image(decode(text))``, cached by ``text`` itself.
-
-        For wire formats that carry the image as text (AWS: base64 in JSON): a
-        repeated image is then neither decoded nor hashed as bytes again. ``decode``
-        raises the caller's own error for bad text; only successes are cached here.
-        """
-        key = ("text", len(text), hash(text))
-        hit = self._cached(key)
-        if hit is None:
-            hit = self.recognize_image(decode(text), limits)
-            self._store(key, hit)
-        else:
-            check_limits(hit.image, limits or self.limits)
         return hit
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -210,7 +210,7 @@ def _sk_fit(x, y, c=1.0):
 _fit_jit = jax.jit(defence.fit_logistic)
 
 
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([80.0, 90.0, 97.0]))
 def test_fit_logistic_matches_sklearn(seed, acc):
     rng = np.random.default_rng(seed)
@@ -241,7 +241,7 @@ def test_stacked_scores_oof_match_sklearn_per_fold():
 
 
 def test_stacking_beats_its_weakest_detector_out_of_fold():
-    y = np.arange(2000) % 2 == 1
+    y = np.arange(600) % 2 == 1
     x = np.asarray(defence.simulate_detector_scores(jax.random.key(0), y, [80.0, 90.0, 70.0]))
     acc3 = np.mean(np.asarray(defence.dd3_pass(x, y, jax.random.key(1))) != y)
     acc_weak = np.mean((x[:, 2] < 0.5) != y)
@@ -256,6 +256,9 @@ def test_fold_ids_errors():
 # ------------------------------------------------------------------ simulated scores
 
 
+_sim_jit = jax.jit(defence.simulate_detector_scores)
+
+
 @pytest.mark.parametrize("acc", [70.0, 89.7, 97.9])
 def test_simulated_scores_have_the_asked_accuracy(acc):
     y = np.arange(20000) % 2 == 0
@@ -264,8 +267,7 @@ def test_simulated_scores_have_the_asked_accuracy(acc):
     got = 100 * np.mean((np.asarray(s[:, 0]) >= 0.5) == y)
     assert abs(got - acc) < 1.2
     # Seeded: same key, same scores; eager equals jit.
-    sim_jit = jax.jit(defence.simulate_detector_scores)
-    np.testing.assert_allclose(np.asarray(sim_jit(jax.random.key(1), y, np.array([acc]))),
+    np.testing.assert_allclose(np.asarray(_sim_jit(jax.random.key(1), y, np.array([acc]))),
                                np.asarray(s), rtol=1e-5, atol=1e-6)
 
 
@@ -283,7 +285,7 @@ def test_defence_table_against_direct_counts():
     got = {(r["dataset"], r["attack"]): r for r in rows}
     assert set(got) == {(d, a) for d in ("A", "B", defence.ALL_DATASETS) for a in ("TA", "NA")}
     assert got[("A", "TA")]["asr_before"] == 50.0 and got[("A", "TA")]["asr_after"] == 25.0
-    assert got[("A", "NA")]["asr_after"] == 25.0  # fakes 0..3: passed & named = item 0
+    assert got[("A", "NA")]["asr_after"] == 50.0  # fakes 0..3 all named; 0 and 2 pass
     assert got[("A", "TA")]["real_blocked"] == 50.0
     assert got[("B", "TA")]["asr_after"] == pytest.approx(100 / 3, abs=1e-3)
     assert got[("B", "TA")]["real_blocked"] == 0.0

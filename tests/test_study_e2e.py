@@ -159,16 +159,25 @@ def test_rerun_recomputes_nothing(study):
     assert after == before
 
 
-def test_another_study_in_the_same_folder_is_refused(study):
+def in_process(capsys, *args: str) -> tuple[int, str]:
+    """`dicore ARGS` through `dicore.cli.main` in this process (fast: no interpreter start)."""
+    from dicore.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_another_study_in_the_same_folder_is_refused(study, capsys):
     store = study / "store.sqlite"
     digest = sha(store)
-    proc = dicore("study", "--scale", "small", "--out", str(study), "--seed", "7", check=False)
-    assert proc.returncode == 2
-    assert "holds another study" in proc.stderr and "seed=0" in proc.stderr
-    assert "hint:" in proc.stderr and sha(store) == digest
+    code, err = in_process(capsys, "study", "--scale", "small", "--out", str(study), "--seed", "7")
+    assert code == 2
+    assert "holds another study" in err and "seed=0" in err
+    assert "hint:" in err and sha(store) == digest
 
 
-def test_bad_manifests_fail_clearly_and_keep_the_store(study, tmp_path):
+def test_bad_manifests_fail_clearly_and_keep_the_store(study, tmp_path, capsys):
     store = study / "store.sqlite"
     digest = sha(store)
     (tmp_path / "a.jpg").write_bytes(b"x")
@@ -192,12 +201,16 @@ def test_bad_manifests_fail_clearly_and_keep_the_store(study, tmp_path):
         (["study", "--beta", "120", "--out", str(study)], "--beta 120.0 is outside 0..100"),
     ]
     for args, words in cases:
-        proc = dicore(*args, check=False)
-        assert proc.returncode == 2, args
-        first = proc.stderr.strip().splitlines()[0]
-        assert first.startswith(f"dicore {args[0]}: error:") and words in first, proc.stderr
-        assert "Traceback" not in proc.stderr
+        code, err = in_process(capsys, *args)
+        assert code == 2, args
+        first = err.strip().splitlines()[0]
+        assert first.startswith(f"dicore {args[0]}: error:") and words in first, err
+        assert "hint:" in err
     assert sha(store) == digest
+    # And through a real process: one line plus a hint, no traceback.
+    proc = dicore("run", "--manifest", str(bad), "--store", str(store), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("dicore run: error:") and "hint:" in proc.stderr
 
 
 def _calls_in(store: Path) -> int:
@@ -241,20 +254,11 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     resumed = dicore(*args, "--store", str(killed), "--results", str(tmp_path / "resumed.csv"))
     assert f"{stored} already stored" in resumed.stdout.replace("\n", " ")
     assert _calls_in(killed) == total
-    dicore("run", "--manifest", str(manifest), "--store", str(tmp_path / "whole.sqlite"),
-           "--results", str(tmp_path / "whole.csv"))
+    # The uninterrupted reference: a whole study over the same manifest, unpaced.
+    whole = dicore("study", "--manifest", str(manifest), "--out", str(tmp_path / "whole"),
+                   "--no-report")
+    assert "3 call(s) failed" in whole.stdout.replace("\n", " ")  # the broken image
     resumed_rows = (tmp_path / "resumed.csv").read_text()
-    assert resumed_rows == (tmp_path / "whole.csv").read_text()
+    assert resumed_rows == (tmp_path / "whole" / "results.csv").read_text()
     assert len(resumed_rows.splitlines()) == 1 + 6 * 3  # the broken image is left out
-
-    # The stored run feeds a study over the same manifest without a single new call.
-    out = tmp_path / "study"
-    out.mkdir()
-    killed.rename(out / "store.sqlite")
-    for suffix in ("-wal", "-shm"):
-        if Path(str(killed) + suffix).exists():
-            Path(str(killed) + suffix).rename(out / f"store.sqlite{suffix}")
-    proc = dicore("study", "--manifest", str(manifest), "--out", str(out), "--no-report")
-    assert "0 call(s) made" in proc.stdout.replace("\n", " ")
-    assert "3 call(s) failed" in proc.stdout.replace("\n", " ")
-    assert json.loads((out / "metrics.json").read_text())["simulated"] is True
+    assert json.loads((tmp_path / "whole" / "metrics.json").read_text())["simulated"] is True
