@@ -49,11 +49,19 @@ def payload(vendor: str) -> tuple[str, dict[str, str], bytes]:
         return "/", headers, body
     if vendor == "azure":
         headers = {"Content-Type": "application/octet-stream", "Ocp-Apim-Subscription-Key": "bench"}
-        return "/vision/v3.2/models/celebrities/analyze?language=en&model-version=latest", headers, image
+        return (
+            "/vision/v3.2/models/celebrities/analyze?language=en&model-version=latest",
+            headers,
+            image,
+        )
     body = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="obama.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + image + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="obama.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
     headers = {
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
         "X-NCP-APIGW-API-KEY-ID": "bench",
@@ -72,24 +80,41 @@ def _serve() -> None:
     from simulators.vendor import SimulatedVendor
 
     with contextlib.ExitStack() as stack:
-        urls, vendors = {}, {}
+        urls, vendors, apps = {}, {}, {}
         for vendor in VENDORS:
             vendors[vendor] = SimulatedVendor(vendor)
-            app = make_app(vendor, vendors[vendor])
+            app = apps[vendor] = make_app(vendor, vendors[vendor])
             path, headers, body = payload(vendor)
             url = urlsplit(path)
-            warm = app.handle(Request("POST", url.path, dict(parse_qsl(url.query)), Headers(list(headers.items())), body))
+            warm = app.handle(
+                Request(
+                    "POST",
+                    url.path,
+                    dict(parse_qsl(url.query)),
+                    Headers(list(headers.items())),
+                    body,
+                )
+            )
             if warm.status != 200:
                 raise SystemExit(f"{vendor}: warm-up answered {warm.status}: {warm.body[:300]!r}")
             sim = stack.enter_context(serve_in_thread(app))
             fixed = stack.enter_context(serve_in_thread(FixedApp(warm)))
             urls[vendor] = {"sim": sim.url, "fixed": fixed.url}
         print(json.dumps(urls), flush=True)
-        for line in sys.stdin:  # "cpu" -> CPU seconds so far; "stats" -> cache counters; EOF -> exit
+        for (
+            line
+        ) in sys.stdin:  # "cpu" -> CPU seconds so far; "stats" -> cache counters; EOF -> exit
             if line.strip() == "cpu":
                 print(json.dumps(time.process_time()), flush=True)
             elif line.strip() == "stats":
-                stats = {v: {"hits": s.cache_hits, "misses": s.cache_misses} for v, s in vendors.items()}
+                stats = {
+                    v: {
+                        "hits": s.cache_hits,
+                        "misses": s.cache_misses,
+                        "memo_hits": getattr(apps[v], "memo_hits", 0),
+                    }
+                    for v, s in vendors.items()
+                }
                 print(json.dumps(stats), flush=True)
 
 
@@ -148,7 +173,9 @@ def run(quick: bool) -> dict:
     rounds, seconds = (4, 0.4) if quick else (8, 1.5)
     child = subprocess.Popen(
         [sys.executable, "-c", "from benchmarks.bench_servers import _serve; _serve()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
@@ -177,16 +204,20 @@ def run(quick: bool) -> dict:
             ratios[f"{vendor}_sim_over_ceiling"] = round(sim / fixed, 3)
             ratios[f"{vendor}_cpu_ceiling_over_sim"] = round(us["fixed"] / us["sim"], 3)
             targets[f"{vendor}_half_of_ceiling"] = {
-                "ratio": round(sim / fixed, 3), "goal": RATIO_GOAL, "met": sim / fixed >= RATIO_GOAL,
+                "ratio": round(sim / fixed, 3),
+                "goal": RATIO_GOAL,
+                "met": sim / fixed >= RATIO_GOAL,
             }
             targets[f"{vendor}_200_rps"] = {
-                "ratio": round(sim / RPS_GOAL, 3), "goal": 1.0, "met": sim >= RPS_GOAL,
+                "ratio": round(sim / RPS_GOAL, 3),
+                "goal": 1.0,
+                "met": sim >= RPS_GOAL,
             }
         stats = _ask(child, "stats")
         for vendor, s in stats.items():
-            # one miss per cache layer at warm-up; every timed request must hit
+            # one miss at warm-up, then every request hits (AWS: its answer memo, see aws.py)
             figures[f"{vendor}_cache_misses"] = s["misses"]
-            figures[f"{vendor}_cache_hits"] = s["hits"]
+            figures[f"{vendor}_cache_hits"] = s["hits"] + s["memo_hits"]
         figures["client_threads"] = THREADS
         figures["rounds"] = rounds
         figures["seconds_per_round"] = seconds

@@ -29,11 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.typing import ArrayLike
 
 # ---------------------------------------------------------------- analytic model
 
 
-def gated_asr(asr_before: Array, accuracy: Array) -> Array:
+def gated_asr(asr_before: ArrayLike, accuracy: ArrayLike) -> Array:
     """Attack success after a detector of `accuracy` percent: `asr_before * (1 - acc/100)`.
 
     Both in percent; shapes must broadcast.
@@ -116,7 +117,9 @@ def _pct(num: Array, den: Array) -> Array:
     return jnp.where(den > 0, 100.0 * num.astype(jnp.float32) / jnp.maximum(den_f, 1.0), jnp.nan)
 
 
-def gate_outcome(passed: Array, is_fake: Array, ta: Array, na: Array) -> GateOutcome:
+def gate_outcome(
+    passed: ArrayLike, is_fake: ArrayLike, ta: ArrayLike, na: ArrayLike
+) -> GateOutcome:
     """Attack success before/after a filter and the real images it wrongly blocks.
 
     Args:
@@ -153,14 +156,14 @@ def gate_outcome(passed: Array, is_fake: Array, ta: Array, na: Array) -> GateOut
     )
 
 
-def _check_scores(scores: Array) -> Array:
+def _check_scores(scores: ArrayLike) -> Array:
     scores = jnp.asarray(scores, jnp.float32)
     if scores.ndim != 2:
         raise ValueError(f"scores must be (N, D) (items x detectors), got {scores.shape}")
     return scores
 
 
-def dd1_pass(scores: Array, *, detector: int = 0, threshold: float = 0.5) -> Array:
+def dd1_pass(scores: ArrayLike, *, detector: int = 0, threshold: float = 0.5) -> Array:
     """DD1: one detector; an image passes when `score < threshold` (a tie is blocked)."""
     scores = _check_scores(scores)
     if not 0 <= detector < scores.shape[1]:
@@ -168,7 +171,7 @@ def dd1_pass(scores: Array, *, detector: int = 0, threshold: float = 0.5) -> Arr
     return scores[:, detector] < threshold
 
 
-def dd2_pass(scores: Array, *, threshold: float | Array = 0.5) -> Array:
+def dd2_pass(scores: ArrayLike, *, threshold: ArrayLike = 0.5) -> Array:
     """DD2: passes only when every detector says real (`score < threshold` for all)."""
     scores = _check_scores(scores)
     threshold = jnp.broadcast_to(jnp.asarray(threshold, jnp.float32), scores.shape[1:])
@@ -186,7 +189,7 @@ def _logistic_loss(w: Array, x1: Array, y: Array, sw: Array, inv_c: float) -> Ar
 
 
 def fit_logistic(
-    x: Array, y: Array, *, sample_weight: Array | None = None, c: float | Array = 1.0,
+    x: ArrayLike, y: ArrayLike, *, sample_weight: ArrayLike | None = None, c: ArrayLike = 1.0,
     iterations: int = 30,
 ) -> Array:
     """L2-regularised logistic regression by Newton's method (scikit-learn's objective:
@@ -234,7 +237,7 @@ def _newton(x1: Array, y: Array, sw: Array, inv_c: Array, *, iterations: int) ->
     return w
 
 
-def predict_logistic(w: Array, x: Array) -> Array:
+def predict_logistic(w: Array, x: ArrayLike) -> Array:
     """P(fake) from `fit_logistic` coefficients; x (N, D)."""
     x = jnp.asarray(x, jnp.float32)
     if x.ndim != 2 or x.shape[1] + 1 != w.shape[0]:
@@ -252,7 +255,7 @@ def fold_ids(key: Array, n: int, *, folds: int) -> Array:
 
 
 def stacked_scores_oof(
-    scores: Array, is_fake: Array, folds_of: Array, *, folds: int, c: float = 1.0,
+    scores: ArrayLike, is_fake: ArrayLike, folds_of: ArrayLike, *, folds: int, c: float = 1.0,
     iterations: int = 30,
 ) -> Array:
     """DD3: out-of-fold stacked P(fake). For each fold k a logistic regression is fitted on
@@ -282,7 +285,7 @@ def _oof(scores, is_fake, folds_of, c, *, folds: int, iterations: int) -> Array:
 
 
 def dd3_pass(
-    scores: Array, is_fake: Array, key: Array, *, folds: int = 5, threshold: float = 0.5,
+    scores: ArrayLike, is_fake: ArrayLike, key: Array, *, folds: int = 5, threshold: float = 0.5,
     c: float = 1.0,
 ) -> Array:
     """DD3: passes when the out-of-fold stacked P(fake) < threshold (ties blocked)."""
@@ -295,7 +298,7 @@ def dd3_pass(
 
 
 def simulate_detector_scores(
-    key: Array, is_fake: Array, accuracy: Array | Sequence[float], *, correlation: float = 0.5,
+    key: Array, is_fake: ArrayLike, accuracy: ArrayLike | Sequence[float], *, correlation: float = 0.5,
     sharpness: float = 2.0,
 ) -> Array:
     """SIMULATED detector scores (probability fake) for detectors of given accuracy (percent).

@@ -6,13 +6,13 @@ Both are pure and `jit`-able. Every interval contains its estimate and lies in
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.ops import segment_sum
-from jax.scipy.special import ndtri
 
 from dicore import VENDORS
 from dicore.metrics import (
@@ -33,12 +33,18 @@ class Interval(NamedTuple):
     high: Array
 
 
-def z_value(level: float | Array) -> Array:
-    """Two-sided normal quantile for a confidence level (0.95 -> 1.95996...)."""
-    return ndtri(0.5 + 0.5 * jnp.asarray(level, jnp.float32))
+def z_value(level: float) -> float:
+    """Two-sided normal quantile for a confidence level in (0, 1): 0.95 -> 1.959964.
+
+    `level` is a Python float (static under jit); computing z outside XLA keeps
+    eager calls cheap."""
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return NormalDist().inv_cdf(0.5 + 0.5 * level)
 
 
-def wilson_interval(numerator, denominator, *, level: float | Array = 0.95) -> Interval:
+def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
     """Wilson score interval for k successes of n, elementwise, in percent.
 
     center = (p + z^2 / 2n) / (1 + z^2 / n),
@@ -124,7 +130,7 @@ def weighted_rates(clusters: Counts, weights: Array) -> Array:
     )
 
 
-def percentile_interval(samples: Array, estimate: Array, *, level: float | Array = 0.95) -> Interval:
+def percentile_interval(samples: Array, estimate: Array, *, level: float = 0.95) -> Interval:
     """Percentile interval of bootstrap `samples` (B, ...) around `estimate` (...).
 
     NaN samples (a resample with n = 0) are ignored. The bounds are widened to
@@ -133,8 +139,9 @@ def percentile_interval(samples: Array, estimate: Array, *, level: float | Array
     """
     if samples.shape[1:] != estimate.shape:
         raise ValueError(f"samples {samples.shape} must be (B,) + estimate shape {estimate.shape}")
-    alpha = (1.0 - jnp.asarray(level, jnp.float32)) / 2
-    q = jnp.nanquantile(samples, jnp.stack([alpha, 1.0 - alpha]), axis=0)
+    z_value(level)  # validates level
+    alpha = (1.0 - float(level)) / 2
+    q = jnp.nanquantile(samples, jnp.array([alpha, 1.0 - alpha]), axis=0)
     low = jnp.clip(jnp.fmin(q[0], estimate), 0.0, 100.0)
     high = jnp.clip(jnp.fmax(q[1], estimate), 0.0, 100.0)
     empty = jnp.isnan(estimate)
@@ -149,7 +156,7 @@ def cluster_bootstrap(
     n_identities: int,
     n_vendors: int = len(VENDORS),
     n_resamples: int = 1000,
-    level: float | Array = 0.95,
+    level: float = 0.95,
     beta: float | Array = 90.0,
     gamma: float | Array = 80.0,
 ) -> Interval:
@@ -186,6 +193,10 @@ def cluster_bootstrap(
 
 
 cluster_bootstrap_jit = jax.jit(
-    cluster_bootstrap, static_argnames=("n_datasets", "n_identities", "n_vendors", "n_resamples")
+    cluster_bootstrap,
+    static_argnames=("n_datasets", "n_identities", "n_vendors", "n_resamples", "level"),
 )
 """`cluster_bootstrap` compiled once per input shape and static arguments."""
+
+wilson_interval_jit = jax.jit(wilson_interval, static_argnames=("level",))
+"""`wilson_interval` compiled once per shape and level."""

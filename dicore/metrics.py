@@ -332,7 +332,7 @@ def metrics_table(
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(den > 0, 100.0 * num / den, np.nan)  # float64 for the file
     if ci == "wilson":
-        low, high = intervals.wilson_interval(counts.numerator, counts.denominator, level=level)
+        low, high = intervals.wilson_interval_jit(counts.numerator, counts.denominator, level=level)
     else:
         low, high = intervals.cluster_bootstrap_jit(
             obs,

@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dicore.backends import NamedImage
 from dicore.backends.base import BackendError
 from dicore.backends.retry import RetryPolicy
 from dicore.datasets.manifest import Manifest
+from dicore.errors import UserError
 from dicore.ratelimit import TokenBucket, default_rate
 from dicore.store import CallResult, Store
 
@@ -84,7 +86,7 @@ def execute(backend, task: Task, retry: RetryPolicy) -> CallResult:
     def once():
         nonlocal attempts
         attempts += 1
-        images = [p.read_bytes() for p in task.paths]
+        images = [NamedImage(p.read_bytes(), str(p)) for p in task.paths]  # errors name files
         if task.call == "recognize":
             return backend.recognize(images[0])
         return backend.similarity(images[0], images[1])
@@ -95,6 +97,8 @@ def execute(backend, task: Task, retry: RetryPolicy) -> CallResult:
     except BackendError as exc:
         return CallResult(**base, ok=False, error=f"{type(exc).__name__}: {exc}",
                           retryable=exc.retryable, attempts=attempts)
+    except UserError:  # bad credentials and the like: every call would fail, stop the run
+        raise
     except OSError as exc:  # the image went missing: worth retrying once it is back
         return CallResult(**base, ok=False, error=f"cannot read image: {exc}", retryable=True,
                           attempts=attempts)
@@ -125,6 +129,7 @@ def run_tasks(
     t0 = time.perf_counter()
     results: queue.Queue[CallResult] = queue.Queue()
     stop = threading.Event()
+    fatal: list[UserError] = []
     workers: list[threading.Thread] = []
     for vendor, backend in backends.items():
         todo: queue.SimpleQueue[Task] = queue.SimpleQueue()
@@ -143,7 +148,12 @@ def run_tasks(
                 bucket.acquire()
                 if stop.is_set():
                     return
-                results.put(execute(backend, task, retry))
+                try:
+                    results.put(execute(backend, task, retry))
+                except UserError as exc:
+                    fatal.append(exc)
+                    stop.set()
+                    return
 
         for i in range(max(1, concurrency)):
             th = threading.Thread(target=work, name=f"dicore-{vendor}-{i}", daemon=True)
@@ -178,6 +188,8 @@ def run_tasks(
         summary.elapsed_s = time.perf_counter() - t0
         raise
     summary.elapsed_s = time.perf_counter() - t0
+    if fatal:
+        raise fatal[0]
     return summary
 
 

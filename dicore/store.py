@@ -148,7 +148,7 @@ class Store:
             if old is None:
                 new.append(t)
             elif tuple(old[:7]) != t[:7]:
-                diff = [c for c, a, b in zip(ITEM_COLUMNS, old, t) if a != b][0]
+                diff = [c for c, a, b in zip(ITEM_COLUMNS, old, t, strict=False) if a != b][0]
                 raise UserError(
                     f"{source}: item {t[0]!r} is already in store {self.path} with a different "
                     f"{diff} ({old[ITEM_COLUMNS.index(diff)]!r}, now {t[ITEM_COLUMNS.index(diff)]!r})",
@@ -198,7 +198,7 @@ class Store:
     def errors(self, vendors: Sequence[str] | None = None) -> list[dict]:
         sql = "SELECT vendor, backend, item_id, call, error, retryable FROM calls WHERE status='error'"
         out = [
-            dict(zip(("vendor", "backend", "item_id", "call", "error", "retryable"), r))
+            dict(zip(("vendor", "backend", "item_id", "call", "error", "retryable"), r, strict=False))
             for r in self.db.execute(sql + " ORDER BY vendor, item_id, call")
         ]
         return [e for e in out if vendors is None or e["vendor"] in vendors]
@@ -225,12 +225,12 @@ class Store:
         calls = [
             (v, b, it, "recognize", "ok", p or None, c, None, None, sim_flag, None, 0, 1, now)
             for v, b, it, p, c in zip(
-                cols["vendor"], cols["backend"], cols["item_id"], cols["predicted"], conf
+                cols["vendor"], cols["backend"], cols["item_id"], cols["predicted"], conf, strict=False
             )
         ]
         calls += [
             (v, b, it, "similarity", "ok", None, None, s, None, sim_flag, None, 0, 1, now)
-            for v, b, it, s in zip(cols["vendor"], cols["backend"], cols["item_id"], sim)
+            for v, b, it, s in zip(cols["vendor"], cols["backend"], cols["item_id"], sim, strict=False)
             if s is not None
         ]
         self.put_items(list(items.values()), source=chunk_key or "results")
@@ -279,7 +279,7 @@ class Store:
         if item_ids is not None:
             ids = set(item_ids)
             rows = [r for r in rows if r[4] in ids]
-        cols = {c: list(v) for c, v in zip(RESULT_COLUMNS, zip(*rows))} if rows else {
+        cols = {c: list(v) for c, v in zip(RESULT_COLUMNS, zip(*rows, strict=False), strict=False)} if rows else {
             c: [] for c in RESULT_COLUMNS
         }
         cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
@@ -288,7 +288,7 @@ class Store:
     def result_rows(self, **filters) -> list[dict]:
         """`result_columns` as one dict per row."""
         cols = self.result_columns(**filters)
-        return [dict(zip(RESULT_COLUMNS, r)) for r in zip(*(cols[c] for c in RESULT_COLUMNS))]
+        return [dict(zip(RESULT_COLUMNS, r, strict=False)) for r in zip(*(cols[c] for c in RESULT_COLUMNS), strict=False)]
 
 
 class _Transaction:

@@ -143,12 +143,21 @@ def write_results_csv(path: Path, cols: dict[str, Sequence], table=None) -> Path
     table = table if table is not None else _arrow_table(cols)
 
     def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write((",".join(RESULT_COLUMNS) + "\n").encode())
-            pa_csv.write_csv(
-                table, fh,
-                pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
-            )
+        import pyarrow as pa
+
+        # Unquoted cells; pyarrow refuses that when a value holds a comma, quote or
+        # newline, and then every string is quoted (still standard CSV).
+        for quoting in ("none", "needed"):
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write((",".join(RESULT_COLUMNS) + "\n").encode())
+                    pa_csv.write_csv(
+                        table, fh,
+                        pa_csv.WriteOptions(include_header=False, quoting_style=quoting),
+                    )
+                return
+            except pa.ArrowInvalid:
+                continue
 
     return _atomic_write(Path(path), write)
 
@@ -210,7 +219,6 @@ def fill_from_cohort(store: Store, cfg: StudyConfig, progress=None) -> list[str]
 
     # All vendors always: the cohort's numbers must not depend on --vendors.
     cols = simulate_cohort_results(scale=cfg.scale, seed=cfg.seed, datasets=tuple(todo))
-    import numpy as np
 
     for d in todo:
         idx = np.flatnonzero(cols["dataset"] == d)
@@ -245,9 +253,14 @@ def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = Non
             if cassette is None:
                 raise UserError(
                     "--backend replay needs --cassette FILE_OR_DIR",
-                    hint="a folder holds one <vendor>.yaml per vendor",
+                    hint="a file, a folder of <vendor>.yaml, or a path with {vendor} in it",
                 )
-            options["cassette"] = cassette / f"{v}.yaml" if cassette.is_dir() else cassette
+            if "{vendor}" in str(cassette):
+                options["cassette"] = Path(str(cassette).replace("{vendor}", v))
+            elif cassette.is_dir():
+                options["cassette"] = cassette / f"{v}.yaml"
+            else:
+                options["cassette"] = cassette
         backends[v] = make_backend(v, kind, **options)
     return backends
 
@@ -320,15 +333,20 @@ def _loaded(cols: dict[str, Sequence], source: str):
     return Observations.from_columns(cols, source=source)
 
 
-def compute_sweeps(obs, vocab, cfg: StudyConfig):
-    """Sweeps and trade-offs from dicore.sweeps, in report-model form; ([], []) if absent."""
+def compute_sweeps(obs, vocab, cfg: StudyConfig, results_csv: Path):
+    """(sweep curves, trade-off curves) in the report model's form.
+
+    From `dicore.sweeps` when it offers `study_sweeps`; otherwise the DHC/DHS sweeps
+    the report can recompute from the results file, and no trade-offs.
+    """
     try:
         from dicore import sweeps
-    except ImportError:
-        return [], []
-    fn = getattr(sweeps, "study_sweeps", None)
-    if fn is None:
-        return [], []
+
+        fn = sweeps.study_sweeps
+    except (ImportError, AttributeError):
+        from dicore.report.folder import recompute_sweeps
+
+        return recompute_sweeps(results_csv), []
     return fn(obs, vocab, beta=cfg.beta, gamma=cfg.gamma)
 
 
@@ -507,7 +525,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
                        simulated=simulated)
     files["metrics"] = out / "metrics.json"
 
-    sweeps, tradeoffs = stages.run("sweeping thresholds", compute_sweeps, obs, vocab, cfg)
+    sweeps, tradeoffs = stages.run("sweeping thresholds", compute_sweeps, obs, vocab, cfg, csv_path)
     from dicore.report.model import sweeps_to_json
 
     payload = sweeps_to_json(sweeps, tradeoffs)

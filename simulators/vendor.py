@@ -57,7 +57,15 @@ AZURE_FACE_LIMITS = ImageLimits(6 * _MiB, 1, frozenset({"jpeg", "png", "gif", "b
 class ImageRejected(Exception):
     """The vendor would refuse this image. ``reason`` is one of REASONS."""
 
-    REASONS = ("empty", "too_large", "too_few_bytes", "format", "too_small", "unreadable", "no_face")
+    REASONS = (
+        "empty",
+        "too_large",
+        "too_few_bytes",
+        "format",
+        "too_small",
+        "unreadable",
+        "no_face",
+    )
 
     def __init__(self, reason: str, message: str, image: str | None = None):
         assert reason in self.REASONS, reason
@@ -76,7 +84,9 @@ class RecognizedFace:
     """One face as the simulated vendor saw it. Pixels of the input image."""
 
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
-    landmarks: tuple[tuple[float, float], ...]  # 5 points: eye, eye, nose, mouth, mouth (image left first)
+    landmarks: tuple[
+        tuple[float, float], ...
+    ]  # 5 points: eye, eye, nose, mouth, mouth (image left first)
     det_score: float  # 0..1
     name: str | None  # None: the vendor names nobody for this face
     celebrity_id: str | None
@@ -281,8 +291,11 @@ class SimulatedVendor:
         )
         g = len(self.gallery.names)
         out = []
-        for f, idx, conf in zip(faces, np.asarray(res.index), np.asarray(res.confidence), strict=True):
+        for f, idx, conf in zip(
+            faces, np.asarray(res.index), np.asarray(res.confidence), strict=True
+        ):
             idx = int(idx)
+            x1, y1, x2, y2 = (float(v) for v in f.bbox)
             if idx < 0:
                 name = None
             elif idx < g:
@@ -291,7 +304,7 @@ class SimulatedVendor:
                 name = self.distractor_names[idx - g]
             out.append(
                 RecognizedFace(
-                    bbox=tuple(float(v) for v in f.bbox),
+                    bbox=(float(x1), float(y1), float(x2), float(y2)),
                     landmarks=tuple((float(x), float(y)) for x, y in np.asarray(f.kps)),
                     det_score=float(f.det_score),
                     name=name,

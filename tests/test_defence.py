@@ -223,11 +223,11 @@ def test_fit_logistic_matches_sklearn(seed, acc):
 
 
 def test_stacked_scores_oof_match_sklearn_per_fold():
-    n, k = 60, 4
+    n, k = 600, 5
     y = np.arange(n) % 3 == 0
-    x = np.asarray(defence.simulate_detector_scores(jax.random.key(3), y, [85.0, 92.0, 70.0]))
+    x = np.asarray(defence.simulate_detector_scores(jax.random.key(3), y, [80.0, 90.0, 70.0]))
     folds = np.asarray(defence.fold_ids(jax.random.key(5), n, folds=k))
-    assert sorted(np.bincount(folds).tolist()) == [15, 15, 15, 15]
+    assert np.bincount(folds).tolist() == [120] * 5
     want = np.empty(n)
     for f in range(k):
         tr = folds != f
@@ -238,14 +238,8 @@ def test_stacked_scores_oof_match_sklearn_per_fold():
         np.testing.assert_allclose(np.asarray(got), want, atol=2e-4)
     passed = np.asarray(defence.dd3_pass(x, y, jax.random.key(5), folds=k))
     np.testing.assert_array_equal(passed, want < 0.5)
-
-
-def test_stacking_beats_its_weakest_detector_out_of_fold():
-    y = np.arange(600) % 2 == 1
-    x = np.asarray(defence.simulate_detector_scores(jax.random.key(0), y, [80.0, 90.0, 70.0]))
-    acc3 = np.mean(np.asarray(defence.dd3_pass(x, y, jax.random.key(1))) != y)
-    acc_weak = np.mean((x[:, 2] < 0.5) != y)
-    assert acc3 > acc_weak + 0.05
+    # Out of fold, the stack beats its weakest detector clearly.
+    assert np.mean(passed != y) > np.mean((x[:, 2] < 0.5) != y) + 0.05
 
 
 def test_fold_ids_errors():

@@ -38,8 +38,7 @@ def test_asr_before_grid_is_the_full_30_cell_grid():
     assert grid[("VoxCelebTH", "azure", "TA")] == 78.0
     assert grid[("VoxCelebTH", "aws", "TA")] == 68.7
     assert grid[("CelebBlend", "naver", "NA")] == 99.9
-    for (_, _, attack), value in grid.items():
-        assert 0 <= value <= 100
+    assert all(0 <= value <= 100 for value in grid.values())
     # TA <= NA in every cell (a targeted success is also a non-targeted one).
     for d in paper.DATASETS:
         for v in VENDORS:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dicore.datasets.manifest import ManifestRow, read_manifest, write_manifest
-from dicore.ratelimit import TokenBucket, default_rate, parse_rates
 from dicore.errors import UserError
+from dicore.ratelimit import TokenBucket, default_rate, parse_rates
 from dicore.store import Store
 
 PHOTOS = Path(__file__).resolve().parents[1] / "simulators" / "photos"
@@ -77,7 +77,7 @@ def test_run_stores_every_call_and_resumes(tmp_path):
             (v, "broken") for v in ("aws", "azure", "naver")}
         assert all(e["retryable"] == 0 and "BadInputError" in e["error"] for e in errors)
         cols = store.result_columns()
-        rows = [dict(zip(cols, r)) for r in zip(*cols.values())]
+        rows = [dict(zip(cols, r, strict=False)) for r in zip(*cols.values(), strict=False)]
         assert len(rows) == 6 * 3  # the broken image is left out, for every vendor
         named = {(r["vendor"], r["item_id"]): r["predicted"] for r in rows}
         assert named[("aws", "obama")] == named[("naver", "obama")] == "Barack Obama"

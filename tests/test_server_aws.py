@@ -89,7 +89,9 @@ def check_shape(shape, value, path: str = "$") -> None:
         assert meta.get("min", 0) <= len(value) <= meta.get("max", 1 << 30), f"{path}: length"
     elif t in ("float", "double"):
         assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: {value!r}"
-        assert meta.get("min", -np.inf) <= value <= meta.get("max", np.inf), f"{path}: {value} out of range"
+        assert meta.get("min", -np.inf) <= value <= meta.get("max", np.inf), (
+            f"{path}: {value} out of range"
+        )
     elif t in ("integer", "long"):
         assert isinstance(value, int) and not isinstance(value, bool), f"{path}: {value!r}"
         assert meta.get("min", -np.inf) <= value <= meta.get("max", np.inf), f"{path}: out of range"
@@ -187,7 +189,10 @@ def test_recognizes_obama_and_says_it_is_simulated(rek, checked):
 
 
 def test_ids_are_stable_and_resolve(rek):
-    ids = {rek.recognize_celebrities(Image={"Bytes": photo("obama.jpg")})["CelebrityFaces"][0]["Id"] for _ in range(2)}
+    ids = {
+        rek.recognize_celebrities(Image={"Bytes": photo("obama.jpg")})["CelebrityFaces"][0]["Id"]
+        for _ in range(2)
+    }
     (cid,) = ids
     info = rek.get_celebrity_info(Id=cid)
     assert info["Name"] == "Barack Obama"
@@ -224,7 +229,8 @@ def test_no_face_is_an_empty_answer(rek):
 
 def test_compare_same_person_matches(rek):
     out = rek.compare_faces(
-        SourceImage={"Bytes": photo("macron_2014.jpg")}, TargetImage={"Bytes": photo("macron_2025.jpg")}
+        SourceImage={"Bytes": photo("macron_2014.jpg")},
+        TargetImage={"Bytes": photo("macron_2025.jpg")},
     )
     (match,) = out["FaceMatches"]
     assert match["Similarity"] >= 80.0
@@ -241,13 +247,17 @@ def test_compare_honours_threshold(rek):
     s = match["Similarity"]
     assert 0.0 <= s < 80.0
     at = rek.compare_faces(SourceImage=src, TargetImage=tgt, SimilarityThreshold=s)
-    above = rek.compare_faces(SourceImage=src, TargetImage=tgt, SimilarityThreshold=min(100.0, s + 0.01))
+    above = rek.compare_faces(
+        SourceImage=src, TargetImage=tgt, SimilarityThreshold=min(100.0, s + 0.01)
+    )
     assert len(at["FaceMatches"]) == 1 and above["FaceMatches"] == []
 
 
 def test_compare_against_several_target_faces(rek):
     out = rek.compare_faces(
-        SourceImage={"Bytes": photo("sunak.jpg")}, TargetImage={"Bytes": two_faces()}, QualityFilter="NONE"
+        SourceImage={"Bytes": photo("sunak.jpg")},
+        TargetImage={"Bytes": two_faces()},
+        QualityFilter="NONE",
     )
     assert len(out["FaceMatches"]) == 1 and len(out["UnmatchedFaces"]) == 1
     assert out["FaceMatches"][0]["Face"]["BoundingBox"]["Left"] > 0.5  # Sunak is on the right
@@ -263,7 +273,14 @@ def test_concurrent_clients(rek):
     images = [photo(n) for n in ("obama.jpg", "sunak.jpg", "macron_2014.jpg")] * 5
     expected = ["Barack Obama", "Rishi Sunak", "Emmanuel Macron"] * 5
     with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda b: rek.recognize_celebrities(Image={"Bytes": b})["CelebrityFaces"][0]["Name"], images))
+        got = list(
+            pool.map(
+                lambda b: rek.recognize_celebrities(Image={"Bytes": b})["CelebrityFaces"][0][
+                    "Name"
+                ],
+                images,
+            )
+        )
     assert got == expected
 
 
@@ -284,7 +301,14 @@ def expect(rek, code: str, call, match: str = ""):
     [
         (gif, "InvalidImageFormatException", 400),
         (lambda: b"this is not an image", "InvalidImageFormatException", 400),
-        (lambda: cv2.imencode(".jpg", cv2.resize(cv2.imdecode(np.frombuffer(photo("obama.jpg"), np.uint8), 1), (79, 90)))[1].tobytes(), "InvalidParameterException", 400),
+        (
+            lambda: cv2.imencode(
+                ".jpg",
+                cv2.resize(cv2.imdecode(np.frombuffer(photo("obama.jpg"), np.uint8), 1), (79, 90)),
+            )[1].tobytes(),
+            "InvalidParameterException",
+            400,
+        ),
         (lambda: photo("obama.jpg") + b"\0" * (5 * 1024 * 1024), "ImageTooLargeException", 400),
     ],
     ids=["gif", "garbage", "79px", "over-5MB"],
@@ -297,7 +321,10 @@ def test_image_errors(rek, image, code, status):
 def test_exactly_5mb_is_accepted(rek):
     data = photo("obama.jpg")
     data += b"\0" * (5 * 1024 * 1024 - len(data))
-    assert rek.recognize_celebrities(Image={"Bytes": data})["CelebrityFaces"][0]["Name"] == "Barack Obama"
+    assert (
+        rek.recognize_celebrities(Image={"Bytes": data})["CelebrityFaces"][0]["Name"]
+        == "Barack Obama"
+    )
 
 
 def test_s3_objects_are_refused(rek, checked):
@@ -305,7 +332,9 @@ def test_s3_objects_are_refused(rek, checked):
     expect(
         rek,
         "InvalidS3ObjectException",
-        lambda: rek.recognize_celebrities(Image={"S3Object": {"Bucket": "bucket", "Name": "a.jpg"}}),
+        lambda: rek.recognize_celebrities(
+            Image={"S3Object": {"Bucket": "bucket", "Name": "a.jpg"}}
+        ),
         "no S3",
     )
     assert checked["error"] == before + 1
@@ -332,12 +361,17 @@ def test_quality_filters_it_does_not_simulate_are_refused(rek, quality):
 @pytest.mark.parametrize("threshold", [100.5, 120.0])  # botocore itself refuses < 0
 def test_threshold_out_of_range(rek, threshold):
     img = {"Bytes": photo("obama.jpg")}
-    call = lambda: rek.compare_faces(SourceImage=img, TargetImage=img, SimilarityThreshold=threshold)  # noqa: E731
+
+    def call():
+        return rek.compare_faces(SourceImage=img, TargetImage=img, SimilarityThreshold=threshold)
+
     expect(rek, "InvalidParameterException", call, "SimilarityThreshold")
 
 
 def test_unknown_celebrity_id(rek):
-    expect(rek, "ResourceNotFoundException", lambda: rek.get_celebrity_info(Id="zzzzzzz"), "zzzzzzz")
+    expect(
+        rek, "ResourceNotFoundException", lambda: rek.get_celebrity_info(Id="zzzzzzz"), "zzzzzzz"
+    )
 
 
 @pytest.mark.parametrize(
@@ -350,10 +384,26 @@ def test_unknown_celebrity_id(rek):
         ("RecognizeCelebrities", b"{}", "InvalidParameterException"),
         ("RecognizeCelebrities", b'{"Image": {"Bytes": "***"}}', "InvalidParameterException"),
         ("RecognizeCelebrities", b'{"Image": {"Bytes": ""}}', "InvalidParameterException"),
-        ("RecognizeCelebrities", b'{"Image": {"Bytes": "AAAA"}, "MaxFaces": 3}', "InvalidParameterException"),
-        ("CompareFaces", b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "QualityFilter": "BEST"}', "InvalidParameterException"),
-        ("CompareFaces", b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "SimilarityThreshold": "90"}', "InvalidParameterException"),
-        ("CompareFaces", b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "SimilarityThreshold": -0.5}', "InvalidParameterException"),
+        (
+            "RecognizeCelebrities",
+            b'{"Image": {"Bytes": "AAAA"}, "MaxFaces": 3}',
+            "InvalidParameterException",
+        ),
+        (
+            "CompareFaces",
+            b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "QualityFilter": "BEST"}',
+            "InvalidParameterException",
+        ),
+        (
+            "CompareFaces",
+            b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "SimilarityThreshold": "90"}',
+            "InvalidParameterException",
+        ),
+        (
+            "CompareFaces",
+            b'{"SourceImage": {"Bytes": "AAAA"}, "TargetImage": {"Bytes": "AAAA"}, "SimilarityThreshold": -0.5}',
+            "InvalidParameterException",
+        ),
         ("GetCelebrityInfo", b'{"Id": "a-b"}', "InvalidParameterException"),
     ],
 )
@@ -368,5 +418,9 @@ def test_raw_protocol_errors(server, target, body, code):
 
 def test_aws_error_statuses_match_the_catalogue(server):
     """boto3 reads the code from __type only; the status is what retries key on."""
-    resp = raw(server, "RecognizeCelebrities", json.dumps({"Image": {"Bytes": base64.b64encode(gif()).decode()}}).encode())
+    resp = raw(
+        server,
+        "RecognizeCelebrities",
+        json.dumps({"Image": {"Bytes": base64.b64encode(gif()).decode()}}).encode(),
+    )
     assert (resp.status_code, resp.json()["__type"]) == (400, "InvalidImageFormatException")

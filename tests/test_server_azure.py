@@ -23,12 +23,17 @@ import requests
 from azure.ai.vision.face import FaceClient
 from azure.ai.vision.face.models import FaceDetectionModel, FaceRecognitionModel
 from azure.cognitiveservices.vision.computervision import ComputerVisionClient
-from azure.cognitiveservices.vision.computervision.models import ComputerVisionErrorResponseException
+from azure.cognitiveservices.vision.computervision.models import (
+    ComputerVisionErrorResponseException,
+)
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from hypothesis import given
+from hypothesis import strategies as st
 from msrest.authentication import CognitiveServicesCredentials
 
 from simulators.servers import SIMULATED_HEADER, make_app, serve_in_thread
+from simulators.servers.common import BodyError, read_chunked
 from simulators.vendor import default_vendor
 
 PHOTOS = Path(__file__).resolve().parents[1] / "simulators" / "photos"
@@ -99,7 +104,9 @@ def post(server, path: str, body: bytes, content_type="application/octet-stream"
 
 
 def test_celebrities_names_obama_and_is_marked_simulated(cv):
-    raw = cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo("obama.jpg")), raw=True)
+    raw = cv.analyze_image_by_domain_in_stream(
+        "celebrities", io.BytesIO(photo("obama.jpg")), raw=True
+    )
     assert raw.response.headers[SIMULATED_HEADER] == "true"
     assert raw.response.headers["apim-request-id"]
     out = raw.output
@@ -117,7 +124,9 @@ def test_celebrities_names_obama_and_is_marked_simulated(cv):
 def test_msrest_chunked_uploads_on_one_keep_alive_session(cv):
     """msrest sends chunked bodies; a server that ignored the framing would break call 2."""
     names = [
-        cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo(n))).result["celebrities"][0]["name"]
+        cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo(n))).result[
+            "celebrities"
+        ][0]["name"]
         for n in ("sunak.jpg", "obama.jpg", "sunak.jpg")
     ]
     assert names == ["Rishi Sunak", "Barack Obama", "Rishi Sunak"]
@@ -131,17 +140,25 @@ def test_chunked_then_plain_on_the_same_connection(server):
     chunks = (data[i : i + 4096] for i in range(0, len(data), 4096))
     conn.request("POST", CELEB_PATH, body=chunks, headers=headers, encode_chunked=True)
     first = conn.getresponse()
-    assert first.status == 200 and json.loads(first.read())["result"]["celebrities"][0]["name"] == "Barack Obama"
+    assert (
+        first.status == 200
+        and json.loads(first.read())["result"]["celebrities"][0]["name"] == "Barack Obama"
+    )
     sock = conn.sock
     conn.request("POST", CELEB_PATH, body=photo("sunak.jpg"), headers=headers)
     second = conn.getresponse()
     assert conn.sock is sock  # same keep-alive connection
-    assert second.status == 200 and json.loads(second.read())["result"]["celebrities"][0]["name"] == "Rishi Sunak"
+    assert (
+        second.status == 200
+        and json.loads(second.read())["result"]["celebrities"][0]["name"] == "Rishi Sunak"
+    )
     conn.close()
 
 
 def test_unknown_or_absent_faces_list_no_celebrity(cv):
-    out = cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(jpeg(np.full((100, 100, 3), 90, np.uint8))))
+    out = cv.analyze_image_by_domain_in_stream(
+        "celebrities", io.BytesIO(jpeg(np.full((100, 100, 3), 90, np.uint8)))
+    )
     assert out.result["celebrities"] == []
 
 
@@ -149,39 +166,63 @@ def cv_error(call) -> tuple[int, str, str | None]:
     with pytest.raises(ComputerVisionErrorResponseException) as info:
         call()
     err = info.value.error.error
-    return info.value.response.status_code, err.code, err.innererror.code if err.innererror else None
+    return (
+        info.value.response.status_code,
+        err.code,
+        err.innererror.code if err.innererror else None,
+    )
 
 
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
         (lambda: resized("obama.jpg", 49, 60), (400, "InvalidRequest", "InvalidImageSize")),
-        (lambda: photo("obama.jpg") + b"\0" * (4 * 1024 * 1024), (400, "InvalidRequest", "InvalidImageSize")),
+        (
+            lambda: photo("obama.jpg") + b"\0" * (4 * 1024 * 1024),
+            (400, "InvalidRequest", "InvalidImageSize"),
+        ),
         (lambda: b"GIF89a but not really", (400, "InvalidRequest", "InvalidImageFormat")),
         (lambda: b"", (400, "InvalidRequest", "InvalidImageFormat")),
     ],
     ids=["49px", "over-4MB", "garbage", "empty"],
 )
 def test_cv_image_errors(cv, image, expected):
-    assert cv_error(lambda: cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(image()))) == expected
+    assert (
+        cv_error(lambda: cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(image())))
+        == expected
+    )
 
 
 def test_cv_url_input_is_refused_with_the_documented_error(cv):
-    status, code, inner = cv_error(lambda: cv.analyze_image_by_domain("celebrities", "https://example.com/a.jpg"))
+    status, code, inner = cv_error(
+        lambda: cv.analyze_image_by_domain("celebrities", "https://example.com/a.jpg")
+    )
     assert (status, code, inner) == (400, "InvalidRequest", "InvalidImageUrl")
 
 
 def test_cv_parameters(cv):
     img = lambda: io.BytesIO(photo("obama.jpg"))  # noqa: E731
-    assert cv_error(lambda: cv.analyze_image_by_domain_in_stream("landmarks", img()))[2] == "InvalidModel"
-    assert cv_error(lambda: cv.analyze_image_by_domain_in_stream("celebrities", img(), language="de"))[2] == "NotSupportedLanguage"
-    ok = cv.analyze_image_by_domain_in_stream("celebrities", img(), language="ja", model_version="2021-04-01")
+    assert (
+        cv_error(lambda: cv.analyze_image_by_domain_in_stream("landmarks", img()))[2]
+        == "InvalidModel"
+    )
+    assert (
+        cv_error(lambda: cv.analyze_image_by_domain_in_stream("celebrities", img(), language="de"))[
+            2
+        ]
+        == "NotSupportedLanguage"
+    )
+    ok = cv.analyze_image_by_domain_in_stream(
+        "celebrities", img(), language="ja", model_version="2021-04-01"
+    )
     assert ok.result["celebrities"][0]["name"] == "Barack Obama"
 
 
 def test_cv_raw_errors(server):
     r = post(server, CELEB_PATH, photo("obama.jpg"), content_type="image/jpeg")
-    assert r.status_code == 415 and r.json()["error"]["innererror"]["code"] == "UnsupportedMediaType"
+    assert (
+        r.status_code == 415 and r.json()["error"]["innererror"]["code"] == "UnsupportedMediaType"
+    )
     r = post(server, CELEB_PATH, photo("obama.jpg"), details="Celebrities")
     assert r.status_code == 400 and "details" in r.json()["error"]["message"]
     r = post(server, CELEB_PATH, photo("obama.jpg"), **{"model-version": "v2"})
@@ -190,7 +231,9 @@ def test_cv_raw_errors(server):
     assert r.status_code == 404 and r.headers[SIMULATED_HEADER] == "true"
 
 
-@pytest.mark.parametrize(("key", "message"), [(None, "missing subscription key"), ("wrong", "invalid subscription key")])
+@pytest.mark.parametrize(
+    ("key", "message"), [(None, "missing subscription key"), ("wrong", "invalid subscription key")]
+)
 def test_keys(server, key, message):
     r = post(server, CELEB_PATH, photo("obama.jpg"), key=key)
     assert r.status_code == 401
@@ -200,9 +243,13 @@ def test_keys(server, key, message):
 
 def test_wrong_key_with_the_sdks(server):
     bad = ComputerVisionClient(server.url, CognitiveServicesCredentials("wrong"))
-    assert cv_error(lambda: bad.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo("obama.jpg"))))[:2] == (401, "401")
+    assert cv_error(
+        lambda: bad.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo("obama.jpg")))
+    )[:2] == (401, "401")
     with pytest.raises(ClientAuthenticationError):
-        detect(FaceClient(server.url, AzureKeyCredential("wrong"), retry_total=0), photo("obama.jpg"))
+        detect(
+            FaceClient(server.url, AzureKeyCredential("wrong"), retry_total=0), photo("obama.jpg")
+        )
 
 
 # -- Face detect + verify ------------------------------------------------------------------
@@ -223,12 +270,20 @@ def test_detect_and_verify(face):
 
 
 def test_detect_options(face):
-    (f,) = detect(face, photo("obama.jpg"), return_face_id=False, return_face_landmarks=True, return_recognition_model=True)
+    (f,) = detect(
+        face,
+        photo("obama.jpg"),
+        return_face_id=False,
+        return_face_landmarks=True,
+        return_recognition_model=True,
+    )
     assert f.face_id is None
     assert f.recognition_model == "recognition_04"
     lm = f.face_landmarks
     assert lm.pupil_left.x < lm.pupil_right.x and lm.mouth_left.y > lm.nose_tip.y
-    noise = np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)  # > 1 KB as JPEG
+    noise = np.random.default_rng(0).integers(
+        0, 255, (120, 120, 3), dtype=np.uint8
+    )  # > 1 KB as JPEG
     assert detect(face, jpeg(noise)) == []
 
 
@@ -258,12 +313,24 @@ def face_error(call) -> tuple[int, str]:
 
 def test_face_errors(face):
     assert face_error(lambda: detect(face, b"\x89PNG not really" * 100)) == (400, "InvalidImage")
-    assert face_error(lambda: detect(face, jpeg(np.zeros((10, 10, 3), np.uint8)))) == (400, "InvalidImageSize")
+    assert face_error(lambda: detect(face, jpeg(np.zeros((10, 10, 3), np.uint8)))) == (
+        400,
+        "InvalidImageSize",
+    )
     big = photo("obama.jpg") + b"\0" * (6 * 1024 * 1024)
     assert face_error(lambda: detect(face, big)) == (400, "InvalidImageSize")
-    assert face_error(lambda: detect(face, photo("obama.jpg"), return_face_attributes=["headPose"])) == (400, "BadArgument")
-    assert face_error(lambda: detect(face, photo("obama.jpg"), face_id_time_to_live=59)) == (400, "BadArgument")
-    assert face_error(lambda: face.verify_face_to_face(face_id1="00000000-0000-0000-0000-000000000000", face_id2="x")) == (404, "FaceNotFound")
+    assert face_error(
+        lambda: detect(face, photo("obama.jpg"), return_face_attributes=["headPose"])
+    ) == (400, "BadArgument")
+    assert face_error(lambda: detect(face, photo("obama.jpg"), face_id_time_to_live=59)) == (
+        400,
+        "BadArgument",
+    )
+    assert face_error(
+        lambda: face.verify_face_to_face(
+            face_id1="00000000-0000-0000-0000-000000000000", face_id2="x"
+        )
+    ) == (404, "FaceNotFound")
 
 
 def test_verify_needs_the_same_recognition_model(face):
@@ -274,21 +341,60 @@ def test_verify_needs_the_same_recognition_model(face):
         recognition_model=FaceRecognitionModel.RECOGNITION03,
         return_face_id=True,
     )
-    assert face_error(lambda: face.verify_face_to_face(face_id1=a.face_id, face_id2=b.face_id)) == (400, "BadArgument")
+    assert face_error(lambda: face.verify_face_to_face(face_id1=a.face_id, face_id2=b.face_id)) == (
+        400,
+        "BadArgument",
+    )
 
 
 @pytest.mark.parametrize(
     ("path", "body", "content_type", "query", "expected"),
     [
-        ("/face/v1.0/detect", b'{"url": "https://example.com/a.jpg"}', "application/json", {}, (400, "InvalidURL")),
+        (
+            "/face/v1.0/detect",
+            b'{"url": "https://example.com/a.jpg"}',
+            "application/json",
+            {},
+            (400, "InvalidURL"),
+        ),
         ("/face/v1.0/detect", b"x" * 2000, "text/plain", {}, (415, "BadArgument")),
-        ("/face/v1.0/detect", b"x" * 2000, "application/octet-stream", {"detectionModel": "detection_09"}, (400, "BadArgument")),
-        ("/face/v1.0/detect", b"x" * 2000, "application/octet-stream", {"recognitionModel": "r5"}, (400, "BadArgument")),
-        ("/face/v1.0/detect", b"x" * 2000, "application/octet-stream", {"returnFaceId": "yes"}, (400, "BadArgument")),
-        ("/face/v1.0/detect", b"x" * 2000, "application/octet-stream", {"bogus": "1"}, (400, "BadArgument")),
+        (
+            "/face/v1.0/detect",
+            b"x" * 2000,
+            "application/octet-stream",
+            {"detectionModel": "detection_09"},
+            (400, "BadArgument"),
+        ),
+        (
+            "/face/v1.0/detect",
+            b"x" * 2000,
+            "application/octet-stream",
+            {"recognitionModel": "r5"},
+            (400, "BadArgument"),
+        ),
+        (
+            "/face/v1.0/detect",
+            b"x" * 2000,
+            "application/octet-stream",
+            {"returnFaceId": "yes"},
+            (400, "BadArgument"),
+        ),
+        (
+            "/face/v1.0/detect",
+            b"x" * 2000,
+            "application/octet-stream",
+            {"bogus": "1"},
+            (400, "BadArgument"),
+        ),
         ("/face/v1.0/verify", b"{not json", "application/json", {}, (400, "BadArgument")),
         ("/face/v1.0/verify", b'{"faceId1": "a"}', "application/json", {}, (400, "BadArgument")),
-        ("/face/v1.0/verify", b'{"faceId": "a", "personId": "b", "personGroupId": "c"}', "application/json", {}, (400, "BadArgument")),
+        (
+            "/face/v1.0/verify",
+            b'{"faceId": "a", "personId": "b", "personGroupId": "c"}',
+            "application/json",
+            {},
+            (400, "BadArgument"),
+        ),
         ("/face/v9.9/detect", b"x", "application/octet-stream", {}, (404, "404")),
     ],
 )
@@ -301,7 +407,9 @@ def test_face_raw_errors(server, path, body, content_type, query, expected):
 def test_concurrent_sdk_clients(server, cv):
     def one(i: int) -> str:
         if i % 2:
-            return cv.analyze_image_by_domain_in_stream("celebrities", io.BytesIO(photo("obama.jpg"))).result["celebrities"][0]["name"]
+            return cv.analyze_image_by_domain_in_stream(
+                "celebrities", io.BytesIO(photo("obama.jpg"))
+            ).result["celebrities"][0]["name"]
         fc = FaceClient(server.url, AzureKeyCredential(KEY), retry_total=0)
         (f,) = detect(fc, photo("sunak.jpg"))
         return "face" if f.face_id else "no id"
@@ -309,3 +417,52 @@ def test_concurrent_sdk_clients(server, cv):
     with ThreadPoolExecutor(6) as pool:
         got = list(pool.map(one, range(12)))
     assert got == ["face", "Barack Obama"] * 6
+
+
+# -- the chunked decoder --------------------------------------------------------------------
+
+
+@given(
+    st.binary(max_size=3000), st.lists(st.integers(1, 700), min_size=1, max_size=20), st.booleans()
+)
+def test_read_chunked_roundtrip(data, sizes, extension):
+    wire, pos, i = b"", 0, 0
+    while pos < len(data):
+        part = data[pos : pos + sizes[i % len(sizes)]]
+        ext = b";name=value" if extension else b""
+        wire += f"{len(part):x}".encode() + ext + b"\r\n" + part + b"\r\n"
+        pos, i = pos + len(part), i + 1
+    wire += b"0\r\nX-Trailer: 1\r\n\r\nNEXT"
+    stream = io.BytesIO(wire)
+    assert read_chunked(stream, 1 << 20) == data
+    assert stream.read() == b"NEXT"  # stops exactly at the end of the body
+
+
+@pytest.mark.parametrize(
+    ("wire", "status"),
+    [
+        (b"zz\r\nabc\r\n0\r\n\r\n", 400),
+        (b"5\r\nab", 400),
+        (b"5\r\nabcdeXX0\r\n\r\n", 400),
+        (b"10\r\n" + b"a" * 16 + b"\r\n0\r\n\r\n", 413),
+    ],
+)
+def test_read_chunked_refuses_bad_framing(wire, status):
+    with pytest.raises(BodyError) as info:
+        read_chunked(io.BytesIO(wire), limit=8)
+    assert info.value.status == status
+
+
+def test_bad_framing_gets_a_vendor_error_and_the_connection_closes(server):
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.putrequest("POST", CELEB_PATH)
+    conn.putheader("Ocp-Apim-Subscription-Key", KEY)
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"nothex\r\n")
+    resp = conn.getresponse()
+    assert resp.status == 400 and resp.getheader("Connection") == "close"
+    assert resp.getheader(SIMULATED_HEADER) == "true"
+    assert json.loads(resp.read())["error"]["code"] == "BadArgument"
+    conn.close()

@@ -17,6 +17,10 @@ from simulators.vendor import default_vendor
 PHOTOS = Path(__file__).resolve().parents[1] / "simulators" / "photos"
 KEYS = {"X-NCP-APIGW-API-KEY-ID": "client-id", "X-NCP-APIGW-API-KEY": "client-secret"}
 PATH = "/vision/v1/celebrity"
+RUN_SERVE = (
+    "import argparse, sys; from dicore.commands import serve; "
+    "p = argparse.ArgumentParser(); serve.add_arguments(p); sys.exit(serve.run(p.parse_args()))"
+)
 
 
 def photo(name: str) -> bytes:
@@ -75,14 +79,26 @@ def test_no_face(server, session):
     ("headers", "status", "code", "details"),
     [
         ({}, 401, "200", "Authentication information are missing."),
-        ({"X-NCP-APIGW-API-KEY-ID": "client-id"}, 401, "200", "Authentication information are missing."),
-        ({**KEYS, "X-NCP-APIGW-API-KEY": "wrong"}, 401, "200", "Invalid authentication information."),
+        (
+            {"X-NCP-APIGW-API-KEY-ID": "client-id"},
+            401,
+            "200",
+            "Authentication information are missing.",
+        ),
+        (
+            {**KEYS, "X-NCP-APIGW-API-KEY": "wrong"},
+            401,
+            "200",
+            "Invalid authentication information.",
+        ),
     ],
 )
 def test_gateway_auth_errors(server, session, headers, status, code, details):
     r = call(server, session, files={"image": photo("obama.jpg")}, headers=headers)
     assert r.status_code == status and r.headers[SIMULATED_HEADER] == "true"
-    assert r.json() == {"error": {"errorCode": code, "message": "Authentication Failed", "details": details}}
+    assert r.json() == {
+        "error": {"errorCode": code, "message": "Authentication Failed", "details": details}
+    }
 
 
 @pytest.mark.parametrize(
@@ -119,7 +135,9 @@ def test_unknown_path_is_the_gateway_404(server, session):
 def test_concurrent_clients(server):
     def one(name: str) -> str:
         with requests.Session() as s:
-            return call(server, s, files={"image": photo(name)}).json()["faces"][0]["celebrity"]["value"]
+            return call(server, s, files={"image": photo(name)}).json()["faces"][0]["celebrity"][
+                "value"
+            ]
 
     names = ["obama.jpg", "sunak.jpg"] * 6
     with ThreadPoolExecutor(6) as pool:
@@ -129,10 +147,12 @@ def test_concurrent_clients(server):
 
 def test_multipart_parser():
     body = (
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
         b"Content-Type: image/jpeg\r\n\r\n\r\n--Xy\r\nbytes\r\n--XyZ--\r\n"
     )
-    assert parse_multipart('multipart/form-data; boundary="XyZ"', body) == {"image": b"\r\n--Xy\r\nbytes"}
+    assert parse_multipart('multipart/form-data; boundary="XyZ"', body) == {
+        "image": b"\r\n--Xy\r\nbytes"
+    }
     for ct, bad in [
         ("multipart/form-data", body),
         ("multipart/form-data; boundary=XyZ", body.replace(b"--XyZ--", b"")),
@@ -144,7 +164,9 @@ def test_multipart_parser():
 
 
 def test_dicore_serve_command(tmp_path):
-    """`dicore serve naver --port 0`: prints its URL, answers, and stops cleanly on Ctrl-C."""
+    """`dicore serve naver --port 0`: prints its URL, answers, and stops cleanly on Ctrl-C.
+
+    Runs the command module as dicore.cli does, without importing every other command."""
     import os
     import re
     import signal
@@ -153,14 +175,19 @@ def test_dicore_serve_command(tmp_path):
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dicore", "serve", "naver", "--port", "0", "--key", "k"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-c", RUN_SERVE, "naver", "--port", "0", "--key", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
         url = None
         for line in proc.stdout:
-            m = re.search(r"SIMULATED naver API \(not the real vendor\) on (http://127\.0\.0\.1:\d+)", line)
+            m = re.search(
+                r"SIMULATED naver API \(not the real vendor\) on (http://127\.0\.0\.1:\d+)", line
+            )
             if m:
                 url = m.group(1)
                 break
@@ -168,9 +195,16 @@ def test_dicore_serve_command(tmp_path):
             proc.kill()
             pytest.fail(f"dicore serve printed no URL; stderr:\n{proc.communicate()[1]}")
         headers = {"X-NCP-APIGW-API-KEY-ID": "id", "X-NCP-APIGW-API-KEY": "k"}
-        r = requests.post(url + PATH, files={"image": photo("obama.jpg")}, headers=headers, timeout=60)
+        r = requests.post(
+            url + PATH, files={"image": photo("obama.jpg")}, headers=headers, timeout=60
+        )
         assert r.json()["faces"][0]["celebrity"]["value"] == "Barack Obama"
-        bad = requests.post(url + PATH, files={"image": photo("obama.jpg")}, headers={**headers, "X-NCP-APIGW-API-KEY": "x"}, timeout=60)
+        bad = requests.post(
+            url + PATH,
+            files={"image": photo("obama.jpg")},
+            headers={**headers, "X-NCP-APIGW-API-KEY": "x"},
+            timeout=60,
+        )
         assert bad.status_code == 401
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

@@ -30,9 +30,9 @@ def test_wal_and_results_view(tmp_path):
         ])
         cols = s.result_columns()
     assert list(cols) == list(RESULT_COLUMNS)
-    rows = list(zip(*cols.values()))
+    rows = list(zip(*cols.values(), strict=False))
     assert [(r[0], r[4]) for r in rows] == [("aws", "r1"), ("aws", "f1"), ("naver", "f1")]
-    aws_f1 = dict(zip(RESULT_COLUMNS, rows[1]))
+    aws_f1 = dict(zip(RESULT_COLUMNS, rows[1], strict=False))
     assert aws_f1["predicted"] == "" and aws_f1["confidence"] is None
     assert aws_f1["similarity"] == 85.25 and aws_f1["is_fake"] is True
     assert aws_f1["real_item_id"] == "r1" and aws_f1["reference"] == "b"

@@ -71,7 +71,7 @@ def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
         import pyarrow.parquet as pq
 
         cols = pq.read_table(p, columns=["vendor", "is_fake"]).to_pydict()
-        pairs = zip(cols["vendor"], cols["is_fake"], strict=True)
+        pairs = list(zip(cols["vendor"], cols["is_fake"], strict=True))
     else:
         with p.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

@@ -33,43 +33,60 @@ USAGE = {
   boto3:   boto3.client("rekognition", region_name="us-east-1", endpoint_url="{url}",
                         aws_access_key_id="test", aws_secret_access_key="test")
            (or: export AWS_ENDPOINT_URL_REKOGNITION={url})
-  dicore:  dicore run --vendor aws --backend live --endpoint {url}""",
+  dicore:  export DICORE_AWS_ENDPOINT={url}   (the live backend then talks to this server)
+           dicore record --vendor aws --images DIR --endpoint {url}""",
     "azure": """\
   Computer Vision: ComputerVisionClient("{url}", CognitiveServicesCredentials("{key}"))
                    .analyze_image_by_domain_in_stream("celebrities", open("img.jpg", "rb"))
   Face:            FaceClient("{url}", AzureKeyCredential("{key}")).detect(...) / .verify_face_to_face(...)
   curl:            curl -H "Ocp-Apim-Subscription-Key: {key}" -H "Content-Type: application/octet-stream" \\
                         --data-binary @img.jpg {url}/vision/v3.2/models/celebrities/analyze
-  dicore:          dicore run --vendor azure --backend live --endpoint {url}""",
+  dicore:          export DICORE_AZURE_ENDPOINT={url}
+                   dicore record --vendor azure --images DIR --endpoint {url}""",
     "naver": """\
   requests: requests.post("{url}/vision/v1/celebrity", files={{"image": open("img.jpg", "rb")}},
                           headers={{"X-NCP-APIGW-API-KEY-ID": "id", "X-NCP-APIGW-API-KEY": "{key}"}})
-  dicore:   dicore run --vendor naver --backend live --endpoint {url}""",
+  dicore:   export DICORE_NAVER_ENDPOINT={url}
+            dicore record --vendor naver --images DIR --endpoint {url}""",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("vendor", choices=sorted(DEFAULT_PORTS), help="which vendor API to simulate")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument(
-        "--port", type=int, default=None,
+        "vendor", choices=sorted(DEFAULT_PORTS), help="which vendor API to simulate"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback only)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
         help="port (default: aws 8765, azure 8766, naver 8767; 0 picks a free one)",
     )
     parser.add_argument(
-        "--gallery", type=Path, default=None,
+        "--gallery",
+        type=Path,
+        default=None,
         help="known people: a folder <name>/*.jpg or a saved gallery .npz "
         "(default: the credited photos in simulators/photos/)",
     )
     parser.add_argument(
-        "--key", default=None,
+        "--key",
+        default=None,
         help="require this key (Azure Ocp-Apim-Subscription-Key, Naver X-NCP-APIGW-API-KEY); "
         "default: any non-empty key",
     )
     parser.add_argument(
-        "--face-ttl", type=int, default=86400, metavar="SECONDS",
+        "--face-ttl",
+        type=int,
+        default=86400,
+        metavar="SECONDS",
         help="Azure: default lifetime of faceIds, 60..86400 (default 86400)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the vendor's distractor celebrities")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the vendor's distractor celebrities"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -85,7 +102,9 @@ def _gallery(path: Path | None, recognizer):
         if path.suffix == ".npz":
             return Gallery.load(path, expected_model_id=recognizer.model_id)
     except GalleryError as exc:
-        raise UserError(str(exc), "a gallery is a folder <name>/*.jpg or a .npz saved by Gallery.save") from None
+        raise UserError(
+            str(exc), "a gallery is a folder <name>/*.jpg or a .npz saved by Gallery.save"
+        ) from None
     raise UserError(
         f"--gallery {path}: not a folder or a .npz file",
         "a gallery is a folder <name>/*.jpg (one sub-folder per person) or a .npz saved by Gallery.save",
@@ -101,9 +120,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= port <= 65535:
         raise UserError(f"--port {port} is not a TCP port", "use 0..65535 (0 picks a free port)")
     if args.vendor == "azure" and not 60 <= args.face_ttl <= 86400:
-        raise UserError(f"--face-ttl {args.face_ttl} is out of range", "Azure allows 60..86400 seconds")
+        raise UserError(
+            f"--face-ttl {args.face_ttl} is out of range", "Azure allows 60..86400 seconds"
+        )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding {args.host}: the simulator is reachable from other machines", file=sys.stderr)
+        print(
+            f"warning: binding {args.host}: the simulator is reachable from other machines",
+            file=sys.stderr,
+        )
 
     print(f"loading the simulated {args.vendor} vendor (ArcFace, gallery) ...", flush=True)
     from simulators.errors import RecognizerError
@@ -112,10 +136,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         recognizer = default_recognizer()
         vendor = SimulatedVendor(
-            args.vendor, gallery=_gallery(args.gallery, recognizer), recognizer=recognizer, seed=args.seed
+            args.vendor,
+            gallery=_gallery(args.gallery, recognizer),
+            recognizer=recognizer,
+            seed=args.seed,
         )
     except RecognizerError as exc:
-        raise UserError(str(exc), "install the simulator extra: pip install 'dicore[sim]'") from None
+        raise UserError(
+            str(exc), "install the simulator extra: pip install 'dicore[sim]'"
+        ) from None
     options: dict = {}
     if args.vendor == "azure":
         options = {"key": args.key, "face_ttl_s": args.face_ttl}

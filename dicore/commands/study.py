@@ -12,12 +12,13 @@ Outputs: results.csv, results.parquet, metrics.json, sweeps.json, defence.json,
 calibration.json, provenance.json, report.md, report.html (+ PNGs), store.sqlite.
 
 examples:
-  dicore study                                  # the default study (about 20 s)
+  dicore study                                  # the default study (under a minute)
   dicore study --scale small --out /tmp/quick   # a small cohort, a few seconds
   dicore study --beta 95 --gamma 85 --vendors aws,azure
   dicore study --manifest data/manifest.csv     # your images, simulated vendors
   dicore study --manifest data/manifest.csv --backend live --vendors aws --yes
-  dicore study --manifest data/manifest.csv --backend replay --cassette cassettes/
+  dicore study --manifest data/manifest.csv --backend replay \\
+      --cassette 'cassettes/{vendor}/simulator_photos.yaml'
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="sim: offline simulator (default); live: vendor APIs "
                         "(keys from the environment); replay: vcrpy cassettes")
     parser.add_argument("--cassette", type=Path, metavar="PATH",
-                        help="replay: a cassette file, or a folder of <vendor>.yaml")
+                        help="replay: a cassette file, a folder of <vendor>.yaml, or a path with "
+                        "{vendor} in it, e.g. cassettes/{vendor}/simulator_photos.yaml")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="calls in flight per vendor (default 1; live 4)")
     parser.add_argument("--rate", metavar="V=TPS,...",

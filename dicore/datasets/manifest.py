@@ -165,7 +165,7 @@ def validate_records(
     rows: list[ManifestRow] = []
     seen: dict[str, int] = {}
     for i, rec in enumerate(records):
-        get = lambda k: rec.get(k, "") or ""  # noqa: E731
+        get = lambda k, rec=rec: rec.get(k, "") or ""  # noqa: E731
         item_id = get("item_id")
         if not item_id:
             bad(i, "item_id", "empty")

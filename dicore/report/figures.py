@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -37,7 +38,7 @@ def colour(vendor: str, i: int = 0) -> str:
     return VENDOR_COLOURS.get(vendor, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])
 
 
-def _suptitle(fig, text: str, simulated: bool) -> None:
+def _suptitle(fig, text: str, simulated: bool | None) -> None:
     if simulated:
         text = f"SIMULATED vendors: {text}"
     fig.suptitle(text, fontsize=14, fontweight="bold", color=SIM_COLOUR if simulated else "black")
@@ -157,7 +158,7 @@ def sweeps(inputs: ReportInputs) -> bytes | None:
             ax.set_ylim(0, 105)
             ax.grid(alpha=0.3)
         axes[row][0].set_ylabel(f"{metric} ({Y_LABELS[metric]})")
-    handles, labels = {}, {}
+    handles: dict[str, Any] = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)

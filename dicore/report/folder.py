@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dicore.errors import UserError
-from dicore.report.model import ReportInputs, SweepCurve, sweeps_from_json
+from dicore.report.model import ReportInputs, SweepCurve, TradeoffCurve, sweeps_from_json
 
 SWEEP_GRID = np.linspace(0.0, 100.0, 101)
 
@@ -89,7 +89,7 @@ def _backends(folder: Path, results: Path | None) -> dict[str, str]:
         import pyarrow.parquet as pq
 
         cols = pq.read_table(results, columns=["vendor", "backend"]).to_pydict()
-        pairs = zip(cols["vendor"], cols["backend"], strict=True)
+        pairs = list(zip(cols["vendor"], cols["backend"], strict=True))
     else:
         import csv
 
@@ -118,7 +118,8 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     results = next((p for p in (folder / "results.csv", folder / "results.parquet")
                     if p.is_file()), None)
 
-    sweeps, tradeoffs = [], []
+    sweeps: list[SweepCurve] = []
+    tradeoffs: list[TradeoffCurve] = []
     spath = folder / "sweeps.json"
     if spath.is_file():
         try:

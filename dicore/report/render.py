@@ -121,7 +121,7 @@ SECTIONS = (
      "A fake the detector blocks cannot succeed; attack success after the filter is over all "
      "fakes. Source `analytic`: ASR_after = ASR_before x (1 - accuracy); `measured`: from "
      "detector scores; `simulated`: from simulated detector scores."),
-    ("metrics", "All metrics", f"Values in percent with 95% interval and n."),
+    ("metrics", "All metrics", "Values in percent with 95% interval and n."),
     ("provenance", "Provenance", "Where every number comes from."),
 )
 

@@ -68,13 +68,16 @@ class AwsApp:
 
     def __init__(self, vendor: SimulatedVendor):
         if vendor.vendor != "aws":
-            raise ValueError(f"the AWS server needs the 'aws' simulated vendor, not {vendor.vendor!r}")
+            raise ValueError(
+                f"the AWS server needs the 'aws' simulated vendor, not {vendor.vendor!r}"
+            )
         self.vendor = vendor
         # Successful answers by (operation, request body): every operation here is a pure
         # function of its body, so a repeated request skips JSON parsing and base64 decoding
         # (about 3 ms for a 150 KB image; the vendor's own cache then has nothing left to do).
         self._memo: OrderedDict[tuple, dict] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.memo_hits = 0
         self.operations = {
             "RecognizeCelebrities": self.recognize_celebrities,
             "CompareFaces": self.compare_faces,
@@ -114,6 +117,7 @@ class AwsApp:
             out = self._memo.get(key)
             if out is not None:
                 self._memo.move_to_end(key)
+                self.memo_hits += 1
                 return out
         out = self._run(op, request.body)
         with self._memo_lock:
@@ -168,7 +172,9 @@ class AwsApp:
         raw = image["Bytes"]
         # The decoded size follows from the base64 length: refuse a huge blob before decoding.
         if len(raw) // 4 * 3 - raw.count("=", -2) > MAX_IMAGE_BYTES:
-            raise AwsError("ImageTooLargeException", f"Image size is too large: over {MAX_IMAGE_BYTES} bytes")
+            raise AwsError(
+                "ImageTooLargeException", f"Image size is too large: over {MAX_IMAGE_BYTES} bytes"
+            )
         return raw
 
     @staticmethod
@@ -185,6 +191,12 @@ class AwsApp:
     def _rejected(exc: ImageRejected, member: str) -> AwsError:
         code, prefix = _REJECTED[exc.reason]
         return AwsError(code, f"{prefix}: {member}: {exc}")
+
+    def _recognize(self, data: bytes, member: str):
+        try:
+            return self.vendor.recognize_image(data)
+        except ImageRejected as exc:
+            raise self._rejected(exc, member) from None
 
     # -- operations -------------------------------------------------------------
 
@@ -227,7 +239,9 @@ class AwsApp:
             raise _invalid(
                 f"QualityFilter {quality!r} is not simulated by dicore; send NONE or omit it"
             )
-        images = {m: self._decode(self._image_text(params, m), m) for m in ("SourceImage", "TargetImage")}
+        images = {
+            m: self._decode(self._image_text(params, m), m) for m in ("SourceImage", "TargetImage")
+        }
         try:
             cmp = self.vendor.compare_faces(images["SourceImage"], images["TargetImage"])
         except ImageRejected as exc:

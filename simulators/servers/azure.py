@@ -95,7 +95,9 @@ class AzureApp:
         clock: Callable[[], float] = time.monotonic,
     ):
         if vendor.vendor != "azure":
-            raise ValueError(f"the Azure server needs the 'azure' simulated vendor, not {vendor.vendor!r}")
+            raise ValueError(
+                f"the Azure server needs the 'azure' simulated vendor, not {vendor.vendor!r}"
+            )
         if not MIN_TTL_S <= face_ttl_s <= MAX_TTL_S:
             raise ValueError(f"face_ttl_s must be in {MIN_TTL_S}..{MAX_TTL_S}, got {face_ttl_s}")
         self.vendor = vendor
@@ -111,7 +113,10 @@ class AzureApp:
         try:
             self._check_key(request)
             if request.method != "POST":
-                raise AzureError(404, "404", f"Resource not found ({request.method} {request.path})")
+                raise AzureError(
+                    404, "404", f"Resource not found ({request.method} {request.path})"
+                )
+            body: dict | list
             m = _CV_PATH.match(request.path)
             if m:
                 body = self.analyze(m.group(1), request)
@@ -131,7 +136,9 @@ class AzureApp:
 
     @staticmethod
     def _error(exc: AzureError) -> Response:
-        return json_response(exc.status, exc.body(), CONTENT_TYPE, {"apim-request-id": str(uuid.uuid4())})
+        return json_response(
+            exc.status, exc.body(), CONTENT_TYPE, {"apim-request-id": str(uuid.uuid4())}
+        )
 
     def _check_key(self, request: Request) -> None:
         got = request.header("Ocp-Apim-Subscription-Key")
@@ -153,17 +160,25 @@ class AzureApp:
     # -- Computer Vision: celebrities ---------------------------------------------
 
     def analyze(self, model: str, request: Request) -> dict:
-        self._only(request.query, ("language", "model-version"), lambda m: _cv_error("BadArgument", m))
+        self._only(
+            request.query, ("language", "model-version"), lambda m: _cv_error("BadArgument", m)
+        )
         if model != "celebrities":
             raise _cv_error(
-                "InvalidModel", f"Specified model is not supported: {model!r} (simulated: celebrities only)"
+                "InvalidModel",
+                f"Specified model is not supported: {model!r} (simulated: celebrities only)",
             )
         language = request.query.get("language", "en")
         if language not in LANGUAGES:
-            raise _cv_error("NotSupportedLanguage", f"language must be one of {list(LANGUAGES)}, got {language!r}")
+            raise _cv_error(
+                "NotSupportedLanguage",
+                f"language must be one of {list(LANGUAGES)}, got {language!r}",
+            )
         version = request.query.get("model-version", "latest")
         if not _MODEL_VERSION.match(version):
-            raise _cv_error("BadArgument", f"model-version {version!r} does not match {_MODEL_VERSION.pattern}")
+            raise _cv_error(
+                "BadArgument", f"model-version {version!r} does not match {_MODEL_VERSION.pattern}"
+            )
         media = self._media(request)
         if media == "application/json":
             raise _cv_error(
@@ -185,7 +200,7 @@ class AzureApp:
             {
                 "name": f.name,
                 "faceRectangle": _rectangle(f.bbox),
-                "confidence": round(f.confidence / 100.0, 9),
+                "confidence": round((f.confidence or 0.0) / 100.0, 9),
             }
             for f in rec.faces
             if f.name is not None
@@ -234,7 +249,9 @@ class AzureApp:
             raise _bad(f"'faceIdTimeToLive' must be an integer in {MIN_TTL_S}..{MAX_TTL_S}.")
         media = self._media(request)
         if media == "application/json":
-            raise AzureError(400, "InvalidURL", "Invalid image URL. (the dicore simulator fetches no URLs)")
+            raise AzureError(
+                400, "InvalidURL", "Invalid image URL. (the dicore simulator fetches no URLs)"
+            )
         if media != "application/octet-stream":
             raise AzureError(415, "BadArgument", "Invalid Media Type.")
         try:
@@ -270,8 +287,12 @@ class AzureApp:
         if not isinstance(body, dict):
             raise _bad("Request body is invalid.")
         if {"personId", "personGroupId", "largePersonGroupId"} & set(body):
-            raise _bad("Verify against a person is not simulated by dicore; send faceId1 and faceId2.")
-        if set(body) != {"faceId1", "faceId2"} or not all(isinstance(v, str) for v in body.values()):
+            raise _bad(
+                "Verify against a person is not simulated by dicore; send faceId1 and faceId2."
+            )
+        if set(body) != {"faceId1", "faceId2"} or not all(
+            isinstance(v, str) for v in body.values()
+        ):
             raise _bad("Request body is invalid. (expected exactly faceId1 and faceId2, strings)")
         a, b = self._lookup(body["faceId1"]), self._lookup(body["faceId2"])
         if a.recognition_model != b.recognition_model:
@@ -300,7 +321,9 @@ class AzureApp:
                 del self._faces[face_id]
                 face = None
         if face is None:
-            raise AzureError(404, "FaceNotFound", f"Face is not found: {face_id} (unknown or expired).")
+            raise AzureError(
+                404, "FaceNotFound", f"Face is not found: {face_id} (unknown or expired)."
+            )
         return face
 
 
@@ -316,7 +339,12 @@ def _flag(query: dict, name: str, default: bool) -> bool:
 def _rectangle(bbox: tuple[float, float, float, float]) -> dict:
     x1, y1, x2, y2 = bbox
     left, top = max(0, round(x1)), max(0, round(y1))
-    return {"left": left, "top": top, "width": max(1, round(x2) - left), "height": max(1, round(y2) - top)}
+    return {
+        "left": left,
+        "top": top,
+        "width": max(1, round(x2) - left),
+        "height": max(1, round(y2) - top),
+    }
 
 
 def _cv_image_error(exc: ImageRejected) -> AzureError:

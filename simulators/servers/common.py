@@ -18,7 +18,6 @@ import json
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -232,9 +231,8 @@ class SimulatorServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else host
-        return f"http://{host}:{port}"
+        host, port = str(self.server_address[0]), self.server_address[1]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def process_request(self, request, client_address):  # type: ignore[override]
         with self._open_lock:
@@ -271,13 +269,3 @@ def serve_in_thread(
         server.shutdown()
         thread.join(timeout=5)
         server.close()
-
-
-def new_request_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
-
-
-def monotonic() -> float:
-    return time.monotonic()

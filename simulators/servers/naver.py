@@ -36,9 +36,13 @@ def _bad_request(details: str) -> NaverError:
 class NaverApp:
     name = "naver"
 
-    def __init__(self, vendor: SimulatedVendor, *, key_id: str | None = None, key: str | None = None):
+    def __init__(
+        self, vendor: SimulatedVendor, *, key_id: str | None = None, key: str | None = None
+    ):
         if vendor.vendor != "naver":
-            raise ValueError(f"the Naver server needs the 'naver' simulated vendor, not {vendor.vendor!r}")
+            raise ValueError(
+                f"the Naver server needs the 'naver' simulated vendor, not {vendor.vendor!r}"
+            )
         self.vendor = vendor
         self.key_id = key_id
         self.key = key
@@ -67,9 +71,15 @@ class NaverApp:
     def _check_key(self, request: Request) -> None:
         key_id, key = request.header(KEY_ID_HEADER), request.header(KEY_HEADER)
         if not key_id or not key:
-            raise NaverError(401, "200", "Authentication Failed", "Authentication information are missing.")
-        if (self.key_id is not None and key_id != self.key_id) or (self.key is not None and key != self.key):
-            raise NaverError(401, "200", "Authentication Failed", "Invalid authentication information.")
+            raise NaverError(
+                401, "200", "Authentication Failed", "Authentication information are missing."
+            )
+        if (self.key_id is not None and key_id != self.key_id) or (
+            self.key is not None and key != self.key
+        ):
+            raise NaverError(
+                401, "200", "Authentication Failed", "Invalid authentication information."
+            )
 
     def celebrity(self, request: Request) -> dict:
         if request.query:
@@ -85,7 +95,7 @@ class NaverApp:
         except ImageRejected as exc:
             raise _bad_request(f"image rejected ({exc.reason}): {exc}") from None
         faces = [
-            {"celebrity": {"value": f.name, "confidence": round(f.confidence / 100.0, 6)}}
+            {"celebrity": {"value": f.name, "confidence": round((f.confidence or 0.0) / 100.0, 6)}}
             for f in rec.faces
             if f.name is not None
         ]
