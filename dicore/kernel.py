@@ -35,6 +35,9 @@ from jax.ops import segment_sum
 class UniformGrid:
     """The thresholds `start + step * k` for k = 0..num-1 (static, hashable).
 
+    A pytree without leaves, so it can be passed straight to a jitted function:
+    each distinct grid compiles once, like a static argument.
+
     The threshold values themselves are computed in float64 and then cast to the
     dtype of the data (`values(dtype)`), so NumPy references and the JAX kernel
     see exactly the same numbers.
@@ -77,6 +80,9 @@ class UniformGrid:
                 "pass the thresholds as an array to use the searchsorted path"
             )
 
+
+# A pytree with no leaves: passed to `jit` it is static (part of the cache key).
+jax.tree_util.register_dataclass(UniformGrid, data_fields=[], meta_fields=["start", "step", "num"])
 
 Thresholds = Array | np.ndarray | UniformGrid
 
@@ -242,3 +248,13 @@ def distinct_curve(scores: Array, labels: Array, *, weights: Array | None = None
     tps = jnp.full((n,), total_pos, dtype).at[dest].set(cpos, mode="drop")
     fps = jnp.full((n,), total_neg, dtype).at[dest].set(cneg, mode="drop")
     return DistinctCurve(thresholds, tps, fps, num)
+
+
+def threshold_values(thresholds: Thresholds, dtype=np.float32) -> Array:
+    """The (K,) threshold values of an array or a `UniformGrid`, in `dtype`."""
+    if isinstance(thresholds, UniformGrid):
+        return jnp.asarray(thresholds.values(dtype))
+    thresholds = jnp.asarray(thresholds, dtype)
+    if thresholds.ndim != 1:
+        raise ValueError(f"thresholds must be 1-D, got shape {thresholds.shape}")
+    return thresholds

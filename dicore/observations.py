@@ -210,7 +210,7 @@ class Observations:
         for i, row in enumerate(rows, start=1):
             missing = [c for c in RESULT_COLUMNS if c not in row]
             if missing:
-                problems.add(i, ", ".join(missing), "missing column(s)")
+                problems.add(i, ", ".join(missing), "missing (no such column in this row)")
             for c in RESULT_COLUMNS:
                 columns[c].append(row.get(c))
         problems.raise_if_any()
@@ -224,7 +224,7 @@ class Observations:
         problems = _Problems(source)
         absent = [c for c in RESULT_COLUMNS if c not in columns]
         if absent:
-            problems.add(None, ", ".join(absent), "missing column(s)")
+            problems.add(None, "columns", f"missing {', '.join(absent)}")
             problems.raise_if_any()
         lengths = {c: len(columns[c]) for c in RESULT_COLUMNS}
         if len(set(lengths.values())) > 1:

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
@@ -24,6 +24,7 @@ from dicore.intervals import (
 from dicore.metrics import Counts, group_counts, rates
 from dicore.observations import Observations
 from tests.test_metrics import (
+    EAGER_EXAMPLES,
     N_DATASETS,
     N_IDENTITIES,
     N_VENDORS,
@@ -113,6 +114,7 @@ def _idc(obs):
 idc_jit = jax.jit(chex.assert_max_traces(_idc, n=1))
 
 
+@settings(max_examples=EAGER_EXAMPLES)
 @given(observations_strategy())
 def test_identity_counts_match_reference_and_sum_to_group_counts(obs):
     num, den = reference_identity_counts(obs)
@@ -225,6 +227,7 @@ def test_bootstrap_intervals_contain_estimate_within_0_100(obs, seed):
     assert np.all((0 <= low[ok]) & (low[ok] <= est[ok]) & (est[ok] <= high[ok]) & (high[ok] <= 100))
 
 
+@settings(max_examples=min(settings().max_examples, 5))
 @given(observations_strategy(), st.integers(0, 2**31 - 1))
 def test_bootstrap_equals_its_eager_steps(obs, seed):
     """cluster_bootstrap under jit == its steps run eagerly, key by key (an eager vmap of the

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicore import METHODS
@@ -40,6 +40,9 @@ REAL = METHODS.index("real")
 # Values on and around the thresholds (beta 90, gamma 80) so ties are exercised.
 CONFIDENCES = [0.01, 50.0, 79.99, 80.0, 80.01, 89.99, 90.0, 90.01, 99.0, 100.0]
 THRESHOLDS = [0.0, 50.0, 80.0, 90.0, 99.0, 100.0]
+
+# Eager JAX dispatches op by op (~0.1 s a call here): fewer examples where a test runs it.
+EAGER_EXAMPLES = min(settings().max_examples, 15)
 
 
 @st.composite
@@ -198,6 +201,7 @@ def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
         np.testing.assert_array_equal(np.asarray(c.denominator), den)
 
 
+@settings(max_examples=EAGER_EXAMPLES)
 @given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
 def test_each_metric_function_and_row_outcomes_match_reference(obs, beta, gamma):
     num, den = reference_counts(obs, beta, gamma)

@@ -103,7 +103,7 @@ def tradeoff(inputs: ReportInputs) -> bytes | None:
     curves = inputs.tradeoffs
     if not curves:
         return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(5.6 * len(curves), 5.4),
+    fig, axes = plt.subplots(1, len(curves), figsize=(max(5.6 * len(curves), 12.0), 5.4),
                              squeeze=False)
     fig.subplots_adjust(left=0.05, right=0.98, top=0.85, bottom=0.31, wspace=0.22)
     for i, (ax, c) in enumerate(zip(axes[0], curves, strict=True)):
@@ -141,7 +141,7 @@ def sweeps(inputs: ReportInputs) -> bytes | None:
     datasets = [d for d in inputs.datasets if any(s.dataset == d for s in inputs.sweeps)]
     datasets += sorted({s.dataset for s in inputs.sweeps} - set(datasets))
     vendors = inputs.vendors + sorted({s.vendor for s in inputs.sweeps} - set(inputs.vendors))
-    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets) + 1, 6.6),
+    fig, axes = plt.subplots(2, len(datasets), figsize=(max(3.4 * len(datasets) + 1, 13.0), 6.6),
                              squeeze=False, sharey=True)
     fig.subplots_adjust(left=0.06, right=0.99, top=0.88, bottom=0.16, hspace=0.5, wspace=0.08)
     for row, (metric, at, name) in enumerate((("DHC", inputs.beta, "beta"),

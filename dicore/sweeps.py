@@ -1,0 +1,141 @@
+"""Threshold sweeps of DHC and DHS, and their joint beta x gamma grid, per (dataset, vendor).
+
+Every sweep is one call of the counts-at-thresholds kernel (`dicore.kernel.counts_above`)
+on the per-row values `dicore.metrics.fake_outcomes` gives, so each grid point equals the
+point metric (`dicore.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactly.
+
+- `dhc_sweep`: DHC(beta) for every beta: named fakes with confidence > beta (strict) /
+  named fakes. Shapes (G, B).
+- `dhs_sweep`: DHS(gamma) for every gamma: unnamed fakes with similarity > gamma
+  (strict) / unnamed fakes that have a similarity. Shapes (G, Γ).
+- `high_risk_sweep`, the joint grid: the share of *all* fakes that are high-risk at
+  (beta, gamma), i.e. DHC(beta) or DHS(gamma): named with confidence > beta, or
+  unnamed with similarity > gamma. Denominator: fakes in the group (so it is neither
+  DHC's nor DHS's denominator). A fake is either named or not, so the two events are
+  disjoint and the count is `dhc[b] + dhs[g]`, exact; O(N + B + Γ) before the
+  B x Γ output. Shapes (G, B, Γ).
+
+Grids are arrays (sorted ascending) or a static `dicore.kernel.UniformGrid` (fast exact
+binning). Group g = dataset * n_vendors + vendor, as in `dicore.metrics`. The `*_jit`
+versions compile once per input shape and grid (a `UniformGrid` is part of the cache key).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from dicore import VENDORS
+from dicore.kernel import Thresholds, counts_above
+from dicore.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
+from dicore.observations import Observations
+
+
+def _group_sum(mask, seg, num_segments):
+    return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=num_segments)
+
+
+def _tile(den, k):
+    """(G,) denominators repeated along the grid axis -> (G, K)."""
+    return jnp.broadcast_to(den[:, None], (den.shape[0], k))
+
+
+def dhc_sweep_counts(
+    outcomes: FakeOutcomes, segment_ids, *, num_segments: int, betas: Thresholds
+) -> Counts:
+    """DHC at every beta per segment: (S, B) counts of named fakes with confidence > beta
+    (strict) over named fakes (the denominator repeated along B)."""
+    seg = jnp.asarray(segment_ids, jnp.int32)
+    num = counts_above(
+        outcomes.fake_confidence, betas, segment_ids=seg, num_segments=num_segments
+    )
+    den = _group_sum(outcomes.named, seg, num_segments)
+    return Counts(num, _tile(den, num.shape[1]))
+
+
+def dhs_sweep_counts(
+    outcomes: FakeOutcomes, segment_ids, *, num_segments: int, gammas: Thresholds
+) -> Counts:
+    """DHS at every gamma per segment: (S, Γ) counts of unnamed fakes with similarity >
+    gamma (strict) over unnamed fakes that have a similarity."""
+    seg = jnp.asarray(segment_ids, jnp.int32)
+    num = counts_above(
+        outcomes.unnamed_similarity, gammas, segment_ids=seg, num_segments=num_segments
+    )
+    den = _group_sum(~jnp.isnan(outcomes.unnamed_similarity), seg, num_segments)
+    return Counts(num, _tile(den, num.shape[1]))
+
+
+def dhc_sweep(
+    obs: Observations, betas: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
+) -> Counts:
+    """DHC(beta) per group for every beta, shapes (G, B); see the module docstring."""
+    return dhc_sweep_counts(
+        fake_outcomes(obs),
+        group_ids(obs, n_vendors=n_vendors),
+        num_segments=n_datasets * n_vendors,
+        betas=betas,
+    )
+
+
+def dhs_sweep(
+    obs: Observations, gammas: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
+) -> Counts:
+    """DHS(gamma) per group for every gamma, shapes (G, Γ); see the module docstring."""
+    return dhs_sweep_counts(
+        fake_outcomes(obs),
+        group_ids(obs, n_vendors=n_vendors),
+        num_segments=n_datasets * n_vendors,
+        gammas=gammas,
+    )
+
+
+class JointCounts(NamedTuple):
+    """High-risk counts on the beta x gamma grid: numerator (G, B, Γ), fakes (G,).
+
+    The denominator is kept per group (not repeated B x Γ times: at 1001 x 1001 that
+    would double the memory written).
+    """
+
+    numerator: Array
+    fakes: Array
+
+    def rates(self) -> Array:
+        """Percent of fakes, (G, B, Γ) float32; NaN for groups without fakes."""
+        den = jnp.asarray(self.fakes, jnp.float32)[:, None, None]
+        if den.shape[0] != self.numerator.shape[0]:
+            raise ValueError(f"fakes {self.fakes.shape} must have shape ({self.numerator.shape[0]},)")
+        num = jnp.asarray(self.numerator, jnp.float32)
+        return jnp.where(den > 0, num * (100.0 / jnp.maximum(den, 1.0)), jnp.nan)
+
+
+def high_risk_sweep(
+    obs: Observations,
+    betas: Thresholds,
+    gammas: Thresholds,
+    *,
+    n_datasets: int,
+    n_vendors: int = len(VENDORS),
+) -> JointCounts:
+    """Fakes that are DHC(beta) or DHS(gamma), over all fakes: numerator (G, B, Γ).
+
+    A fake counts at (beta, gamma) when it is named with confidence > beta, or not
+    named with similarity > gamma (both strict). The events are disjoint, so the
+    numerator is DHC's count at beta plus DHS's count at gamma.
+    """
+    outcomes = fake_outcomes(obs)
+    seg = group_ids(obs, n_vendors=n_vendors)
+    g = n_datasets * n_vendors
+    dhc = dhc_sweep_counts(outcomes, seg, num_segments=g, betas=betas).numerator
+    dhs = dhs_sweep_counts(outcomes, seg, num_segments=g, gammas=gammas).numerator
+    num = dhc[:, :, None] + dhs[:, None, :]
+    return JointCounts(num, _group_sum(outcomes.is_fake, seg, g))
+
+
+_STATIC = ("n_datasets", "n_vendors")
+dhc_sweep_jit = jax.jit(dhc_sweep, static_argnames=_STATIC)
+dhs_sweep_jit = jax.jit(dhs_sweep, static_argnames=_STATIC)
+high_risk_sweep_jit = jax.jit(high_risk_sweep, static_argnames=_STATIC)
