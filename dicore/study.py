@@ -333,21 +333,37 @@ def _loaded(cols: dict[str, Sequence], source: str):
     return Observations.from_columns(cols, source=source)
 
 
-def compute_sweeps(obs, vocab, cfg: StudyConfig, results_csv: Path):
+SWEEP_GRID = tuple(float(t) for t in range(101))  # percent, step 1
+
+
+def compute_sweeps(obs, vocab, cfg: StudyConfig):
     """(sweep curves, trade-off curves) in the report model's form.
 
-    From `dicore.sweeps` when it offers `study_sweeps`; otherwise the DHC/DHS sweeps
-    the report can recompute from the results file, and no trade-offs.
+    `dicore.sweeps.study_sweeps` when it exists (sweeps and trade-offs); otherwise the
+    DHC-over-beta and DHS-over-gamma curves from `dhc_sweep` / `dhs_sweep`, no trade-offs.
     """
-    try:
-        from dicore import sweeps
+    from dicore import sweeps
 
-        fn = sweeps.study_sweeps
-    except (ImportError, AttributeError):
-        from dicore.report.folder import recompute_sweeps
+    if hasattr(sweeps, "study_sweeps"):
+        return sweeps.study_sweeps(obs, vocab, beta=cfg.beta, gamma=cfg.gamma)
+    import numpy as np
 
-        return recompute_sweeps(results_csv), []
-    return fn(obs, vocab, beta=cfg.beta, gamma=cfg.gamma)
+    from dicore.report.model import SweepCurve
+
+    grid = np.asarray(SWEEP_GRID, np.float32)
+    n_d, n_v = len(vocab.datasets), len(vocab.vendors)
+    curves = []
+    for metric, fn in (("DHC", sweeps.dhc_sweep), ("DHS", sweeps.dhs_sweep)):
+        counts = fn(obs, grid, n_datasets=n_d, n_vendors=n_v)
+        num = np.asarray(counts.numerator, np.float64)
+        den = np.asarray(counts.denominator)
+        for g in range(n_d * n_v):
+            if den[g, 0] == 0:
+                continue  # no fakes of that kind (Naver has no similarity): no curve
+            d, v = divmod(g, n_v)
+            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
+                                     list(SWEEP_GRID), (100.0 * num[g] / den[g]).tolist()))
+    return curves, []
 
 
 def compute_defence(metrics: list[dict]) -> list[dict]:
@@ -525,7 +541,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
                        simulated=simulated)
     files["metrics"] = out / "metrics.json"
 
-    sweeps, tradeoffs = stages.run("sweeping thresholds", compute_sweeps, obs, vocab, cfg, csv_path)
+    sweeps, tradeoffs = stages.run("sweeping thresholds", compute_sweeps, obs, vocab, cfg)
     from dicore.report.model import sweeps_to_json
 
     payload = sweeps_to_json(sweeps, tradeoffs)

@@ -60,6 +60,7 @@ def _wilson_traced(k, n):
 wilson_jit = jax.jit(_wilson_traced)
 
 
+@settings(max_examples=2 * EAGER_EXAMPLES)
 @given(st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 5000)), min_size=8, max_size=8))
 def test_wilson_matches_scipy_and_closed_form_eager_and_jit(pairs):
     k = np.array([min(a, b) for a, b in pairs])
@@ -139,6 +140,7 @@ def np_resample(rng, present):
 rw_jit = jax.jit(chex.assert_max_traces(resample_weights, n=1))
 
 
+@settings(max_examples=EAGER_EXAMPLES)
 @given(st.lists(st.booleans(), min_size=N_GROUPS * N_IDENTITIES, max_size=N_GROUPS * N_IDENTITIES), st.integers(0, 2**31 - 1))
 def test_resample_weights_draw_only_present_identities(flags, seed):
     present = np.array(flags).reshape(N_GROUPS, N_IDENTITIES)
@@ -150,18 +152,18 @@ def test_resample_weights_draw_only_present_identities(flags, seed):
 
 
 def test_resample_weights_uniform_over_present_identities():
-    present = np.zeros((2, 5), bool)
+    present = np.zeros((N_GROUPS, N_IDENTITIES), bool)
     present[0, [0, 2, 4]] = True
     present[1, :] = True
-    keys = jax.random.split(jax.random.key(0), 4000)
-    draws = jax.jit(jax.vmap(resample_weights, in_axes=(0, None)))(keys, jnp.asarray(present))
-    jax_mean = np.asarray(draws).mean(0)
+    present[2, 5] = True
+    keys = jax.random.split(jax.random.key(0), 2000)
+    jax_mean = np.mean([np.asarray(rw_jit(k, jnp.asarray(present))) for k in keys], axis=0)
     rng = np.random.default_rng(0)
-    np_mean = np.mean([np_resample(rng, present) for _ in range(4000)], axis=0)
-    # Each present identity is drawn once per resample on average (sd of the mean < 0.02).
-    np.testing.assert_allclose(jax_mean[present], 1.0, atol=0.06)
-    np.testing.assert_allclose(np_mean[present], 1.0, atol=0.06)
-    assert not jax_mean[~present].any()
+    np_mean = np.mean([np_resample(rng, present) for _ in range(2000)], axis=0)
+    # Each present identity is drawn once per resample on average (sd of the mean < 0.025).
+    np.testing.assert_allclose(jax_mean[present], 1.0, atol=0.08)
+    np.testing.assert_allclose(np_mean[present], 1.0, atol=0.08)
+    assert not jax_mean[~present].any() and jax_mean[2, 5] == 1.0
 
 
 @given(observations_strategy(), st.integers(0, 2**31 - 1))

@@ -191,6 +191,7 @@ def pad(obs, n=N_ROWS):
     )
 
 
+@settings(max_examples=2 * EAGER_EXAMPLES)
 @given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
 def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
     num, den = reference_counts(obs, beta, gamma)

@@ -42,9 +42,18 @@ def observations(draw, n=N_ROWS):
     all-real, one-group regimes; confidences and similarities on thresholds.
 
     Hypothesis draws the regime and a seed; NumPy fills the columns (fast)."""
-    mode = draw(st.sampled_from(["mixed", "all_fake", "all_real", "one_group"]))
-    p_named = draw(st.sampled_from([0.0, 0.5, 0.9, 1.0]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return make_observations(
+        mode=draw(st.sampled_from(["mixed", "all_fake", "all_real", "one_group"])),
+        p_named=draw(st.sampled_from([0.0, 0.5, 0.9, 1.0])),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        n=n,
+    )
+
+
+def make_observations(*, mode="mixed", p_named=0.7, seed=0, n=N_ROWS, values=None):
+    """Seeded observations (see `observations`); `values` are the confidences/similarities drawn."""
+    values = ON_GRID if values is None else values
+    rng = np.random.default_rng(seed)
     vendor = rng.integers(0, N_VENDORS, n)
     dataset = rng.integers(0, N_DATASETS, n)
     if mode == "one_group":
@@ -55,8 +64,8 @@ def observations(draw, n=N_ROWS):
     reference = np.where(method == SYN, rng.integers(0, N_IDS - 1, n), -1)
     predicted = np.where(rng.random(n) < 0.6, target, rng.integers(0, N_IDS, n))
     predicted = np.where(rng.random(n) < p_named, predicted, -1)
-    confidence = np.where(predicted >= 0, rng.choice(ON_GRID, n), np.nan)
-    similarity = np.where(is_fake & (rng.random(n) < 0.7), rng.choice(ON_GRID, n), np.nan)
+    confidence = np.where(predicted >= 0, rng.choice(values, n), np.nan)
+    similarity = np.where(is_fake & (rng.random(n) < 0.7), rng.choice(values, n), np.nan)
     paired = np.full(n, -1)
     ref_paired = np.full(n, -1)
     for i in np.flatnonzero(is_fake):
@@ -142,8 +151,15 @@ def test_sweeps_match_numpy_eagerly(obs):
     )
 
 
-_dhc_point = jax.jit(dhc_counts, static_argnames=("n_datasets", "n_vendors"))
-_dhs_point = jax.jit(dhs_counts, static_argnames=("n_datasets", "n_vendors"))
+# The point metrics, mapped over thresholds (one call per grid instead of one per point).
+_dhc_point = jax.jit(jax.vmap(
+    lambda obs, t: dhc_counts(obs, beta=t, n_datasets=N_DATASETS, n_vendors=N_VENDORS),
+    in_axes=(None, 0), out_axes=1,
+))
+_dhs_point = jax.jit(jax.vmap(
+    lambda obs, t: dhs_counts(obs, gamma=t, n_datasets=N_DATASETS, n_vendors=N_VENDORS),
+    in_axes=(None, 0), out_axes=1,
+))
 
 
 @given(obs=observations())
@@ -154,19 +170,20 @@ def test_sweeps_equal_point_metrics_at_every_grid_point(obs):
         dhs = dhs_sweep_jit(obs, grid, **kw)
         joint = high_risk_sweep_jit(obs, grid, grid, **kw)
         values = grid.values() if isinstance(grid, UniformGrid) else grid
-        for k, t in enumerate(values):
-            c = _dhc_point(obs, beta=t, **kw)
-            s = _dhs_point(obs, gamma=t, **kw)
-            np.testing.assert_array_equal(np.asarray(dhc.numerator[:, k]), np.asarray(c.numerator))
-            np.testing.assert_array_equal(np.asarray(dhc.denominator[:, k]), np.asarray(c.denominator))
-            np.testing.assert_array_equal(np.asarray(dhs.numerator[:, k]), np.asarray(s.numerator))
-            np.testing.assert_array_equal(np.asarray(dhs.denominator[:, k]), np.asarray(s.denominator))
-            # The rates agree too (NaN where the point metric has n = 0).
-            np.testing.assert_array_equal(np.asarray(rates(dhc)[:, k]), np.asarray(rates(c)))
-            # Joint diagonal: DHC(t) count + DHS(t) count.
-            np.testing.assert_array_equal(
-                np.asarray(joint.numerator[:, k, k]), np.asarray(c.numerator + s.numerator)
-            )
+        c = _dhc_point(obs, values)  # (G, K): column k is dhc_counts(beta=values[k])
+        s = _dhs_point(obs, values)
+        assert c.numerator.shape == (G, len(values))
+        np.testing.assert_array_equal(np.asarray(dhc.numerator), np.asarray(c.numerator))
+        np.testing.assert_array_equal(np.asarray(dhc.denominator), np.asarray(c.denominator))
+        np.testing.assert_array_equal(np.asarray(dhs.numerator), np.asarray(s.numerator))
+        np.testing.assert_array_equal(np.asarray(dhs.denominator), np.asarray(s.denominator))
+        # The rates agree too (NaN where the point metric has n = 0).
+        np.testing.assert_array_equal(np.asarray(rates(dhc)), np.asarray(rates(c)))
+        # Joint diagonal: DHC(t) count + DHS(t) count.
+        np.testing.assert_array_equal(
+            np.asarray(jax.numpy.diagonal(joint.numerator, axis1=1, axis2=2)),
+            np.asarray(c.numerator + s.numerator),
+        )
 
 
 @given(obs=observations())
@@ -202,8 +219,7 @@ def test_sweeps_do_not_depend_on_row_order(obs, seed):
 
 def test_each_sweep_compiles_once_per_shape():
     kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
-    strategy = observations()
-    samples = [strategy.example() for _ in range(3)]
+    samples = [make_observations(seed=s, mode=m) for s, m in enumerate(["mixed", "all_real", "one_group"])]
     for fn, args in (
         (dhc_sweep, (GRID,)),
         (dhs_sweep, (ARRAY_GRID,)),
