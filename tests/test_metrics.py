@@ -420,6 +420,7 @@ def _vocab():
     return Vocab(datasets=("CelebDF", "FCelebDF"), identities=tuple("ABCDEF"), items=(), backends=("sim",))
 
 
+@settings(max_examples=EAGER_EXAMPLES)
 @pytest.mark.parametrize("ci", ["wilson", "bootstrap"])
 @given(obs=observations_strategy())
 def test_metrics_table_rows(ci, obs):

@@ -6,6 +6,7 @@ Each module defines `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> in
 COMMAND_MODULES = (
     "study",
     "run",
+    "manifest",
     "metrics",
     "sweep",
     "defend",

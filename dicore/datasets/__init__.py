@@ -1,6 +1,6 @@
 """Image manifests and the builders that make them from dataset layouts on disk.
 
-Build one from the command line: `python -m dicore.datasets --help`.
+Build one from the command line: `dicore manifest --help`.
 """
 
 from dicore.datasets.builders import LAYOUTS, BuildResult, build_manifest

@@ -110,7 +110,7 @@ def _read_records(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise ManifestError(
             f"manifest {path} does not exist",
-            hint="build one with `python -m dicore.datasets build ...` (see docs/study.md)",
+            hint="build one with `dicore manifest LAYOUT ROOT --out FILE` (see docs/study.md)",
         )
     suffix = path.suffix.lower()
     try:
