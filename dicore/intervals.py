@@ -65,9 +65,7 @@ def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
     low = jnp.clip(jnp.minimum(center - half, p), 0.0, 1.0)
     high = jnp.clip(jnp.maximum(center + half, p), 0.0, 1.0)
     empty = n <= 0
-    return Interval(
-        jnp.where(empty, jnp.nan, 100.0 * low), jnp.where(empty, jnp.nan, 100.0 * high)
-    )
+    return Interval(jnp.where(empty, jnp.nan, 100.0 * low), jnp.where(empty, jnp.nan, 100.0 * high))
 
 
 def identity_counts(

@@ -160,9 +160,9 @@ def segment_counts(
 
     def above(values, threshold):
         t = jnp.reshape(jnp.asarray(threshold, jnp.float32), (1,))
-        return counts_above(
-            values, t, segment_ids=segment_ids, num_segments=num_segments
-        )[:, 0].astype(jnp.int32)
+        return counts_above(values, t, segment_ids=segment_ids, num_segments=num_segments)[
+            :, 0
+        ].astype(jnp.int32)
 
     named = _sum(outcomes.named, segment_ids, num_segments)
     with_sim = _sum(~jnp.isnan(outcomes.unnamed_similarity), segment_ids, num_segments)
@@ -286,7 +286,9 @@ def rates(counts: Counts) -> Array:
     return jnp.where(den > 0, 100.0 * num / jnp.maximum(den, 1.0), jnp.nan)
 
 
-_group_counts_jit = jax.jit(group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors"))
+_group_counts_jit = jax.jit(
+    group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors")
+)
 
 
 def _json_number(x) -> float | None:
@@ -372,14 +374,21 @@ def metrics_table(
     return table
 
 
-def write_metrics_json(path, rows: list[dict], *, beta: float, gamma: float, simulated: bool) -> None:
+def write_metrics_json(
+    path, rows: list[dict], *, beta: float, gamma: float, simulated: bool
+) -> None:
     """Write metrics.json (`{"beta","gamma","simulated","rows"}`), atomically (tmp + rename)."""
     import json
     import os
     from pathlib import Path
 
     path = Path(path)
-    payload = {"beta": float(beta), "gamma": float(gamma), "simulated": bool(simulated), "rows": rows}
+    payload = {
+        "beta": float(beta),
+        "gamma": float(gamma),
+        "simulated": bool(simulated),
+        "rows": rows,
+    }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

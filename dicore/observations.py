@@ -196,9 +196,7 @@ class Observations:
         return cls(**cols).check()
 
     @classmethod
-    def from_rows(
-        cls, rows: Iterable[Mapping[str, Any]], *, source: str | None = None
-    ) -> Loaded:
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]], *, source: str | None = None) -> Loaded:
         """Read rows of the results-file contract (values may be CSV strings; '' = absent).
 
         Returns `Loaded(obs, vocab)`. Raises `UserError` listing every problem
@@ -354,12 +352,16 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
         if v in VENDORS:
             vendor[i] = VENDORS.index(v)
         else:
-            problems.add(row, "vendor", f"unknown vendor {text['vendor'][i]!r} (known: {', '.join(VENDORS)})")
+            problems.add(
+                row, "vendor", f"unknown vendor {text['vendor'][i]!r} (known: {', '.join(VENDORS)})"
+            )
         m = text["method"][i].lower()
         if m in METHODS:
             method[i] = METHODS.index(m)
         else:
-            problems.add(row, "method", f"unknown method {text['method'][i]!r} (known: {', '.join(METHODS)})")
+            problems.add(
+                row, "method", f"unknown method {text['method'][i]!r} (known: {', '.join(METHODS)})"
+            )
         fake = _boolean(columns["is_fake"][i], row, problems)
         is_fake[i] = bool(fake)
         if fake is not None and m in METHODS and fake != (m != "real"):
@@ -374,7 +376,9 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
         has_name = text["predicted"][i] != ""
         has_conf = _text(columns["confidence"][i]) != ""
         if has_name and not has_conf:
-            problems.add(row, "confidence", f"name {text['predicted'][i]!r} reported without a confidence")
+            problems.add(
+                row, "confidence", f"name {text['predicted'][i]!r} reported without a confidence"
+            )
         if has_conf and not has_name:
             problems.add(row, "predicted", "a confidence was reported without a name")
         backends.setdefault(text["backend"][i], None)
@@ -419,11 +423,17 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
                 f"{text['vendor'][i]} in dataset {text['dataset'][i]}",
             )
         elif is_fake[j]:
-            problems.add(i + 1, "real_item_id", f"paired item {text['real_item_id'][i]!r} is a fake (row {j + 1})")
+            problems.add(
+                i + 1,
+                "real_item_id",
+                f"paired item {text['real_item_id'][i]!r} is a fake (row {j + 1})",
+            )
         else:
             paired_row[i] = j
         if method[i] == METHODS.index("synthesis") and reference[i] >= 0:
-            ref_paired_row[i] = first_real.get((int(vendor[i]), int(dataset[i]), int(reference[i])), -1)
+            ref_paired_row[i] = first_real.get(
+                (int(vendor[i]), int(dataset[i]), int(reference[i])), -1
+            )
 
     problems.raise_if_any()
     obs = Observations(

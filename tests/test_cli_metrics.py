@@ -22,18 +22,58 @@ def parse(argv):
 def write_results(path, backend="sim"):
     rows = []
     for vendor in ("aws", "naver"):
-        rows.append(dict(vendor=vendor, item_id="r1", is_fake="false", real_item_id="", target="A", predicted="A", confidence="90"))
-        rows.append(dict(vendor=vendor, item_id="r2", is_fake="false", real_item_id="", target="B", predicted="", confidence=""))
-        for k, (pred, conf, sim) in enumerate([("A", "95", ""), ("", "", "85" if vendor == "aws" else ""), ("C", "90", "")]):
-            rows.append(dict(vendor=vendor, item_id=f"f{k}", is_fake="true", real_item_id="r1" if k < 2 else "r2",
-                             target="A" if k < 2 else "B", predicted=pred, confidence=conf, similarity=sim))
+        rows.append(
+            dict(
+                vendor=vendor,
+                item_id="r1",
+                is_fake="false",
+                real_item_id="",
+                target="A",
+                predicted="A",
+                confidence="90",
+            )
+        )
+        rows.append(
+            dict(
+                vendor=vendor,
+                item_id="r2",
+                is_fake="false",
+                real_item_id="",
+                target="B",
+                predicted="",
+                confidence="",
+            )
+        )
+        for k, (pred, conf, sim) in enumerate(
+            [("A", "95", ""), ("", "", "85" if vendor == "aws" else ""), ("C", "90", "")]
+        ):
+            rows.append(
+                dict(
+                    vendor=vendor,
+                    item_id=f"f{k}",
+                    is_fake="true",
+                    real_item_id="r1" if k < 2 else "r2",
+                    target="A" if k < 2 else "B",
+                    predicted=pred,
+                    confidence=conf,
+                    similarity=sim,
+                )
+            )
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
         w.writeheader()
         for r in rows:
             fake = r["is_fake"] == "true"
-            w.writerow({"backend": backend, "dataset": "CelebDF", "method": "replacement" if fake else "real",
-                        "reference": "", "similarity": "", **r})
+            w.writerow(
+                {
+                    "backend": backend,
+                    "dataset": "CelebDF",
+                    "method": "replacement" if fake else "real",
+                    "reference": "",
+                    "similarity": "",
+                    **r,
+                }
+            )
 
 
 def test_module_contract():
@@ -57,8 +97,15 @@ def test_run_writes_metrics_json(tmp_path, capsys):
     assert got["aws", "DHC"]["value"] == 50.0 and got["aws", "DHC"]["n"] == 2  # 90 is not > 90
     assert got["aws", "DHS"]["value"] == 100.0 and got["aws", "DHS"]["n"] == 1
     assert got["aws", "SIC"]["value"] == 50.0 and got["aws", "SIC"]["n"] == 2
-    assert got["naver", "DHS"] == {"dataset": "CelebDF", "vendor": "naver", "metric": "DHS",
-                                   "value": None, "ci_low": None, "ci_high": None, "n": 0}
+    assert got["naver", "DHS"] == {
+        "dataset": "CelebDF",
+        "vendor": "naver",
+        "metric": "DHS",
+        "value": None,
+        "ci_low": None,
+        "ci_high": None,
+        "n": 0,
+    }
     for r in data["rows"]:
         if r["n"]:
             assert 0 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 100
@@ -68,7 +115,9 @@ def test_run_writes_metrics_json(tmp_path, capsys):
 def test_thresholds_and_live_backend(tmp_path):
     results, out = tmp_path / "results.csv", tmp_path / "m.json"
     write_results(results, backend="live")
-    command.run(parse(["--results", str(results), "--beta", "89.5", "--gamma", "85", "--out", str(out)]))
+    command.run(
+        parse(["--results", str(results), "--beta", "89.5", "--gamma", "85", "--out", str(out)])
+    )
     data = json.loads(out.read_text())
     got = {(r["vendor"], r["metric"]): r["value"] for r in data["rows"]}
     assert data["simulated"] is False and data["beta"] == 89.5
@@ -86,6 +135,9 @@ def test_user_errors(tmp_path):
     write_results(bad)
     text = bad.read_text().replace("aws,sim,CelebDF,real,r1", "aws,sim,CelebDF,real,r1x", 1)
     bad.write_text(text)
-    with pytest.raises(UserError, match=r"(?s)bad.csv: 2 invalid.*row 3, real_item_id: paired real item 'r1'.*row 4, real_item_id"):
+    with pytest.raises(
+        UserError,
+        match=r"(?s)bad.csv: 2 invalid.*row 3, real_item_id: paired real item 'r1'.*row 4, real_item_id",
+    ):
         command.run(parse(["--results", str(bad), "--out", str(tmp_path / "o.json")]))
     assert not (tmp_path / "o.json").exists()

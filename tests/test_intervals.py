@@ -141,11 +141,17 @@ rw_jit = jax.jit(chex.assert_max_traces(resample_weights, n=1))
 
 
 @settings(max_examples=EAGER_EXAMPLES)
-@given(st.lists(st.booleans(), min_size=N_GROUPS * N_IDENTITIES, max_size=N_GROUPS * N_IDENTITIES), st.integers(0, 2**31 - 1))
+@given(
+    st.lists(st.booleans(), min_size=N_GROUPS * N_IDENTITIES, max_size=N_GROUPS * N_IDENTITIES),
+    st.integers(0, 2**31 - 1),
+)
 def test_resample_weights_draw_only_present_identities(flags, seed):
     present = np.array(flags).reshape(N_GROUPS, N_IDENTITIES)
     key = jax.random.key(seed)
-    eager, jitted = np.asarray(resample_weights(key, jnp.asarray(present))), np.asarray(rw_jit(key, jnp.asarray(present)))
+    eager, jitted = (
+        np.asarray(resample_weights(key, jnp.asarray(present))),
+        np.asarray(rw_jit(key, jnp.asarray(present))),
+    )
     np.testing.assert_array_equal(eager, jitted)
     np.testing.assert_array_equal(eager.sum(1), present.sum(1))
     assert not eager[~present].any()
@@ -188,7 +194,10 @@ def test_percentile_interval_matches_numpy(seed):
     samples = rng.choice([0.0, 25.0, 50.0, 100.0, np.nan], size=(40, 3, 4)).astype(np.float32)
     estimate = rng.choice([0.0, 50.0, 100.0, np.nan], size=(3, 4)).astype(np.float32)
     low, high = percentile_interval(jnp.asarray(samples), jnp.asarray(estimate))
-    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning) if np.isnan(samples).all(0).any() else _null():
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.warns(RuntimeWarning) if np.isnan(samples).all(0).any() else _null(),
+    ):
         q = np.nanpercentile(samples, [2.5, 97.5], axis=0)
     exp_low = np.where(np.isnan(estimate), np.nan, np.clip(np.fmin(q[0], estimate), 0, 100))
     exp_high = np.where(np.isnan(estimate), np.nan, np.clip(np.fmax(q[1], estimate), 0, 100))
@@ -239,7 +248,10 @@ def test_bootstrap_equals_its_eager_steps(obs, seed):
     clusters = identity_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)
     present = clusters.denominator[0] > 0
     samples = jnp.stack(
-        [weighted_rates(clusters, resample_weights(k, present)) for k in jax.random.split(key, N_RESAMPLES)]
+        [
+            weighted_rates(clusters, resample_weights(k, present))
+            for k in jax.random.split(key, N_RESAMPLES)
+        ]
     )
     est = rates(group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
     exp_low, exp_high = percentile_interval(samples, est)
@@ -251,7 +263,9 @@ N_COHORT, B_COHORT = 30, 1000  # one shape for the cohort tests: one compile
 
 
 def _cohort_boot(obs, key):
-    return cluster_bootstrap_jit(obs, key=key, n_datasets=1, n_identities=N_COHORT, n_resamples=B_COHORT)
+    return cluster_bootstrap_jit(
+        obs, key=key, n_datasets=1, n_identities=N_COHORT, n_resamples=B_COHORT
+    )
 
 
 def _cohort(success):
@@ -266,7 +280,9 @@ def _cohort(success):
         dataset=np.zeros(len(rows_target)),
         target=rows_target,
         is_fake=is_fake,
-        predicted=np.concatenate([np.arange(n_ids), np.where(hit, np.repeat(np.arange(n_ids), 10), -1)]),
+        predicted=np.concatenate(
+            [np.arange(n_ids), np.where(hit, np.repeat(np.arange(n_ids), 10), -1)]
+        ),
         confidence=np.concatenate([np.full(n_ids, 99.0), np.where(hit, 95.0, np.nan)]),
         paired_row=np.where(is_fake, rows_target, -1),
     )

@@ -155,7 +155,9 @@ def reference_counts(obs, beta=90.0, gamma=80.0, n_datasets=N_DATASETS, n_identi
 
 @chex.assert_max_traces(n=1)
 def _counts_traced(obs, beta, gamma):
-    return group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma)
+    return group_counts(
+        obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma
+    )
 
 
 counts_jit = jax.jit(_counts_traced)
@@ -183,9 +185,17 @@ def pad(obs, n=N_ROWS):
     Keeps every test on one jit shape; the kernel drops rows outside the groups."""
     cols = np_obs(obs)
     extra = n - len(cols["vendor"])
-    fill = {"dataset": N_DATASETS, "is_fake": False, "method": REAL, "confidence": np.nan,
-            "similarity": np.nan, "predicted": -1, "paired_row": -1, "ref_paired_row": -1,
-            "reference": -1}
+    fill = {
+        "dataset": N_DATASETS,
+        "is_fake": False,
+        "method": REAL,
+        "confidence": np.nan,
+        "similarity": np.nan,
+        "predicted": -1,
+        "paired_row": -1,
+        "ref_paired_row": -1,
+        "reference": -1,
+    }
     return Observations.from_arrays(
         **{f: np.concatenate([v, np.full(extra, fill.get(f, 0), v.dtype)]) for f, v in cols.items()}
     )
@@ -195,7 +205,9 @@ def pad(obs, n=N_ROWS):
 @given(observations_strategy(), st.sampled_from(THRESHOLDS), st.sampled_from(THRESHOLDS))
 def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
     num, den = reference_counts(obs, beta, gamma)
-    eager = group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma)
+    eager = group_counts(
+        obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma
+    )
     jitted = counts_jit(obs, jnp.float32(beta), jnp.float32(gamma))  # traced once for all examples
     for c in (eager, jitted):
         np.testing.assert_array_equal(np.asarray(c.numerator), num)
@@ -218,7 +230,9 @@ def test_each_metric_function_and_row_outcomes_match_reference(obs, beta, gamma)
         np.testing.assert_array_equal(np.asarray(out.higher_than_real), r["dhf"])
         np.testing.assert_array_equal(np.asarray(out.fake_confidence) > np.float32(beta), r["dhc"])
         np.testing.assert_array_equal(~np.isnan(np.asarray(out.unnamed_similarity)), r["dhs_den"])
-        np.testing.assert_array_equal(np.asarray(out.unnamed_similarity) > np.float32(gamma), r["dhs"])
+        np.testing.assert_array_equal(
+            np.asarray(out.unnamed_similarity) > np.float32(gamma), r["dhs"]
+        )
 
 
 @given(observations_strategy())
@@ -271,9 +285,15 @@ def test_group_result_equals_metric_on_that_group_alone(obs):
         cols = {f: v[keep] for f, v in np_obs(obs).items()}
         for f in ("paired_row", "ref_paired_row"):
             cols[f] = np.where(cols[f] >= 0, new_index[np.maximum(cols[f], 0)], -1)
-        alone = counts_jit(pad(Observations.from_arrays(**cols)), jnp.float32(90.0), jnp.float32(80.0))
-        np.testing.assert_array_equal(np.asarray(alone.numerator)[:, g], np.asarray(full.numerator)[:, g])
-        np.testing.assert_array_equal(np.asarray(alone.denominator)[:, g], np.asarray(full.denominator)[:, g])
+        alone = counts_jit(
+            pad(Observations.from_arrays(**cols)), jnp.float32(90.0), jnp.float32(80.0)
+        )
+        np.testing.assert_array_equal(
+            np.asarray(alone.numerator)[:, g], np.asarray(full.numerator)[:, g]
+        )
+        np.testing.assert_array_equal(
+            np.asarray(alone.denominator)[:, g], np.asarray(full.denominator)[:, g]
+        )
         others = np.arange(N_GROUPS) != g
         assert not np.asarray(alone.denominator)[:, others].any()
 
@@ -282,7 +302,9 @@ def small_obs(rows):
     """rows: (vendor, is_fake, paired, target, predicted, confidence, similarity[, method, ref, ref_paired])."""
     cols = list(zip(*[r + (None,) * (10 - len(r)) for r in rows], strict=True))
     is_fake = np.array(cols[1], bool)
-    method = [m if m is not None else (0 if f else REAL) for m, f in zip(cols[7], is_fake, strict=True)]
+    method = [
+        m if m is not None else (0 if f else REAL) for m, f in zip(cols[7], is_fake, strict=True)
+    ]
     return Observations.from_arrays(
         vendor=cols[0],
         dataset=[0] * len(rows),
@@ -313,7 +335,14 @@ def test_ties_at_thresholds_are_not_counted():
         ]
     )
     num, den = counts_of(obs)
-    assert dict(zip(METRICS, num.tolist(), strict=True)) == {"TA": 1, "NA": 2, "DHF": 1, "DHC": 1, "DHS": 0, "SIC": 1}
+    assert dict(zip(METRICS, num.tolist(), strict=True)) == {
+        "TA": 1,
+        "NA": 2,
+        "DHF": 1,
+        "DHC": 1,
+        "DHS": 0,
+        "SIC": 1,
+    }
     assert den.tolist() == [3, 3, 3, 2, 1, 1]
     num, _ = counts_of(obs, beta=89.99, gamma=79.99)
     assert num[3] == 2 and num[4] == 1
@@ -335,9 +364,42 @@ def test_synthesis_counts_either_source_when_its_real_is_named():
         [
             (0, False, -1, 0, 0, 99.0, None),  # real of source 0, named 0
             (0, False, -1, 1, 2, 99.0, None),  # real of source 1, named as someone else
-            (0, True, 0, 0, 1, 95.0, None, SYN, 1, 1),  # named reference 1 but its real is not: no TA
-            (0, True, 1, 1, 0, 95.0, None, SYN, 0, 0),  # target 1, named reference 0, real 0 named 0: TA
-            (0, True, 0, 0, 1, 95.0, None, 0, 1, 1),  # same as row 2 but replacement: no reference path
+            (
+                0,
+                True,
+                0,
+                0,
+                1,
+                95.0,
+                None,
+                SYN,
+                1,
+                1,
+            ),  # named reference 1 but its real is not: no TA
+            (
+                0,
+                True,
+                1,
+                1,
+                0,
+                95.0,
+                None,
+                SYN,
+                0,
+                0,
+            ),  # target 1, named reference 0, real 0 named 0: TA
+            (
+                0,
+                True,
+                0,
+                0,
+                1,
+                95.0,
+                None,
+                0,
+                1,
+                1,
+            ),  # same as row 2 but replacement: no reference path
         ]
     )
     _, out = per_metric_jit(pad(obs), jnp.float32(90.0), jnp.float32(80.0))
@@ -358,15 +420,22 @@ def test_empty_observations_give_zero_counts_and_nan_rates():
 def test_shape_mismatch_raises_value_error_naming_shapes():
     with pytest.raises(ValueError, match=r"\(3,\)"):
         Observations.from_arrays(
-            vendor=[0, 0, 0], dataset=[0, 0], target=[0, 0, 0], is_fake=[0, 0, 0],
-            predicted=[0, 0, 0], confidence=[1, 1, 1], paired_row=[-1, -1, -1],
+            vendor=[0, 0, 0],
+            dataset=[0, 0],
+            target=[0, 0, 0],
+            is_fake=[0, 0, 0],
+            predicted=[0, 0, 0],
+            confidence=[1, 1, 1],
+            paired_row=[-1, -1, -1],
         )
     with pytest.raises(ValueError, match="must match"):
         rates(Counts(jnp.zeros(3), jnp.zeros(4)))
 
 
 def table1():
-    text = importlib.resources.files("dicore.data.paper").joinpath("table1_datasets.csv").read_text()
+    text = (
+        importlib.resources.files("dicore.data.paper").joinpath("table1_datasets.csv").read_text()
+    )
     return {r["dataset"]: r for r in csv.DictReader(text.splitlines())}
 
 
@@ -386,7 +455,9 @@ def paper_cohort(dataset, d, *, dhf_fakes, ta_identities):
         "dataset": np.full(n_ids + n_fakes, d, np.int32),
         "target": target,
         "is_fake": is_fake,
-        "predicted": np.concatenate([np.arange(n_ids), np.where(k < ta_identities, target[n_ids:], 999)]),
+        "predicted": np.concatenate(
+            [np.arange(n_ids), np.where(k < ta_identities, target[n_ids:], 999)]
+        ),
         "confidence": np.concatenate([np.full(n_ids, 50.0), np.where(k < dhf_fakes, 60.0, 40.0)]),
         "paired_row": np.where(is_fake, target, -1),  # row index, offset below
     }
@@ -417,7 +488,9 @@ def test_paper_sic_counts(paper_counts, d, hit, n_ids, expected):
 
 
 def _vocab():
-    return Vocab(datasets=("CelebDF", "FCelebDF"), identities=tuple("ABCDEF"), items=(), backends=("sim",))
+    return Vocab(
+        datasets=("CelebDF", "FCelebDF"), identities=tuple("ABCDEF"), items=(), backends=("sim",)
+    )
 
 
 @settings(max_examples=EAGER_EXAMPLES)
@@ -426,11 +499,15 @@ def _vocab():
 def test_metrics_table_rows(ci, obs):
     rows = metrics_table(obs, _vocab(), ci=ci, n_resamples=50)
     num, den = reference_counts(obs)
-    present = sorted(set(zip(np.asarray(obs.dataset).tolist(), np.asarray(obs.vendor).tolist())))
+    present = sorted(
+        set(zip(np.asarray(obs.dataset).tolist(), np.asarray(obs.vendor).tolist(), strict=True))
+    )
     assert len(rows) == 6 * len(present)
     for r in rows:
         assert set(r) == {"dataset", "vendor", "metric", "value", "ci_low", "ci_high", "n"}
-        g = ("CelebDF", "FCelebDF").index(r["dataset"]) * 3 + ("aws", "azure", "naver").index(r["vendor"])
+        g = ("CelebDF", "FCelebDF").index(r["dataset"]) * 3 + ("aws", "azure", "naver").index(
+            r["vendor"]
+        )
         m = METRICS.index(r["metric"])
         assert r["n"] == den[m, g]
         if r["n"] == 0:
@@ -441,7 +518,17 @@ def test_metrics_table_rows(ci, obs):
 
 
 def test_write_metrics_json_contract(tmp_path):
-    rows = [{"dataset": "D", "vendor": "naver", "metric": "DHS", "value": None, "ci_low": None, "ci_high": None, "n": 0}]
+    rows = [
+        {
+            "dataset": "D",
+            "vendor": "naver",
+            "metric": "DHS",
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "n": 0,
+        }
+    ]
     path = tmp_path / "metrics.json"
     write_metrics_json(path, rows, beta=90, gamma=80, simulated=True)
     data = json.loads(path.read_text())

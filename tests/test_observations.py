@@ -15,12 +15,33 @@ from dicore.errors import UserError
 from dicore.observations import RESULT_COLUMNS, Observations
 
 
-def row(vendor="aws", item="r1", fake=False, real="", target="A", pred="A", conf="99", sim="", method=None, ref="", dataset="CelebDF", backend="sim"):
+def row(
+    vendor="aws",
+    item="r1",
+    fake=False,
+    real="",
+    target="A",
+    pred="A",
+    conf="99",
+    sim="",
+    method=None,
+    ref="",
+    dataset="CelebDF",
+    backend="sim",
+):
     return {
-        "vendor": vendor, "backend": backend, "dataset": dataset,
-        "method": method or ("replacement" if fake else "real"), "item_id": item,
-        "is_fake": "true" if fake else "false", "real_item_id": real, "target": target,
-        "reference": ref, "predicted": pred, "confidence": conf, "similarity": sim,
+        "vendor": vendor,
+        "backend": backend,
+        "dataset": dataset,
+        "method": method or ("replacement" if fake else "real"),
+        "item_id": item,
+        "is_fake": "true" if fake else "false",
+        "real_item_id": real,
+        "target": target,
+        "reference": ref,
+        "predicted": pred,
+        "confidence": conf,
+        "similarity": sim,
     }
 
 
@@ -40,17 +61,25 @@ def good_rows():
 def test_from_rows_maps_names_and_pairs():
     obs, vocab = Observations.from_rows(good_rows())
     assert vocab.datasets == ("CelebDF",) and vocab.backends == ("sim",) and vocab.simulated
-    assert vocab.identities[:2] == ("B", "A") and vocab.identities[-1] == "Zed"  # API-only name last
+    assert (
+        vocab.identities[:2] == ("B", "A") and vocab.identities[-1] == "Zed"
+    )  # API-only name last
     names = lambda ids: [vocab.identities[i] if i >= 0 else None for i in np.asarray(ids)]  # noqa: E731
     assert names(obs.predicted) == [None, "A", "B", "Zed", None, "B", "A", "B"]
     assert names(obs.reference) == [None] * 5 + ["B", None, None]
     assert np.asarray(obs.paired_row).tolist() == [-1, -1, -1, 1, 1, 1, -1, 6]
     assert np.asarray(obs.ref_paired_row).tolist() == [-1, -1, -1, -1, -1, 2, -1, -1]
     assert [VENDORS[v] for v in np.asarray(obs.vendor)] == ["aws"] * 6 + ["naver"] * 2
-    assert [METHODS[m] for m in np.asarray(obs.method)][3:6] == ["replacement", "replacement", "synthesis"]
+    assert [METHODS[m] for m in np.asarray(obs.method)][3:6] == [
+        "replacement",
+        "replacement",
+        "synthesis",
+    ]
     conf = np.asarray(obs.confidence)
     assert np.isnan(conf[0]) and conf[3] == np.float32(55.5) and conf.dtype == np.float32
-    assert np.asarray(obs.similarity)[4] == np.float32(81.25) and np.isnan(np.asarray(obs.similarity)[3])
+    assert np.asarray(obs.similarity)[4] == np.float32(81.25) and np.isnan(
+        np.asarray(obs.similarity)[3]
+    )
     assert [vocab.items[i] for i in np.asarray(obs.item)][:3] == ["r2", "r1", "r0"]
 
 
@@ -71,8 +100,18 @@ BAD_CASES = [
     ("confidence not a number", {"conf": "high"}, "confidence", "not a number"),
     ("confidence nan", {"conf": "nan"}, "confidence", "outside 0..100"),
     ("similarity out of range", {"sim": "180"}, "similarity", "outside 0..100"),
-    ("fake without paired real", {"fake": True, "real": ""}, "real_item_id", "needs its paired real"),
-    ("paired real missing for vendor", {"fake": True, "real": "only_on_azure"}, "real_item_id", "no row for vendor aws"),
+    (
+        "fake without paired real",
+        {"fake": True, "real": ""},
+        "real_item_id",
+        "needs its paired real",
+    ),
+    (
+        "paired real missing for vendor",
+        {"fake": True, "real": "only_on_azure"},
+        "real_item_id",
+        "no row for vendor aws",
+    ),
     ("paired item is a fake", {"fake": True, "real": "f9"}, "real_item_id", "is a fake"),
     ("unknown vendor", {"vendor": "google"}, "vendor", "unknown vendor"),
     ("unknown method", {"method": "faceswap"}, "method", "unknown method"),
@@ -134,8 +173,13 @@ def test_mismatched_column_lengths_and_missing_columns():
 def test_from_arrays_shape_error_names_shapes():
     with pytest.raises(ValueError, match=r"'dataset': \(2,\)"):
         Observations.from_arrays(
-            vendor=[0, 0, 0], dataset=[0, 0], target=[0, 0, 0], is_fake=[0, 0, 0],
-            predicted=[0, 0, 0], confidence=[1, 1, 1], paired_row=[-1, -1, -1],
+            vendor=[0, 0, 0],
+            dataset=[0, 0],
+            target=[0, 0, 0],
+            is_fake=[0, 0, 0],
+            predicted=[0, 0, 0],
+            confidence=[1, 1, 1],
+            paired_row=[-1, -1, -1],
         )
 
 
@@ -161,7 +205,9 @@ def test_results_file_csv_and_parquet_agree(tmp_path):
     b, vb = Observations.from_results_file(tmp_path / "results.parquet")
     assert va == vb
     for f in a.__dataclass_fields__:
-        np.testing.assert_array_equal(np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), err_msg=f)
+        np.testing.assert_array_equal(
+            np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), err_msg=f
+        )
 
 
 def test_results_file_errors_name_the_file(tmp_path):
@@ -186,12 +232,30 @@ def valid_rows(draw):
     for vendor in draw(st.sets(st.sampled_from(VENDORS), min_size=1)):
         for t in range(n_ids):
             named = draw(st.booleans())
-            rows.append(row(vendor=vendor, item=f"real{t}", target=f"id{t}", pred=f"id{t}" if named else "", conf="70" if named else ""))
+            rows.append(
+                row(
+                    vendor=vendor,
+                    item=f"real{t}",
+                    target=f"id{t}",
+                    pred=f"id{t}" if named else "",
+                    conf="70" if named else "",
+                )
+            )
         for k in range(draw(st.integers(0, 6))):
             t = draw(st.integers(0, n_ids - 1))
             pred = draw(st.sampled_from(["", "id0", f"id{t}", "outsider"]))
-            rows.append(row(vendor=vendor, item=f"fake{k}", fake=True, real=f"real{t}", target=f"id{t}", pred=pred,
-                            conf=str(draw(st.floats(0, 100))) if pred else "", sim=draw(st.sampled_from(["", "0", "80", "100"]))))
+            rows.append(
+                row(
+                    vendor=vendor,
+                    item=f"fake{k}",
+                    fake=True,
+                    real=f"real{t}",
+                    target=f"id{t}",
+                    pred=pred,
+                    conf=str(draw(st.floats(0, 100))) if pred else "",
+                    sim=draw(st.sampled_from(["", "0", "80", "100"])),
+                )
+            )
     order = draw(st.permutations(range(len(rows))))
     return [rows[i] for i in order]
 

@@ -23,9 +23,21 @@ HELP = "compute the study's metrics (with confidence intervals) from a results f
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", required=True, metavar="FILE", help="results.csv or results.parquet")
-    parser.add_argument("--beta", type=float, default=90.0, help="DHC confidence threshold, percent, strict > (default 90)")
-    parser.add_argument("--gamma", type=float, default=80.0, help="DHS similarity threshold, percent, strict > (default 80)")
+    parser.add_argument(
+        "--results", required=True, metavar="FILE", help="results.csv or results.parquet"
+    )
+    parser.add_argument(
+        "--beta",
+        type=float,
+        default=90.0,
+        help="DHC confidence threshold, percent, strict > (default 90)",
+    )
+    parser.add_argument(
+        "--gamma",
+        type=float,
+        default=80.0,
+        help="DHS similarity threshold, percent, strict > (default 80)",
+    )
     parser.add_argument(
         "--ci",
         choices=("wilson", "bootstrap"),
@@ -33,9 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="interval: Wilson score, or cluster bootstrap over target identities (default wilson)",
     )
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--out", default="metrics.json", metavar="FILE", help="output JSON (default metrics.json)")
+    parser.add_argument(
+        "--out", default="metrics.json", metavar="FILE", help="output JSON (default metrics.json)"
+    )
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -46,7 +62,9 @@ def _check_options(args: argparse.Namespace) -> None:
         if not (math.isfinite(value) and 0.0 <= value <= 100.0):
             raise UserError(f"--{name} {value} is outside 0..100", "thresholds are percent")
     if not 0.0 < args.level < 1.0:
-        raise UserError(f"--level {args.level} must lie strictly between 0 and 1", "e.g. --level 0.95")
+        raise UserError(
+            f"--level {args.level} must lie strictly between 0 and 1", "e.g. --level 0.95"
+        )
     if args.resamples < 1:
         raise UserError(f"--resamples {args.resamples} must be at least 1", "e.g. --resamples 1000")
 
@@ -68,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     try:
-        write_metrics_json(args.out, rows, beta=args.beta, gamma=args.gamma, simulated=vocab.simulated)
+        write_metrics_json(
+            args.out, rows, beta=args.beta, gamma=args.gamma, simulated=vocab.simulated
+        )
     except OSError as exc:
         from dicore.errors import UserError
 
@@ -78,5 +98,7 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         value = "n/a" if row["value"] is None else f"{row['value']:6.1f}"
         ci = "" if row["ci_low"] is None else f"  [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
-        print(f"  {row['dataset']:<12} {row['vendor']:<6} {row['metric']:<4} {value}{ci}  n={row['n']}")
+        print(
+            f"  {row['dataset']:<12} {row['vendor']:<6} {row['metric']:<4} {value}{ci}  n={row['n']}"
+        )
     return 0
