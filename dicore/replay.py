@@ -284,3 +284,7 @@ def equal_error_point(taus, attack, genuine) -> OperatingPoint:
         return jnp.where(at_start, a[:, 0], jnp.where(has_step, lerp(a), jnp.nan))
 
     return OperatingPoint(exact.astype(jnp.int32), pick(tau_grid), pick(attack), pick(genuine), found)
+
+
+min_attack_point_jit = jax.jit(min_attack_point)
+equal_error_point_jit = jax.jit(equal_error_point)

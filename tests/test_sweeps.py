@@ -249,3 +249,74 @@ def test_joint_rates_reject_mismatched_denominator():
         assert "(2,)" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def _write_results(path, rows):
+    import csv
+
+    cols = ["vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
+            "target", "reference", "predicted", "confidence", "similarity"]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in cols})
+
+
+def _run_sweep_command(argv):
+    import argparse
+
+    from dicore.commands import sweep
+
+    parser = argparse.ArgumentParser()
+    sweep.add_arguments(parser)
+    return sweep.run(parser.parse_args(argv))
+
+
+def test_sweep_command_writes_the_sweeps_and_refuses_censored_taus(tmp_path, capsys):
+    import json
+
+    import pytest
+
+    from dicore.errors import UserError
+
+    rows = []
+    for vendor, (real_conf, fake_conf, sim) in {"aws": (99, 91, ""), "naver": (60, 0.5, "")}.items():
+        for i in range(3):
+            rows.append(dict(vendor=vendor, backend="sim", dataset="CelebDF", method="real",
+                             item_id=f"r{i}", is_fake="false", target=f"p{i}",
+                             predicted=f"p{i}", confidence=real_conf))
+            rows.append(dict(vendor=vendor, backend="sim", dataset="CelebDF", method="replacement",
+                             item_id=f"f{i}", is_fake="true", real_item_id=f"r{i}", target=f"p{i}",
+                             predicted=f"p{i}" if i else "", confidence=fake_conf if i else "",
+                             similarity=85 if i == 0 and vendor == "aws" else sim))
+    results = tmp_path / "results.csv"
+    _write_results(results, rows)
+    out = tmp_path / "sweeps.json"
+    argv = ["--results", str(results), "--betas", "0:100:10", "--gammas", "0,80,85,100"]
+    assert _run_sweep_command([*argv, "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["simulated"] is True and len(data["betas"]) == 11
+    aws = next(g for g in data["groups"] if g["vendor"] == "aws")
+    # Two named AWS fakes at 91: DHC is 100% up to beta 90 and 0% from beta 100 on; the
+    # unnamed one has similarity 85: DHS 100% up to gamma 80.
+    assert aws["dhc"]["rate"][9] == 100.0 and aws["dhc"]["rate"][10] == 0.0 and aws["dhc"]["n"] == 2
+    assert aws["dhs"]["rate"] == [100.0, 100.0, 0.0, 0.0] and aws["dhs"]["n"] == 1
+    assert aws["high_risk"]["rate"][9][1] == 100.0 and aws["high_risk"]["n"] == 3
+    assert aws["high_risk"]["rate"][10][2] == 0.0
+    from dicore.observations import Observations
+
+    obs, vocab = Observations.from_results_file(results)
+    ref = dhc_sweep_jit(obs, UniformGrid(0.0, 10.0, 11), n_datasets=1)  # compiled by the command
+    expected = 100.0 * np.asarray(ref.numerator)[0] / np.asarray(ref.denominator)[0]
+    np.testing.assert_allclose(aws["dhc"]["rate"], expected, rtol=1e-5)
+    replay = {r["vendor"]: r for r in data["replay"]}
+    assert replay["aws"]["taus"][0] == 55.0 and replay["naver"]["taus"][0] == 0.01
+    # Naver: fakes named at 0.5 survive tau = 0.01 only; reals at 60 survive up to 60.
+    assert replay["naver"]["TA"][:2] == [66.6667, 0.0]
+    assert replay["naver"]["genuine"][60] == 100.0 and replay["naver"]["genuine"][61] == 0.0
+    assert replay["naver"]["equal_error"]["found"]
+    with pytest.raises(UserError, match="below aws's reporting floor 55"):
+        _run_sweep_command(["--results", str(results), "--taus", "50:100:1", "--out", str(out)])
+    with pytest.raises(UserError, match="--gammas"):
+        _run_sweep_command(["--results", str(results), "--gammas", "0:200:1"])

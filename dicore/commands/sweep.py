@@ -22,6 +22,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -100,22 +101,59 @@ def _point(point, g):
     }
 
 
+def _rates(numerator, denominator) -> np.ndarray:
+    """Percent in float64 (NumPy: this is the I/O edge), NaN where the denominator is 0."""
+    num = np.asarray(numerator, np.float64)
+    den = np.broadcast_to(np.asarray(denominator, np.float64), num.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, 100.0 * num / den, np.nan)
+
+
 def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=90.0, joint=True) -> dict:
-    """The sweeps.json payload (see the module docstring); raises UserError on censored taus."""
+    """The sweeps.json payload (see the module docstring); raises UserError on censored taus.
+
+    Replay runs once, on --taus or on the union of the vendors' default grids (each
+    vendor then keeps the taus at or above its floor), so it compiles once.
+    """
+    import jax
+
     from dicore.kernel import threshold_values
-    from dicore.metrics import rates
-    from dicore.replay import check_taus, equal_error_point, load_floors, min_attack_point
-    from dicore.replay import replay_counts_jit, trade_off
+    from dicore.replay import (
+        check_taus,
+        equal_error_point_jit,
+        load_floors,
+        min_attack_point_jit,
+        replay_counts_jit,
+    )
     from dicore.sweeps import dhc_sweep_jit, dhs_sweep_jit, high_risk_sweep_jit
 
     kw = dict(n_datasets=len(vocab.datasets), n_vendors=len(vocab.vendors))
     n_v = len(vocab.vendors)
-    dhc = dhc_sweep_jit(obs, betas, **kw)
-    dhs = dhs_sweep_jit(obs, gammas, **kw)
-    hr = high_risk_sweep_jit(obs, betas, gammas, **kw) if joint else None
-    present = sorted({int(d) * n_v + int(v) for d, v in zip(np.asarray(obs.dataset), np.asarray(obs.vendor), strict=True)})
-    dhc_rate, dhs_rate = np.asarray(rates(dhc)), np.asarray(rates(dhs))
-    hr_rate = np.asarray(hr.rates()) if joint else None
+    present = sorted(set((np.asarray(obs.dataset) * n_v + np.asarray(obs.vendor)).tolist()))
+    # Censoring is checked first, before any work.
+    floors = load_floors()
+    vendors = [vocab.vendors[v] for v in sorted({g % n_v for g in present})]
+    if taus is None:
+        grid = np.unique(np.concatenate([default_taus(floors[v]) for v in vendors]))
+    else:
+        grid = taus
+    all_taus = np.asarray(threshold_values(grid))
+    keep = {}
+    for vendor in vendors:
+        keep[vendor] = all_taus >= np.float32(floors[vendor]) if taus is None else np.ones(len(all_taus), bool)
+        try:
+            check_taus(all_taus[keep[vendor]], [vendor], floors=floors)
+        except ValueError as exc:
+            raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
+    # To NumPy at once: indexing device arrays one by one would compile each slice.
+    to_np = functools.partial(jax.tree.map, np.asarray)
+    dhc = to_np(dhc_sweep_jit(obs, betas, **kw))
+    dhs = to_np(dhs_sweep_jit(obs, gammas, **kw))
+    dhc_rate = _rates(dhc.numerator, dhc.denominator)
+    dhs_rate = _rates(dhs.numerator, dhs.denominator)
+    if joint:
+        hr = to_np(high_risk_sweep_jit(obs, betas, gammas, **kw))
+        hr_rate = _rates(hr.numerator, np.asarray(hr.fakes)[:, None, None])
     groups = []
     for g in present:
         entry = {
@@ -128,29 +166,28 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
             entry["high_risk"] = {"rate": [_list(row, 3) for row in hr_rate[g]], "n": int(hr.fakes[g])}
         groups.append(entry)
 
-    floors = load_floors()
+    rep = to_np(replay_counts_jit(obs, grid, **kw))
+    ta, na, gen = (_rates(c.numerator, c.denominator) for c in rep)
     replay = []
-    for v in sorted({g % n_v for g in present}):
-        vendor = vocab.vendors[v]
-        grid = default_taus(floors[vendor]) if taus is None else taus
-        try:
-            check_taus(grid, [vendor], floors=floors)
-        except ValueError as exc:
-            raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
-        rep = replay_counts_jit(obs, grid, **kw)
-        curve = trade_off(rep, grid, attack=attack)
-        best = min_attack_point(curve.taus, curve.attack, curve.genuine, target=genuine_target)
-        eer = equal_error_point(curve.taus, curve.attack, curve.genuine)
-        ta, na, gen = (np.asarray(rates(c)) for c in rep)
+    for vendor in vendors:
+        cols = np.flatnonzero(keep[vendor])
+        v = vocab.vendors.index(vendor)
+        # Pad by repeating the last column: one compiled shape for every vendor, and a
+        # repeated point changes neither operating point (ties go to the first one; no
+        # crossing between equal values).
+        padded = np.concatenate([cols, np.full(len(all_taus) - len(cols), cols[-1])])
+        curve_attack = (ta if attack == "TA" else na)[:, padded]
+        best = to_np(min_attack_point_jit(all_taus[padded], curve_attack, gen[:, padded], target=genuine_target))
+        eer = to_np(equal_error_point_jit(all_taus[padded], curve_attack, gen[:, padded]))
         for g in (g for g in present if g % n_v == v):
             replay.append({
                 "dataset": vocab.datasets[g // n_v],
                 "vendor": vendor,
                 "floor": floors[vendor],
-                "taus": _list(threshold_values(grid)),
-                "TA": _list(ta[g]),
-                "NA": _list(na[g]),
-                "genuine": _list(gen[g]),
+                "taus": _list(all_taus[cols]),
+                "TA": _list(ta[g, cols]),
+                "NA": _list(na[g, cols]),
+                "genuine": _list(gen[g, cols]),
                 "n_fakes": int(rep.ta.denominator[g, 0]),
                 "n_reals": int(rep.genuine.denominator[g, 0]),
                 "min_attack": _point(best, g),
