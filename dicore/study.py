@@ -336,18 +336,23 @@ def _loaded(cols: dict[str, Sequence], source: str):
 SWEEP_GRID = tuple(float(t) for t in range(101))  # percent, step 1
 
 
+TRADEOFF_POINTS = 101  # taus per vendor, from its reporting floor to 100 (one compile)
+# Operating point: lowest TA keeping this share of the genuine recognition the vendor has at
+# its floor (relative, since a vendor that does not know a person never names their real image).
+GENUINE_KEEP = 0.9
+
+
 def compute_sweeps(obs, vocab, cfg: StudyConfig):
     """(sweep curves, trade-off curves) in the report model's form.
 
-    `dicore.sweeps.study_sweeps` when it exists (sweeps and trade-offs); otherwise the
-    DHC-over-beta and DHS-over-gamma curves from `dhc_sweep` / `dhs_sweep`, no trade-offs.
+    Sweeps: DHC over beta and DHS over gamma per (dataset, vendor), grid 0..100 step 1.
+    Trade-offs: per vendor over all datasets, TA and genuine recognition if the vendor
+    reported names only at confidence >= tau, for tau from the vendor's floor to 100
+    (below the floor the data are censored), with two operating points.
     """
-    from dicore import sweeps
-
-    if hasattr(sweeps, "study_sweeps"):
-        return sweeps.study_sweeps(obs, vocab, beta=cfg.beta, gamma=cfg.gamma)
     import numpy as np
 
+    from dicore import sweeps
     from dicore.report.model import SweepCurve
 
     grid = np.asarray(SWEEP_GRID, np.float32)
@@ -363,7 +368,58 @@ def compute_sweeps(obs, vocab, cfg: StudyConfig):
             d, v = divmod(g, n_v)
             curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
                                      list(SWEEP_GRID), (100.0 * num[g] / den[g]).tolist()))
-    return curves, []
+    return curves, compute_tradeoffs(obs, vocab)
+
+
+def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = GENUINE_KEEP):
+    """Per-vendor trade-off curves (all datasets pooled) with their operating points:
+    the tau with the lowest attack success that keeps genuine recognition >= `genuine_keep`
+    x its value at the vendor's floor, and the tau where attack success = genuine miss rate."""
+    import dataclasses
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from dicore import replay
+    from dicore.metrics import rates
+    from dicore.report.model import OperatingPoint, TradeoffCurve
+
+    n_v = len(vocab.vendors)
+    pooled = dataclasses.replace(obs, dataset=jnp.zeros_like(obs.dataset))
+    floors = replay.load_floors()
+
+    def value(a, g):
+        x = float(np.asarray(a)[g])
+        return None if np.isnan(x) else x
+
+    curves = []
+    for v, vendor in enumerate(vocab.vendors):
+        if vendor not in floors:
+            continue
+        taus = np.linspace(floors[vendor], 100.0, TRADEOFF_POINTS, dtype=np.float32)
+        replay.check_taus(taus, [vendor])
+        counts = replay.replay_counts_jit(pooled, taus, n_datasets=1, n_vendors=n_v)
+        curve = replay.trade_off(counts, taus, attack=attack)
+        if float(np.asarray(counts.genuine.denominator)[v, 0]) == 0:
+            continue  # no real images for this vendor: no genuine rate to trade against
+        target = genuine_keep * float(np.asarray(curve.genuine)[v, 0])
+        best = replay.min_attack_point_jit(taus, curve.attack, curve.genuine, target=target)
+        eer = replay.equal_error_point_jit(taus, curve.attack, curve.genuine)
+        points = [
+            OperatingPoint(f"lowest {attack}, genuine >= {target:.1f}% ({genuine_keep:.0%} of floor)",
+                           value(best.tau, v), value(best.attack, v), value(best.genuine, v)),
+            OperatingPoint(f"{attack} = genuine miss rate",
+                           value(eer.tau, v), value(eer.attack, v), value(eer.genuine, v)),
+        ]
+        attack_row = np.asarray(rates(counts.ta if attack == "TA" else counts.na))[v]
+        genuine_row = np.asarray(rates(counts.genuine))[v]
+        curves.append(TradeoffCurve(
+            vendor=vendor, tau=taus.astype(float).tolist(),
+            attack_success=[None if np.isnan(x) else float(x) for x in attack_row],
+            genuine_recognition=[None if np.isnan(x) else float(x) for x in genuine_row],
+            operating_points=points, attack=attack,
+        ))
+    return curves
 
 
 def compute_defence(metrics: list[dict]) -> list[dict]:
