@@ -25,6 +25,7 @@ import re
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
+from typing import cast
 
 import vcr
 import yaml
@@ -126,7 +127,10 @@ def canonical_body(request: Request) -> bytes:
             b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body
         )
         parts = sorted(
-            (p.get_param("name", header="content-disposition"), "sha256:" + sha256(p.get_payload(decode=True)))
+            (
+                p.get_param("name", header="content-disposition"),
+                "sha256:" + sha256(cast(bytes, p.get_payload(decode=True))),  # a form field: bytes
+            )
             for p in msg.iter_parts()
         )
         canon = json.dumps(parts)

@@ -214,7 +214,7 @@ class OperatingPoint(NamedTuple):
     """Per group (G,): grid index (-1 if none; -1 also for interpolated points), tau,
     attack and genuine rates at it, and whether a point exists."""
 
-    index: Array
+    index: Array  # type: ignore[assignment]  # a field named like tuple.index: mypy flags the shadowing
     tau: Array
     attack: Array
     genuine: Array

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dicore.backends import NamedImage
-from dicore.backends.base import BackendError
+from dicore.backends.base import Backend, BackendError
 from dicore.backends.retry import RetryPolicy
 from dicore.datasets.manifest import Manifest
 from dicore.errors import UserError
@@ -53,7 +53,7 @@ class RunSummary:
 def plan(
     manifest: Manifest,
     store: Store,
-    backends: Mapping[str, object],
+    backends: Mapping[str, Backend],
     *,
     retry_errors: bool = False,
 ) -> tuple[list[Task], int]:
@@ -115,7 +115,7 @@ def execute(backend, task: Task, retry: RetryPolicy) -> CallResult:
 
 def run_tasks(
     tasks: Sequence[Task],
-    backends: Mapping[str, object],
+    backends: Mapping[str, Backend],
     store: Store,
     *,
     rates: Mapping[str, float | None] | None = None,
@@ -207,7 +207,7 @@ def _count(summary: RunSummary, r: CallResult) -> None:
 
 def run_with_progress(
     tasks: Sequence[Task],
-    backends: Mapping[str, object],
+    backends: Mapping[str, Backend],
     store: Store,
     *,
     console=None,

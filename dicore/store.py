@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +205,7 @@ class Store:
 
     # -- bulk rows of the results contract (the simulated cohort) ----------------------
     def put_result_columns(
-        self, cols: dict[str, Sequence], *, simulated: bool, chunk_key: str | None = None
+        self, cols: Mapping[str, Sequence], *, simulated: bool, chunk_key: str | None = None
     ) -> None:
         """Store results-contract columns (items + their calls) in one transaction.
 
@@ -222,7 +222,7 @@ class Store:
         for i in range(n):
             if cols["item_id"][i] not in items:
                 items[cols["item_id"][i]] = {c: cols[c][i] for c in RESULT_COLUMNS}
-        calls = [
+        calls: list[tuple] = [
             (v, b, it, "recognize", "ok", p or None, c, None, None, sim_flag, None, 0, 1, now)
             for v, b, it, p, c in zip(
                 cols["vendor"], cols["backend"], cols["item_id"], cols["predicted"], conf, strict=False

@@ -20,9 +20,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from dicore import VENDORS
 from dicore.errors import UserError
@@ -99,7 +100,7 @@ def parse_vendors(text: str | None) -> tuple[str, ...]:
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -119,7 +120,7 @@ def _fmt(v) -> str:
 _NULLABLE_TEXT = ("predicted", "real_item_id", "reference")
 
 
-def _arrow_table(cols: dict[str, Sequence]):
+def _arrow_table(cols: Mapping[str, Sequence]):
     import pyarrow as pa
 
     types = {"is_fake": pa.bool_(), "confidence": pa.float64(), "similarity": pa.float64()}
@@ -135,7 +136,7 @@ def _arrow_table(cols: dict[str, Sequence]):
     return pa.table(data, schema=schema)
 
 
-def write_results_csv(path: Path, cols: dict[str, Sequence], table=None) -> Path:
+def write_results_csv(path: Path, cols: Mapping[str, Sequence], table=None) -> Path:
     """The results contract as CSV: empty cells for absent values, floats written
     shortest-exact (they read back to the same double), atomically."""
     import pyarrow.csv as pa_csv
@@ -162,7 +163,7 @@ def write_results_csv(path: Path, cols: dict[str, Sequence], table=None) -> Path
     return _atomic_write(Path(path), write)
 
 
-def write_results_parquet(path: Path, cols: dict[str, Sequence], table=None) -> Path:
+def write_results_parquet(path: Path, cols: Mapping[str, Sequence], table=None) -> Path:
     """The results contract as Parquet (nulls for absent values), atomically."""
     import pyarrow.parquet as pq
 
@@ -170,7 +171,7 @@ def write_results_parquet(path: Path, cols: dict[str, Sequence], table=None) -> 
     return _atomic_write(Path(path), lambda tmp: pq.write_table(table, tmp))
 
 
-def write_results(out: Path, cols: dict[str, Sequence]) -> tuple[Path, Path]:
+def write_results(out: Path, cols: Mapping[str, Sequence]) -> tuple[Path, Path]:
     """OUT/results.csv and OUT/results.parquet from results-contract columns."""
     out.mkdir(parents=True, exist_ok=True)
     table = _arrow_table(cols)
@@ -308,7 +309,7 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
     from dicore.datasets.manifest import read_manifest
     from dicore.runner import plan, run_with_progress
 
-    manifest = manifest or read_manifest(cfg.manifest)
+    manifest = manifest or read_manifest(cast(Path, cfg.manifest))  # a manifest study: it is set
     backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette)
     store.put_items([r.as_record() for r in manifest.rows], source=str(manifest.path))
     tasks, done = plan(manifest, store, backends, retry_errors=cfg.retry_errors)

@@ -20,7 +20,7 @@ import csv
 import datetime as _dt
 import io
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import optimize, special
@@ -220,6 +220,7 @@ def fit_naver(eng: Engine, params, paper, log=print):
                 shares[d] = round(k / n_id, 4)
         if best is None or total < best[0]:
             best = (total, int(n), shares)
+    best = cast(tuple[float, int, dict[str, float]], best)  # the N grid is not empty
     params = copy.deepcopy(params)
     params["vendors"]["naver"]["n_distractors"] = best[1]
     params["vendors"]["naver"]["coverage"] = {d: best[2][d] for d in DATASETS}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class Gallery:
 
     @classmethod
     def from_embeddings(
-        cls, embeddings: Mapping[str, np.ndarray], model_id: str = "unknown"
+        cls, embeddings: Mapping[str, np.ndarray | Sequence[np.ndarray]], model_id: str = "unknown"
     ) -> Gallery:
         """``{name: (512,) or (k, 512)}`` -> templates (normalised mean of unit rows)."""
         names, templates, counts = [], [], []
@@ -102,7 +103,7 @@ class Gallery:
         for (name, _path), res in zip(flat, results, strict=True):
             if isinstance(res, RecognizerError):
                 raise GalleryError(f"gallery photo of {name!r} is unusable: {res}") from res
-            per_name[name].append(res.embedding)
+            per_name[name].append(cast(np.ndarray, res.embedding))  # embed_images always embeds
         empty = [n for n, e in per_name.items() if not e]
         if empty:
             raise GalleryError(f"no photos for {', '.join(map(repr, empty))}")

@@ -22,7 +22,7 @@ class SimResult(NamedTuple):
     """index: gallery index, or G + j for distractor j, or -1 (no name reported);
     cosine: the top-1 cosine; confidence: percent, NaN when no name."""
 
-    index: np.ndarray
+    index: np.ndarray  # type: ignore[assignment]  # a field named like tuple.index: mypy flags the shadowing
     cosine: np.ndarray
     confidence: np.ndarray
 

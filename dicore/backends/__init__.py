@@ -24,6 +24,7 @@ from dicore.backends.base import (
     Recognition,
     ServerError,
     ThrottledError,
+    Vendor,
 )
 from dicore.errors import UserError
 
@@ -39,7 +40,7 @@ __all__ = [
     "make_backend",
 ]
 
-VENDORS = ("aws", "azure", "naver")
+VENDORS: tuple[Vendor, ...] = ("aws", "azure", "naver")
 KINDS = ("sim", "live", "replay")
 SIM_HINT = "`--backend sim` runs the offline simulator and needs no keys."
 

@@ -28,10 +28,12 @@ from dicore.backends import (
 )
 from dicore.backends.base import (
     BackendError,
+    BackendKind,
     BadInputError,
     Recognition,
     ServerError,
     ThrottledError,
+    Vendor,
 )
 from dicore.backends.retry import RetryPolicy
 
@@ -74,8 +76,8 @@ def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
 
 
 class AwsBackend:
-    vendor = "aws"
-    kind = "live"
+    vendor: Vendor = "aws"
+    kind: BackendKind = "live"
     supports_similarity = True
 
     def __init__(

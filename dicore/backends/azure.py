@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from typing import cast
 
 import requests
 
@@ -28,7 +29,7 @@ from dicore.backends import (
     missing_credential,
     transport_error,
 )
-from dicore.backends.base import BackendError, Recognition
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import RetryPolicy, parse_retry_after
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"
@@ -62,8 +63,8 @@ def largest_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class AzureBackend:
-    vendor = "azure"
-    kind = "live"
+    vendor: Vendor = "azure"
+    kind: BackendKind = "live"
     supports_similarity = True
 
     def __init__(
@@ -85,8 +86,9 @@ class AzureBackend:
         if not vision_ep or not vision_key:
             raise missing_credential("azure", VISION_VARS)
         self.vision_endpoint = vision_ep.rstrip("/")
-        self.face_endpoint = face_ep.rstrip("/")
-        self._vision_key, self._face_key = vision_key, face_key
+        # past the check: face_ep falls back to vision_ep, face_key to vision_key
+        self.face_endpoint = cast(str, face_ep).rstrip("/")
+        self._vision_key, self._face_key = vision_key, cast(str, face_key)
         self.face_api_version = face_api_version
         self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s

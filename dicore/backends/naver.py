@@ -25,7 +25,7 @@ from dicore.backends import (
     missing_credential,
     transport_error,
 )
-from dicore.backends.base import BackendError, Recognition
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
@@ -45,8 +45,8 @@ def first_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class NaverBackend:
-    vendor = "naver"
-    kind = "live"
+    vendor: Vendor = "naver"
+    kind: BackendKind = "live"
     supports_similarity = False
 
     def __init__(

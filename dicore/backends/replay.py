@@ -15,7 +15,7 @@ from pathlib import Path
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from dicore.backends import image_label, live_client
-from dicore.backends.base import BackendError, Recognition
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import NO_RETRY
 from dicore.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
 from dicore.errors import UserError
@@ -29,9 +29,9 @@ class ReplayMissError(BackendError):
 
 
 class ReplayBackend:
-    kind = "replay"
+    kind: BackendKind = "replay"
 
-    def __init__(self, vendor: str, cassette: str | Path, **_ignored):
+    def __init__(self, vendor: Vendor, cassette: str | Path, **_ignored):
         self.vendor = vendor
         self.cassette = Path(cassette)
         if not self.cassette.is_file():

@@ -10,13 +10,13 @@ Every result has `simulated=True`.
 from __future__ import annotations
 
 from dicore.backends import image_label
-from dicore.backends.base import BadInputError, Recognition
+from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor
 
 
 class SimBackend:
-    kind = "sim"
+    kind: BackendKind = "sim"
 
-    def __init__(self, vendor: str, gallery=None, recognizer=None, seed: int = 0, **_ignored):
+    def __init__(self, vendor: Vendor, gallery=None, recognizer=None, seed: int = 0, **_ignored):
         from simulators.vendor import SimulatedVendor, default_vendor
 
         self.vendor = vendor
@@ -38,7 +38,7 @@ class SimBackend:
         faces = [f for f in rec.faces if f.name] if self.vendor == "azure" else list(rec.faces)
         top = max(faces, key=lambda f: f.width * f.height) if faces else None
         name = top.name if top else None
-        conf = top.confidence if name else None
+        conf = top.confidence if top is not None and name else None
         raw = {"faces": [{"name": f.name, "confidence": f.confidence, "bbox": f.bbox} for f in rec.faces]}
         return Recognition(name, conf, len(faces), simulated=True, raw=raw)
 

@@ -33,6 +33,7 @@ import shlex
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -159,7 +160,7 @@ def _client_secrets(client) -> tuple[str, ...]:
     return tuple(v for v in values if v and v != "dicore-placeholder")
 
 
-def _record(vendor: str, client, calls: list[tuple[str, list[bytes]]], path: Path, fail_fast: bool):
+def _record(vendor: str, client, calls: Sequence[tuple[str, Sequence[bytes]]], path: Path, fail_fast: bool):
     """Run `calls` through `client` under vcrpy into a temp file; scan; move into place."""
     outcomes = []
     tmp_dir = tempfile.mkdtemp(prefix="dicore-record-")
@@ -343,10 +344,19 @@ DOC_EXAMPLES: dict[str, list[tuple[str, list[str], list[tuple[int, str, object]]
 }
 
 
+class _ScriptedServer(ThreadingHTTPServer):
+    """The server of `scripted_server`: the attributes it sets, for the handler."""
+
+    script: list[tuple]
+    requests: list[str]
+    url: str
+
+
 class _ScriptedHandler(BaseHTTPRequestHandler):
     """Answers each request with the next scripted response, whatever it asks."""
 
     protocol_version = "HTTP/1.1"
+    server: _ScriptedServer
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
         length = self.headers.get("Content-Length")
@@ -375,7 +385,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 def scripted_server(script: list[tuple]):
     """A loopback HTTP server on port 0 answering `script` in order (docs stubs and tests):
     items are (status, content type, JSON-able or bytes body[, extra headers])."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHandler)
+    server = _ScriptedServer(("127.0.0.1", 0), _ScriptedHandler)
     server.daemon_threads = True
     server.script = list(script)
     server.requests = []

@@ -60,6 +60,7 @@ def parse_grid(text: str, option: str):
     """
     from dicore.kernel import UniformGrid
 
+    grid: UniformGrid | np.ndarray
     hint = f"{option} takes START:STOP:STEP (e.g. 0:100:1) or a comma list (e.g. 55,70,90), in percent"
     try:
         if ":" in text:

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dicore.datasets.frames import (
     IMAGE_SUFFIXES,
@@ -270,7 +271,7 @@ def materialize(
     for m in media:
         rel = m.path.relative_to(root).as_posix() if m.path.is_relative_to(root) else m.path.name
         stem = rel.rsplit(".", 1)[0]
-        base = dict(
+        base: dict[str, Any] = dict(
             is_fake=m.is_fake, dataset=dataset, method=m.method, target=m.target,
             reference=m.reference,
         )
