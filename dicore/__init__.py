@@ -12,3 +12,9 @@ VENDORS = ("aws", "azure", "naver")
 
 PAPER_VENDOR_NAMES = {"aws": "AWS", "azure": "MS", "naver": "NAV"}
 METHODS = ("replacement", "reenactment", "synthesis", "real")
+
+RESULT_COLUMNS = (
+    "vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
+    "target", "reference", "predicted", "confidence", "similarity",
+)
+"""Columns of results.csv / results.parquet, in order (docs/ARCHITECTURE.md)."""

@@ -43,23 +43,9 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from dicore import METHODS, VENDORS
+from dicore import METHODS, RESULT_COLUMNS, VENDORS
 from dicore.errors import UserError
 
-RESULT_COLUMNS = (
-    "vendor",
-    "backend",
-    "dataset",
-    "method",
-    "item_id",
-    "is_fake",
-    "real_item_id",
-    "target",
-    "reference",
-    "predicted",
-    "confidence",
-    "similarity",
-)
 """The results-file columns of docs/ARCHITECTURE.md, in order."""
 
 FIELDS = (

@@ -23,22 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dicore import RESULT_COLUMNS
 from dicore.errors import UserError
 
-RESULT_COLUMNS = (
-    "vendor",
-    "backend",
-    "dataset",
-    "method",
-    "item_id",
-    "is_fake",
-    "real_item_id",
-    "target",
-    "reference",
-    "predicted",
-    "confidence",
-    "similarity",
-)
 ITEM_COLUMNS = (
     "item_id",
     "dataset",
