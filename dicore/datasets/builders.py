@@ -222,6 +222,10 @@ def generic_media(
         if len(rel) < 2:
             skipped.append((p.relative_to(root).as_posix(), "not inside fake/<target>/"))
             continue
+        if method == "synthesis" and len(rel) < 3:
+            skipped.append((p.relative_to(root).as_posix(),
+                            "a synthesis fake needs its second source: fake/<target>/<reference>/"))
+            continue
         media.append(Media(p, True, method, rel[0], rel[1] if len(rel) > 2 else ""))
     return media, skipped
 
