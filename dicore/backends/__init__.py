@@ -153,3 +153,25 @@ def http_error(
 def transport_error(vendor: str, label: str, exc: Exception) -> ServerError:
     """Connection refused/reset or timeout: retryable like a 5xx."""
     return ServerError(f"{vendor} request for {label} failed: {exc}", code=type(exc).__name__)
+
+
+def post_once(session, vendor: str, url: str, *, label: str, variables: str, error_fields,
+              **kwargs):
+    """One POST of a REST vendor (Azure, Naver); failures become backend errors.
+
+    `error_fields(response) -> (code, detail)` reads the vendor's error body. Retrying is
+    the caller's (`RetryPolicy.call`), so that the policy sees every attempt.
+    """
+    import requests
+
+    from dicore.backends.retry import parse_retry_after
+
+    try:
+        resp = session.post(url, **kwargs)
+    except requests.RequestException as exc:
+        raise transport_error(vendor, label, exc) from exc
+    if resp.status_code >= 300:
+        code, detail = error_fields(resp)
+        raise http_error(vendor, resp.status_code, code, detail, label, variables,
+                         parse_retry_after(resp.headers.get("Retry-After")))
+    return resp

@@ -23,14 +23,13 @@ import requests
 
 from dicore.backends import (
     endpoint_override,
-    http_error,
     image_label,
     is_simulated_response,
     missing_credential,
-    transport_error,
+    post_once,
 )
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import RetryPolicy, parse_retry_after
+from dicore.backends.retry import RetryPolicy
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"
 FACE_VARS = "AZURE_FACE_ENDPOINT and AZURE_FACE_KEY (or the AZURE_VISION_* pair)"
@@ -99,20 +98,10 @@ class AzureBackend:
         headers = {"Ocp-Apim-Subscription-Key": key, "Accept": "application/json"}
         headers.update(kw.pop("headers", {}))
 
-        def once() -> requests.Response:
-            try:
-                resp = self.session.post(url, headers=headers, timeout=self.timeout_s, **kw)
-            except requests.RequestException as exc:
-                raise transport_error("azure", label, exc) from exc
-            if resp.status_code >= 300:
-                code, detail = _error_fields(resp)
-                raise http_error(
-                    "azure", resp.status_code, code, detail, label, variables,
-                    parse_retry_after(resp.headers.get("Retry-After")),
-                )
-            return resp
-
-        return self.retry.call(once)
+        return self.retry.call(lambda: post_once(
+            self.session, "azure", url, label=label, variables=variables,
+            error_fields=_error_fields, headers=headers, timeout=self.timeout_s, **kw,
+        ))
 
     def recognize(self, image: bytes) -> Recognition:
         label = image_label(image)

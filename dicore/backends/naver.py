@@ -19,14 +19,13 @@ import requests
 
 from dicore.backends import (
     endpoint_override,
-    http_error,
     image_label,
     is_simulated_response,
     missing_credential,
-    transport_error,
+    post_once,
 )
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import RetryPolicy, parse_retry_after
+from dicore.backends.retry import RetryPolicy
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
 CELEBRITY_PATH = "/vision/v1/celebrity"
@@ -71,25 +70,11 @@ class NaverBackend:
     def recognize(self, image: bytes) -> Recognition:
         label = image_label(image)
 
-        def once() -> requests.Response:
-            try:
-                resp = self.session.post(
-                    self.endpoint + CELEBRITY_PATH,
-                    headers=self._headers,
-                    files={"image": ("image", bytes(image))},
-                    timeout=self.timeout_s,
-                )
-            except requests.RequestException as exc:
-                raise transport_error("naver", label, exc) from exc
-            if resp.status_code >= 300:
-                code, detail = _error_fields(resp)
-                raise http_error(
-                    "naver", resp.status_code, code, detail, label, CREDENTIAL_VARS,
-                    parse_retry_after(resp.headers.get("Retry-After")),
-                )
-            return resp
-
-        resp = self.retry.call(once)
+        resp = self.retry.call(lambda: post_once(
+            self.session, "naver", self.endpoint + CELEBRITY_PATH, label=label,
+            variables=CREDENTIAL_VARS, error_fields=_error_fields, headers=self._headers,
+            files={"image": ("image", bytes(image))}, timeout=self.timeout_s,
+        ))
         try:  # some NCP APIs answer text/plain: parse whatever the Content-Type says
             body = json.loads(resp.content)
         except ValueError as exc:
