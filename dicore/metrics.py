@@ -389,6 +389,7 @@ def write_metrics_json(
         "simulated": bool(simulated),
         "rows": rows,
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

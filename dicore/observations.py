@@ -220,6 +220,10 @@ class Observations:
     def from_results_file(cls, path: str | Path) -> Loaded:
         """Read `results.csv` (or `.parquet`, via pyarrow) and validate it; see `from_rows`."""
         path = Path(path)
+        if path.is_dir():
+            raise UserError(
+                f"results file {path} is a folder", f"pass the file, e.g. {path / 'results.csv'}"
+            )
         if not path.is_file():
             raise UserError(
                 f"results file {path} not found", "run `dicore run` or `dicore study` first"
@@ -231,17 +235,30 @@ class Observations:
                 raise UserError(
                     f"{path}: reading Parquet needs pyarrow", "pip install 'dicore[study]'"
                 ) from exc
-            return cls.from_columns(pq.read_table(path).to_pydict(), source=str(path))
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            absent = [c for c in RESULT_COLUMNS if c not in header]
-            if absent:
+            try:
+                table = pq.read_table(path)
+            except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
                 raise UserError(
-                    f"{path}: missing column(s) {', '.join(absent)}",
-                    f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
-                )
-            rows = list(reader)
+                    f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
+                    "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
+                ) from exc
+            return cls.from_columns(table.to_pydict(), source=str(path))
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                header = reader.fieldnames or []
+                absent = [c for c in RESULT_COLUMNS if c not in header]
+                if absent:
+                    raise UserError(
+                        f"{path}: missing column(s) {', '.join(absent)}",
+                        f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
+                    )
+                rows = list(reader)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UserError(
+                f"{path}: not a readable UTF-8 CSV file ({exc})",
+                "results files are UTF-8 CSV with a header row, or .parquet",
+            ) from exc
         return cls.from_rows(rows, source=str(path))
 
 

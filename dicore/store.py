@@ -242,12 +242,14 @@ class Store:
         recognize, in vendor then item order. `predicted` is "" when no name; absent
         numbers are None.
 
+        `backend` is "sim" for every answer a dicore simulator gave, also over HTTP
+        (a live client pointed at `dicore serve`): simulated is always labelled.
         Items whose recognize call failed are left out (an error is not an
         observation); `errors()` lists them. `similarity` is the fake-vs-paired-real
         similarity when that call succeeded.
         """
         sql = """
-        SELECT c.vendor, c.backend, i.dataset, i.method, i.item_id, i.is_fake, i.real_item_id,
+        SELECT c.vendor, CASE WHEN c.simulated THEN 'sim' ELSE c.backend END, i.dataset, i.method, i.item_id, i.is_fake, i.real_item_id,
                i.target, i.reference, COALESCE(c.predicted, ''), c.confidence, s.similarity
         FROM calls c JOIN items i ON i.item_id = c.item_id
         LEFT JOIN calls s ON s.vendor = c.vendor AND s.backend = c.backend

@@ -584,7 +584,8 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             f"({len(errors)} failed call(s))",
             hint="see the errors above; fix them and rerun (completed calls are kept)",
         )
-    simulated = cfg.backend == "sim"
+    # A live client pointed at `dicore serve` gets simulated answers: label them so.
+    simulated = cfg.backend == "sim" or "sim" in cols["backend"]
     csv_path, pq_path = stages.run("writing results", write_results, out, cols)
     files.update(results_csv=csv_path, results_parquet=pq_path)
 
@@ -645,14 +646,15 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
 
 
 def _from_held(held, cfg, out, store, stages, t_start, notes) -> StudyOutcome:
-    metrics = json.loads((out / "metrics.json").read_text())["rows"]
+    held_metrics = json.loads((out / "metrics.json").read_text())
+    metrics = held_metrics["rows"]
     notes.append("outputs were up to date with the store: nothing recomputed "
                  "(--recompute rebuilds them)")
     files = {"store": store.path, **{n: out / n for n in held["files"]}}
     stages.timings["total"] = time.perf_counter() - t_start
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=held.get("n_rows", 0),
-        n_errors=held.get("n_errors", 0), simulated=cfg.backend == "sim", metrics=metrics,
+        n_errors=held.get("n_errors", 0), simulated=bool(held_metrics["simulated"]), metrics=metrics,
         errors=store.errors(cfg.vendors), notes=notes, up_to_date=True,
     )
 

@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from dicore.errors import UserError
+from dicore.errors import UserError, check_output_file
 
 NAME = "cost"
 HELP = "API cost and run time of a study from the paper's price tiers"
@@ -67,18 +67,22 @@ def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"results file {p} not found", "run `dicore study` first, or use --calls")
-    if p.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+    try:
+        if p.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
 
-        cols = pq.read_table(p, columns=["vendor", "is_fake"]).to_pydict()
-        pairs = list(zip(cols["vendor"], cols["is_fake"], strict=True))
-    else:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not {"vendor", "is_fake"} <= set(reader.fieldnames or []):
-                raise UserError(f"{p}: needs columns vendor and is_fake",
-                                "use a results file of the dicore results contract")
-            pairs = [(r["vendor"], r["is_fake"]) for r in reader]
+            cols = pq.read_table(p, columns=["vendor", "is_fake"]).to_pydict()
+            pairs = list(zip(cols["vendor"], cols["is_fake"], strict=True))
+        else:
+            with p.open(newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                if not {"vendor", "is_fake"} <= set(reader.fieldnames or []):
+                    raise UserError(f"{p}: needs columns vendor and is_fake",
+                                    "use a results file of the dicore results contract")
+                pairs = [(r["vendor"], r["is_fake"]) for r in reader]
+    except (OSError, ValueError, csv.Error) as exc:  # incl. UnicodeDecodeError, pyarrow errors
+        raise UserError(f"{p}: cannot read it as a results file ({str(exc).splitlines()[0]})",
+                        "use a UTF-8 CSV or Parquet results file (dicore results contract)") from exc
     counts: dict[str, list[int]] = {}
     for vendor, fake in pairs:
         c = counts.setdefault(str(vendor), [0, 0])
@@ -91,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from dicore.cost import format_duration, study_calls, study_cost, total_row
 
     tps = _parse_tps(args.tps)
+    if args.json_out:
+        check_output_file(args.json_out, "--json")
     if args.calls is not None:
         if args.calls < 0 or not 0 <= args.fakes <= args.calls:
             raise UserError(f"need 0 <= --fakes ({args.fakes}) <= --calls ({args.calls})")
@@ -118,9 +124,10 @@ def run(args: argparse.Namespace) -> int:
           "each at its TPS (* assumed, not in the paper)")
     if args.json_out:
         try:
+            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json_out).write_text(json.dumps(
                 {"rows": [r.as_dict() for r in rows], "total": total}, indent=2) + "\n")
         except OSError as exc:
-            raise UserError(f"cannot write {args.json_out}: {exc.strerror}") from exc
+            raise UserError(f"cannot write {args.json_out}: {exc.strerror}", "check the --json path") from exc
     sys.stdout.flush()
     return 0

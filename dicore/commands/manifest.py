@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from dicore.errors import UserError
+from dicore.errors import UserError, check_output_file
 
 NAME = "manifest"
 HELP = "build an image manifest from a dataset folder (Celeb-DF, VoxCeleb-TH, FOM, blends, generic)"
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         options = {"method": args.method}
     if args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
+    check_output_file(args.out, "--out")
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("reading media", total=None)

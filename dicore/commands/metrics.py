@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from dicore.errors import UserError
+    from dicore.errors import UserError, check_output_file
 
     for name in ("beta", "gamma"):
         value = getattr(args, name)
@@ -67,6 +67,7 @@ def _check_options(args: argparse.Namespace) -> None:
         )
     if args.resamples < 1:
         raise UserError(f"--resamples {args.resamples} must be at least 1", "e.g. --resamples 1000")
+    check_output_file(args.out, "--out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from dicore.datasets.manifest import read_manifest
-    from dicore.errors import UserError
+    from dicore.errors import UserError, check_output_file
     from dicore.ratelimit import parse_rates
     from dicore.store import Store
     from dicore.study import (
@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.manifest)  # before the store: a bad manifest touches nothing
     if args.results and args.results.suffix.lower() not in (".csv", ".parquet"):
         raise UserError(f"--results {args.results}: use a .csv or .parquet name")
+    check_output_file(args.store, "--store")
+    if args.results:
+        check_output_file(args.results, "--results")
     cfg = StudyConfig(
         manifest=args.manifest, vendors=parse_vendors(args.vendors), backend=args.backend,
         yes=args.yes, concurrency=args.concurrency, rates=parse_rates(args.rate),
@@ -78,10 +81,14 @@ def run(args: argparse.Namespace) -> int:
         for e in errors[:5]:
             out.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
     if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        if args.results.suffix.lower() == ".csv":
-            write_results_csv(args.results, cols)
-        else:
-            write_results_parquet(args.results, cols)
+        try:
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            if args.results.suffix.lower() == ".csv":
+                write_results_csv(args.results, cols)
+            else:
+                write_results_parquet(args.results, cols)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.results}: {exc.strerror}",
+                            "check the --results path; the calls are kept in the store") from exc
         out.print(f"{len(cols['item_id'])} result rows -> {args.results}")
     return 0

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dicore.errors import UserError
+from dicore.errors import UserError, check_output_file
 
 NAME = "sweep"
 HELP = "DHC/DHS threshold sweeps, the joint beta x gamma grid and reporting-policy replay"
@@ -221,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     taus = parse_grid(args.taus, "--taus") if args.taus else None
     if not (math.isfinite(args.genuine_target) and 0.0 <= args.genuine_target <= 100.0):
         raise UserError(f"--genuine-target {args.genuine_target} is outside 0..100", "a percent, e.g. 90")
+    check_output_file(args.out, "--out")
     obs, vocab = Observations.from_results_file(args.results)
     if obs.n == 0:
         raise UserError(f"{args.results} has no result rows", "run `dicore run` or `dicore study` first")
@@ -230,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(json.dumps(payload, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, out)
