@@ -85,7 +85,7 @@ class Engine:
         out = {}
         for (s, d), dr in self.draws.items():
             dp = params["cohort"]["datasets"][d]
-            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"])
+            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"], cohort.pair_context(params))
             fake_cos = np.einsum("kn,kng->ng", coef.astype(np.float32), dr.p)
             nr = dr.spec.n_real
             for v in vendors:
@@ -192,6 +192,7 @@ def fit(
                 f"(loss {best[0]:.2f})")
     params = fit_naver(eng, params, paper, log)
     params = fit_confidence(eng, params, log)
+    params = fit_similarity(eng, params, log)
     return params
 
 
@@ -288,6 +289,108 @@ def fit_confidence(eng: Engine, params, log=print):
     return params
 
 
+# Paper, section 5.4 (Fig. 4e): "the AWS API achieves the highest DHS percentage for all
+# datasets, ranging from 30% to 94.4%" and "a high DHS of 52.6% (MS) ... for deepfakes from
+# the CelebFOM dataset". These three figures are all the similarity fit sees: per-dataset DHS
+# values are a consequence of the model, not paper values.
+DHS_GAMMA = 80.0
+AWS_DHS_RANGE = (30.0, 94.4)
+MS_DHS_CELEBFOM = 52.6
+# The similarity mapping must keep real photos right: a same-person pair at cosine 0.5 (the
+# cohort's lowest, about w600k_mbf's Macron 2014 vs 2025) at >= 80%, a different-person pair
+# at cosine 0.15 (about 3.4 sd of the cohort's different-people cosines) below 50%.
+SAME_PERSON_COS, OTHER_PERSON_COS = 0.5, 0.15
+PAIR_CONTEXT_GRID = np.round(np.arange(0.02, 0.6001, 0.01), 2)
+# The three figures barely identify pair_context: the best loss is flat within seed noise over
+# a wide range (about 0.1 to 0.35 at paper scale). Among values within this much of the best
+# loss the fit takes the one whose centres sit most centrally in their admissible ranges.
+DHS_LOSS_TOLERANCE = 10.0
+
+
+def similarity_b_bounds(k: float) -> tuple[float, float]:
+    """Admissible centres of 100 sigmoid(k (cos - b)) for the photo constraints above."""
+    return OTHER_PERSON_COS, SAME_PERSON_COS - float(special.logit(0.8)) / k
+
+
+def unnamed_pair_cosines(eng: Engine, params) -> dict[tuple[str, str], np.ndarray]:
+    """(dataset, vendor) -> cosine between each fake the vendor does not name and its paired
+    real image, pooled over the engine's seeds (DHS's denominator; AWS and MS)."""
+    from simulators.simulate import NO_NAME
+
+    c = cohort.pair_context(params)
+    out: dict[tuple[str, str], list[np.ndarray]] = {}
+    for (_, d, v), (dr, _real, fake) in eng.results(params, ("aws", "azure")).items():
+        dp = params["cohort"]["datasets"][d]
+        pair = np.einsum("kn,kn->n", cohort.fake_coefficients(dr, dp["level"], dp["spread"], c), dr.r)
+        out.setdefault((d, v), []).append(pair[fake.index == NO_NAME])
+    return {k: np.concatenate(x) for k, x in out.items()}
+
+
+def dhs_of(pair: np.ndarray, k: float, b: float, gamma: float = DHS_GAMMA) -> float:
+    """DHS (percent) of unnamed fakes with paired-real cosines `pair` under the mapping (k, b)."""
+    return float(100 * np.mean(100 * special.expit(k * (pair - b)) > gamma)) if pair.size else float("nan")
+
+
+def dhs_facts(eng: Engine, params) -> dict[str, dict[str, float]]:
+    """vendor -> dataset -> DHS (percent, gamma 80) with the params' similarity mappings."""
+    out: dict[str, dict[str, float]] = {}
+    for (d, v), pair in unnamed_pair_cosines(eng, params).items():
+        vp = params["vendors"][v]
+        out.setdefault(v, {})[d] = dhs_of(pair, vp["similarity_k"], vp["similarity_b"])
+    return out
+
+
+def _best_b(k: float, losses) -> tuple[float, float]:
+    lo, hi = similarity_b_bounds(k)
+    grid = np.arange(lo, hi + 1e-9, 0.0025)
+    vals = [losses(b) for b in grid]
+    i = int(np.argmin(vals))
+    return float(vals[i]), round(float(grid[i]), 4)
+
+
+def fit_similarity(eng: Engine, params, log=print):
+    """`pair_context` (grid PAIR_CONTEXT_GRID) and the AWS and MS similarity centres
+    `similarity_b` (grids within `similarity_b_bounds`; slopes kept) so that AWS DHS over the
+    five datasets spans AWS_DHS_RANGE and MS DHS on CelebFOM is MS_DHS_CELEBFOM. Among
+    pair_context values within DHS_LOSS_TOLERANCE of the best loss, the one whose centres sit
+    most centrally in their admissible ranges (the largest margin for real photos)."""
+    params = copy.deepcopy(params)
+    ka, km = params["vendors"]["aws"]["similarity_k"], params["vendors"]["azure"]["similarity_k"]
+    lo_t, hi_t = AWS_DHS_RANGE
+
+    def at(c: float):
+        p = copy.deepcopy(params)
+        p["cohort"]["pair_context"] = float(c)
+        pairs = unnamed_pair_cosines(eng, p)
+
+        def aws_loss(b):
+            vals = [dhs_of(pairs[d, "aws"], ka, b) for d in DATASETS]
+            return (min(vals) - lo_t) ** 2 + (max(vals) - hi_t) ** 2
+
+        la, ba = _best_b(ka, aws_loss)
+        lm, bm = _best_b(km, lambda b: (dhs_of(pairs["CelebFOM", "azure"], km, b) - MS_DHS_CELEBFOM) ** 2)
+        return la + lm, ba, bm
+
+    def off_centre(ba: float, bm: float) -> float:
+        out = 0.0
+        for k, b in ((ka, ba), (km, bm)):
+            lo, hi = similarity_b_bounds(k)
+            out = max(out, abs(b - (lo + hi) / 2) / ((hi - lo) / 2))
+        return out
+
+    tried = {float(c): at(c) for c in PAIR_CONTEXT_GRID}
+    best = min(t[0] for t in tried.values())
+    near = [c for c, t in tried.items() if t[0] <= best + DHS_LOSS_TOLERANCE]
+    c = min(near, key=lambda c: (off_centre(*tried[c][1:]), tried[c][0]))
+    loss, ba, bm = tried[c]
+    params["cohort"]["pair_context"] = float(c)
+    params["vendors"]["aws"]["similarity_b"] = ba
+    params["vendors"]["azure"]["similarity_b"] = bm
+    log(f"similarity: pair_context = {c:.2f} (near-best {min(near):.2f}..{max(near):.2f}), AWS "
+        f"similarity_b = {ba:.4f}, MS similarity_b = {bm:.4f} (DHS loss {loss:.1f}, best {best:.1f})")
+    return params
+
+
 # -- the report table ------------------------------------------------------------------------
 
 
@@ -304,7 +407,7 @@ def calibration_table(
         for d in DATASETS:
             dr = cohort.draw(d, scale, s)
             dp = params["cohort"]["datasets"][d]
-            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"])
+            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"], cohort.pair_context(params))
             for v, pol in pols.items():
                 ta, na = cohort.ta_na(dr, *cohort.run_vendor(pol, dr, coef, s, scale))
                 acc.setdefault((d, v, "TA"), []).append(ta)

@@ -9,10 +9,18 @@ reach (CAP). Attack families as embedding operators:
 - replacement (face swap): m_i of the target, plus LEAKAGE of the reference (the body's owner);
 - reenactment: the target identity kept (high m_i), the rest expression noise;
 - synthesis (blend): the direction of w c_T + (1 - w) c_R, w uniform in BLEND_W.
+The rest of a fake (its non-identity appearance: pose, lighting, background, expression)
+is the unit vector e3 = sqrt(c) a + sqrt(1 - c) b, orthogonal to e1 and e2: `a` is its
+paired real image's own non-identity direction (that real's `u`, orthogonalised against
+e1, e2), `b` fresh noise, and c = `pair_context` (one global cohort parameter, 0..1: the
+share of appearance a fake shares with the real frames it was made from). c changes only
+how close a fake is to its paired real image (the face-similarity metric DHS), not the law
+of its cosines to the identity centres (e3 stays a uniform unit vector orthogonal to e1, e2).
 Every vector is built from a fixed orthonormal basis per fake (e1 identity, e2 reference,
-e3 noise), so a fake's cosines are `m p1 + l p2 + s p3` with the projections drawn once:
-the calibration recombines them per parameter vector (common random numbers) and the
-results below are the same numbers the materialised vectors give.
+a pair context, b noise), so a fake's cosines are `m p1 + l p2 + s (sqrt(c) p3 +
+sqrt(1 - c) p4)` with the projections drawn once: the calibration recombines them per
+parameter vector (common random numbers) and the results below are the same numbers the
+materialised vectors give.
 
 `simulate_cohort_results` runs the three simulated vendors over the cohort and returns the
 columns of the results contract (docs/ARCHITECTURE.md), backend "sim".
@@ -43,6 +51,7 @@ REAL_COS = (0.74, 0.86)  # cosine of a real image to its identity centre
 CAP = REAL_COS[1]  # a fake is never closer to its target than a real image gets
 LEAKAGE = {"replacement": 0.08, "reenactment": 0.0, "synthesis": 0.0}
 BLEND_W = (0.35, 0.65)
+PAIR_CONTEXT_DEFAULT = 0.0  # calibrated.json's cohort.pair_context when absent: no shared context
 SCALES = ("paper", "small")
 RESULT_COLUMNS = (
     "vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
@@ -114,8 +123,8 @@ class Draws:
     fake_reference: np.ndarray  # (F,)
     fake_real: np.ndarray  # (F,) index of the paired real image (of the target)
     z: np.ndarray  # (F,) standard normal: where the fake sits in its dataset's spread
-    p: np.ndarray  # (3, F, n_id) projections of the basis e1, e2, e3 on the centres
-    r: np.ndarray  # (3, F) projections of the basis on the paired real image
+    p: np.ndarray  # (4, F, n_id) projections of the basis e1, e2, a, b on the centres
+    r: np.ndarray  # (4, F) projections of the basis on the paired real image
     vectors: dict[str, np.ndarray] | None = None  # only with keep_vectors
 
 
@@ -148,8 +157,10 @@ def draw(name: str, scale: str = "paper", seed: int = 0, keep_vectors: bool = Fa
     else:
         e1 = ct
     e2 = _orthonormal(cr, e1)
-    e3 = _orthonormal(rng.standard_normal((sp.n_fake, d), f32), e1, e2)
-    basis = (e1, e2, e3)
+    noise = rng.standard_normal((sp.n_fake, d), f32)
+    ea = _orthonormal(u[fake_real], e1, e2)  # the paired real's non-identity direction
+    eb = _orthonormal(noise, e1, e2, ea)  # fresh noise; ea, eb orthonormal, both _|_ e1, e2
+    basis = (e1, e2, ea, eb)
     p = np.stack([e @ centres.T for e in basis])  # the fit recombines these many times
     paired = reals[fake_real]
     r = np.stack([np.einsum("nd,nd->n", e, paired, dtype=float) for e in basis])
@@ -166,18 +177,32 @@ def fake_level(z: np.ndarray, level: float, spread: float) -> np.ndarray:
     return CAP * special.expit(lo + spread * z)
 
 
-def fake_coefficients(dr: Draws, level: float, spread: float) -> np.ndarray:
-    """(3, F) coefficients of the fakes on their basis (e1, e2, e3); unit vectors."""
+def pair_context(params: dict[str, Any] | None = None) -> float:
+    """The cohort's `pair_context` (calibrated.json, or PAIR_CONTEXT_DEFAULT when absent)."""
+    params = load_params() if params is None else params
+    return float(params["cohort"].get("pair_context", PAIR_CONTEXT_DEFAULT))
+
+
+def fake_coefficients(
+    dr: Draws, level: float, spread: float, context: float | None = None
+) -> np.ndarray:
+    """(4, F) coefficients of the fakes on their basis (e1, e2, a, b); unit vectors.
+    `context`: the pair context c (None: the packaged calibrated.json value)."""
+    c = pair_context() if context is None else float(context)
+    if not 0.0 <= c <= 1.0:
+        raise ValueError(f"pair_context must be in [0, 1], got {c}")
     m = fake_level(dr.z, level, spread)
     lk = LEAKAGE[dr.spec.method]
-    return np.stack([m, np.full_like(m, lk), np.sqrt(1 - m**2 - lk**2)])
+    s = np.sqrt(1 - m**2 - lk**2)
+    return np.stack([m, np.full_like(m, lk), np.sqrt(c) * s, np.sqrt(1 - c) * s])
 
 
-def fake_vectors(dr: Draws, level: float, spread: float) -> np.ndarray:
+def fake_vectors(dr: Draws, level: float, spread: float, context: float | None = None) -> np.ndarray:
     """Materialised (F, 512) unit fake embeddings (needs draw(..., keep_vectors=True))."""
     if dr.vectors is None:
         raise ValueError("draw the dataset with keep_vectors=True")
-    return np.einsum("kn,knd->nd", fake_coefficients(dr, level, spread), dr.vectors["basis"])
+    coef = fake_coefficients(dr, level, spread, context)
+    return np.einsum("kn,knd->nd", coef, dr.vectors["basis"])
 
 
 @lru_cache(maxsize=64)
@@ -251,7 +276,7 @@ def simulate_cohort_results(
         dr = draw(name, scale, seed)
         sp = dr.spec
         dp = params["cohort"]["datasets"][name]
-        coef = fake_coefficients(dr, dp["level"], dp["spread"])
+        coef = fake_coefficients(dr, dp["level"], dp["spread"], pair_context(params))
         ids = np.asarray(dr.identities, dtype=object)
         real_ids = np.asarray([f"{name}-real-{i:04d}" for i in range(sp.n_real)], dtype=object)
         fake_ids = np.asarray([f"{name}-fake-{i:05d}" for i in range(sp.n_fake)], dtype=object)

@@ -81,6 +81,22 @@ def test_calibrate_command_check_only(tmp_path):
     assert cmd.NAME == "calibrate" and "Examples" in cmd.__doc__
 
 
+def test_similarity_fit_meets_the_photo_bounds_and_the_dhs_figures():
+    p = load_params()
+    assert 0.0 <= p["cohort"]["pair_context"] <= 1.0
+    for v in ("aws", "azure"):
+        lo, hi = calibration.similarity_b_bounds(p["vendors"][v]["similarity_k"])
+        assert lo <= p["vendors"][v]["similarity_b"] <= hi
+    # refitting on a small engine lands near the packaged values (the slopes are kept)
+    eng = calibration.Engine("small", (0, 1))
+    fitted = calibration.fit_similarity(eng, p, log=lambda *_: None)
+    assert fitted["vendors"]["aws"]["similarity_k"] == p["vendors"]["aws"]["similarity_k"]
+    assert 0.05 <= fitted["cohort"]["pair_context"] <= 0.5
+    facts = calibration.dhs_facts(eng, fitted)
+    assert 20.0 <= min(facts["aws"].values()) <= 40.0 and max(facts["aws"].values()) >= 80.0
+    assert abs(facts["azure"]["CelebFOM"] - calibration.MS_DHS_CELEBFOM) < 8.0
+
+
 @pytest.mark.slow
 def test_paper_scale_grid_within_5pp_over_seeds():
     rows = calibration.calibration_table(seeds=tuple(range(5)), scale="paper")
