@@ -163,6 +163,23 @@ def write_results_csv(path: Path, cols: Mapping[str, Sequence], table=None) -> P
     return _atomic_write(Path(path), write)
 
 
+def drop_unpaired_fakes(cols: Mapping[str, Sequence]) -> tuple[dict[str, list], int]:
+    """Leave out the fakes whose paired real image has no result for that vendor (its call
+    failed): without X_T none of the fake's metrics is defined. Returns (columns, number left out)."""
+    reals = {
+        (v, d, i)
+        for v, d, i, f in zip(cols["vendor"], cols["dataset"], cols["item_id"], cols["is_fake"], strict=True)
+        if not f
+    }
+    keep = [
+        not f or (v, d, r) in reals
+        for v, d, r, f in zip(cols["vendor"], cols["dataset"], cols["real_item_id"], cols["is_fake"], strict=True)
+    ]
+    if all(keep):
+        return {c: list(v) for c, v in cols.items()}, 0
+    return {c: [x for x, k in zip(v, keep, strict=True) if k] for c, v in cols.items()}, keep.count(False)
+
+
 def write_results_parquet(path: Path, cols: Mapping[str, Sequence], table=None) -> Path:
     """The results contract as Parquet (nulls for absent values), atomically."""
     import pyarrow.parquet as pq
@@ -534,7 +551,14 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     t_start = time.perf_counter()
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+        raise UserError(f"--out {out} exists and is not a folder",
+                        hint="give --out a folder (one study per folder)")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"--out {out}: {parent} is a file, not a folder",
+                                hint="check the --out path")
+            break
     if cfg.manifest is None and cfg.backend != "sim":
         raise UserError(
             f"the synthetic cohort runs only on the simulator, not --backend {cfg.backend}",
@@ -577,6 +601,9 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             backend=cfg.backend, item_ids=item_ids,
         )
         errors = store.errors(cfg.vendors)
+    cols, n_unpaired = drop_unpaired_fakes(cols)
+    if n_unpaired:
+        notes.append(f"{n_unpaired} fake result(s) left out: their paired real image failed")
     n_rows = len(cols["item_id"])
     if not n_rows:
         raise UserError(

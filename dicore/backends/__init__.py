@@ -76,11 +76,16 @@ def is_simulated_response(headers: Mapping[str, str]) -> bool:
     return any("simulated" in str(k).lower() for k in headers)
 
 
+_SERVE_PORTS = {"aws": 8765, "azure": 8766, "naver": 8767}  # `dicore serve` defaults
+
+
 def missing_credential(vendor: str, variables: str) -> UserError:
+    port = _SERVE_PORTS.get(vendor, 8765)
     return UserError(
         f"no credentials for the live {vendor} backend: set {variables}",
-        hint=f"{SIM_HINT} To use a local simulator instead, pass --endpoint "
-        f"or set DICORE_{vendor.upper()}_ENDPOINT (e.g. http://127.0.0.1:8765 from `dicore serve {vendor}`).",
+        hint=f"{SIM_HINT} To use a local simulator instead, set DICORE_{vendor.upper()}_ENDPOINT "
+        f"(e.g. http://127.0.0.1:{port} from `dicore serve {vendor}`; `dicore record` also "
+        "takes --endpoint).",
     )
 
 

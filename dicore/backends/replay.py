@@ -10,6 +10,7 @@ recorded throttle or 5xx is replayed as the error it was.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 from vcr.errors import CannotOverwriteExistingCassetteException
@@ -22,6 +23,11 @@ from dicore.errors import UserError
 
 # Host and port are not matched, so any syntactically valid endpoint will do.
 REPLAY_ENDPOINT = "http://dicore-replay.invalid"
+
+# vcrpy patches the HTTP connection classes process-wide while a cassette is in use, so two
+# cassettes in use at once (the runner's per-vendor threads) would answer each other's
+# requests. Replays are offline and fast: one at a time.
+_VCR_LOCK = threading.Lock()
 
 
 class ReplayMissError(BackendError):
@@ -49,7 +55,7 @@ class ReplayBackend:
         self.played: set[int] = set()  # indices of interactions answered so far
 
     def _replay(self, what: str, fn):
-        with self._vcr.use_cassette(str(self.cassette), allow_playback_repeats=True) as cass:
+        with _VCR_LOCK, self._vcr.use_cassette(str(self.cassette), allow_playback_repeats=True) as cass:
             try:
                 return fn()
             except CannotOverwriteExistingCassetteException as exc:

@@ -44,12 +44,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.maxfev < 1:
+        raise UserError(f"--maxfev must be at least 1, got {args.maxfev}", hint="the default is 1500")
     if args.out and os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a directory", hint="give a file path ending .json")
     try:
         base = load_params(args.params)
     except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise UserError(f"cannot read parameters {args.params}: {exc}") from exc
+        raise UserError(f"cannot read parameters {args.params}: {exc}",
+                        hint="a calibrated.json written by `dicore calibrate --out`") from exc
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

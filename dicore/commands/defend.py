@@ -67,27 +67,31 @@ def read_scores(path: str | Path) -> dict[str, dict[str, float]]:
         raise UserError(f"scores file {path} not found",
                         "give a CSV with columns item_id,detector,score")
     out: dict[str, dict[str, float]] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(f"{path}: missing column(s) {', '.join(missing)}",
-                            "the scores file needs the header item_id,detector,score")
-        for i, row in enumerate(reader, start=2):
-            try:
-                score = float(row["score"])
-            except (TypeError, ValueError):
-                score = math.nan
-            if not 0.0 <= score <= 1.0:
-                raise UserError(f"{path}: line {i}, field score: {row['score']!r} is not in 0..1",
-                                "score is the detector's probability that the image is fake")
-            det, item = (row["detector"] or "").strip(), (row["item_id"] or "").strip()
-            if not det or not item:
-                raise UserError(f"{path}: line {i}: empty item_id or detector")
-            if item in out.setdefault(det, {}):
-                raise UserError(f"{path}: line {i}: second score for item {item!r}, "
-                                f"detector {det!r}")
-            out[det][item] = score
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{path}: missing column(s) {', '.join(missing)}",
+                                "the scores file needs the header item_id,detector,score")
+            for i, row in enumerate(reader, start=2):
+                try:
+                    score = float(row["score"])
+                except (TypeError, ValueError):
+                    score = math.nan
+                if not 0.0 <= score <= 1.0:
+                    raise UserError(f"{path}: line {i}, field score: {row['score']!r} is not in 0..1",
+                                    "score is the detector's probability that the image is fake")
+                det, item = (row["detector"] or "").strip(), (row["item_id"] or "").strip()
+                if not det or not item:
+                    raise UserError(f"{path}: line {i}: empty item_id or detector")
+                if item in out.setdefault(det, {}):
+                    raise UserError(f"{path}: line {i}: second score for item {item!r}, "
+                                    f"detector {det!r}")
+                out[det][item] = score
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: not a readable UTF-8 CSV file ({exc})",
+                        "give a CSV with columns item_id,detector,score") from exc
     if not out:
         raise UserError(f"{path}: no scores", "add rows item_id,detector,score")
     return out
@@ -124,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--threshold {args.threshold} must be in (0, 1]", "scores are P(fake)")
     if args.mode == "dd3" and args.folds < 2:
         raise UserError(f"--folds {args.folds} must be at least 2")
+    for a in args.simulate_accuracy or ():
+        if not (math.isfinite(a) and 0.0 < a < 100.0):
+            raise UserError(f"--simulate-accuracy {a:g} must lie strictly between 0 and 100",
+                            "accuracies are percent, e.g. --simulate-accuracy 89.7 97.9")
 
     obs, vocab = Observations.from_results_file(args.results)
     out = fake_outcomes(obs)

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from dicore.store import Store
     from dicore.study import (
         StudyConfig,
+        drop_unpaired_fakes,
         fill_from_manifest,
         parse_vendors,
         write_results_csv,
@@ -67,20 +68,34 @@ def run(args: argparse.Namespace) -> int:
         cassette=args.cassette, retry_errors=args.retry_errors,
     )
     with Store(args.store) as store:
+        held = store.get_meta("study")
+        if held is not None and held != {"source": "manifest", "manifest": str(args.manifest.resolve())}:
+            desc = ", ".join(f"{k}={v}" for k, v in held.items())
+            raise UserError(
+                f"{args.store} is the store of a `dicore study` folder ({desc}); "
+                f"adding {args.manifest} to it would mix another data set into that study",
+                hint="pass another --store file",
+            )
         _, summary = fill_from_manifest(store, cfg, console, manifest)
         cols = store.result_columns(vendors=cfg.vendors, backend=cfg.backend,
                                  item_ids=[r.item_id for r in manifest.rows])
         errors = store.errors(cfg.vendors)
     out = Console()
+    # A live client pointed at `dicore serve` gets simulated answers too (backend "sim").
+    label = " (SIMULATED vendors)" if cfg.backend == "sim" or "sim" in cols["backend"] else ""
     out.print(
         f"{summary.completed} call(s) made, {summary.errors} failed, "
-        f"{summary.already_done} already stored, in {summary.elapsed_s:.1f} s -> {args.store}"
+        f"{summary.already_done} already stored, in {summary.elapsed_s:.1f} s -> {args.store}{label}"
     )
     if errors:
         out.print(f"[red]{len(errors)} call(s) in the store have failed[/red]; first ones:")
         for e in errors[:5]:
             out.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
     if args.results:
+        cols, n_unpaired = drop_unpaired_fakes(cols)
+        if n_unpaired:
+            out.print(f"{n_unpaired} fake result(s) left out of {args.results}: "
+                      "their paired real image failed")
         try:
             args.results.parent.mkdir(parents=True, exist_ok=True)
             if args.results.suffix.lower() == ".csv":

@@ -8,7 +8,7 @@ queried through the simulator (default), the live APIs or recorded cassettes.
 The folder's store.sqlite keeps every completed call: rerunning skips what is
 done (an interrupted live run resumes where it stopped).
 
-Outputs: results.csv, results.parquet, metrics.json, sweeps.json, defence.json,
+Outputs: results.csv, results.parquet, metrics.json, sweeps.json, defence.csv,
 calibration.json, provenance.json, report.md, report.html (+ PNGs), store.sqlite.
 
 examples:

@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="sweeps.json", metavar="FILE", help="output JSON (default sweeps.json)")
 
 
+MAX_GRID_POINTS = 100_001  # 0:100:0.001; finer steps outrun float32 percent anyway
+
+
 def parse_grid(text: str, option: str):
     """'START:STOP:STEP' -> UniformGrid (STOP included); 'a,b,c' -> sorted float32 array.
 
@@ -67,6 +70,11 @@ def parse_grid(text: str, option: str):
             start, stop, step = (float(x) for x in text.split(":"))
             grid = UniformGrid.from_range(start, stop, step)
             lo, hi = grid.start, grid.stop
+            if grid.num > MAX_GRID_POINTS:
+                raise UserError(
+                    f"{option} {text}: {grid.num:,} thresholds, more than {MAX_GRID_POINTS:,}",
+                    f"use a coarser step, e.g. {option} {start:g}:{stop:g}:0.01",
+                )
         else:
             grid = np.asarray([float(x) for x in text.split(",")], np.float32)
             lo, hi = float(grid.min()), float(grid.max())

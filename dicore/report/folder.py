@@ -121,11 +121,19 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     sweeps: list[SweepCurve] = []
     tradeoffs: list[TradeoffCurve] = []
     spath = folder / "sweeps.json"
+    sweeps_note = None
     if spath.is_file():
-        try:
-            sweeps, tradeoffs = sweeps_from_json(_read_json(spath))
-        except ValueError as exc:
-            raise UserError(f"{spath}: {exc}", "see dicore/report/model.py for the format") from exc
+        sdata = _read_json(spath)
+        if isinstance(sdata, dict) and "groups" in sdata and not {"sweeps", "tradeoffs"} & set(sdata):
+            # `dicore sweep` output (groups/replay), not the report's curves: recompute instead
+            sweeps_note = "recomputed from results (sweeps.json is `dicore sweep` output)"
+            if recompute and results is not None:
+                sweeps = recompute_sweeps(results)
+        else:
+            try:
+                sweeps, tradeoffs = sweeps_from_json(sdata)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise UserError(f"{spath}: {exc}", "see dicore/report/model.py for the format") from exc
     elif recompute and results is not None:
         sweeps = recompute_sweeps(results)
 
@@ -134,7 +142,11 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     if dpath.is_file():
         from dicore.commands.defend import read_defence_csv
 
-        defence = read_defence_csv(dpath)
+        try:
+            defence = read_defence_csv(dpath)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{dpath}: {exc}",
+                            "rewrite it with `dicore defend ... --out defence.csv`") from exc
 
     provenance: dict[str, Any] = {}
     backends = _backends(folder, results)
@@ -151,8 +163,8 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
         if isinstance(extra, dict):
             provenance.update(extra)
     provenance.setdefault("dicore version", __version__)
-    provenance.setdefault("sweeps", "sweeps.json" if spath.is_file() else
-                          ("recomputed from results" if sweeps else "none"))
+    provenance.setdefault("sweeps", sweeps_note or ("sweeps.json" if spath.is_file() else
+                          ("recomputed from results" if sweeps else "none")))
     try:
         return ReportInputs(
             metrics=list(metrics["rows"]),
