@@ -14,7 +14,6 @@ what it holds, and the results files are exported from it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -458,22 +457,6 @@ def compute_defence(metrics: list[dict]) -> list[dict]:
     return analytic_defence_table(before, dets)
 
 
-DEFENCE_COLUMNS = ("dataset", "detector", "detector_acc", "vendor", "attack", "asr_before",
-                   "asr_after", "real_blocked", "n_fake", "source")
-
-
-def write_defence_csv(path: Path, rows: list[dict]) -> Path:
-    """defence.csv, the same columns as `dicore defend` writes."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(DEFENCE_COLUMNS)
-            w.writerows([_fmt(r.get(c)) for c in DEFENCE_COLUMNS] for r in rows)
-
-    return _atomic_write(path, write)
-
-
 def calibration_rows(metrics: list[dict]) -> list[dict]:
     """Every TA/NA cell next to the paper's value (the simulated-vs-paper table)."""
     from dataclasses import asdict
@@ -633,8 +616,10 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     payload["simulated"] = simulated
     files["sweeps"] = _write_json(out / "sweeps.json", payload)
 
+    from dicore.commands.defend import write_defence_csv
+
     defence = stages.run("defence table", compute_defence, metrics)
-    files["defence"] = write_defence_csv(out / "defence.csv", defence)
+    files["defence"] = write_defence_csv(out / "defence.csv", defence, vendor_simulated=simulated)
     calibration = calibration_rows(metrics)
     if calibration:
         diffs = [abs(r["difference"]) for r in calibration if r["difference"] is not None]

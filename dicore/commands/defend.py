@@ -2,7 +2,7 @@
 
 Reads a results file (results.csv / .parquet, the results contract) and a detector scores
 file, and writes Table-2-style rows: dataset, detector, detector_acc, vendor, attack,
-asr_before, asr_after, real_blocked, n_fake, source (percent). A fake the filter blocks
+asr_before, asr_after, real_blocked, n_fake, source (percent), vendor_simulated. A fake the filter blocks
 cannot succeed; attack success after the filter is over all fakes. `real_blocked` is the
 share of real images the filter wrongly blocks. Rows for each dataset and all combined.
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             rows += defence.defence_table(
                 datasets=dataset_all[m].astype(str), is_fake=fake, passed=np.asarray(passed),
                 ta={vendor: ta_all[m]}, na={vendor: na_all[m]}, detector=label, source=source)
-    write_defence_csv(args.out, rows)
+    write_defence_csv(args.out, rows, vendor_simulated=vocab.simulated)
     label = " (SIMULATED detector scores)" if source == "simulated" else ""
     if vocab.simulated:
         label += " (SIMULATED vendors)"
@@ -198,20 +199,28 @@ def _f(x, digits: int = 1) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def write_defence_csv(path: str | Path, rows: list[dict]) -> None:
-    """Write defence rows (`dicore.defence.TABLE_COLUMNS`); empty cell for None."""
+def write_defence_csv(path: str | Path, rows: list[dict], *, vendor_simulated: bool) -> Path:
+    """Write defence rows (`dicore.defence.TABLE_COLUMNS` + `vendor_simulated`); empty
+    cell for None. `vendor_simulated` marks every row whose attack-success rates came from
+    simulated vendors (`source` says where the detector's verdicts came from)."""
     from dicore.defence import TABLE_COLUMNS
 
+    columns = [*TABLE_COLUMNS, "vendor_simulated"]
+
     path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(TABLE_COLUMNS))
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=columns)
             w.writeheader()
             for r in rows:
-                w.writerow({k: "" if r.get(k) is None else r.get(k) for k in TABLE_COLUMNS})
+                r = {**r, "vendor_simulated": vendor_simulated}
+                w.writerow({k: "" if r.get(k) is None else r.get(k) for k in columns})
+        os.replace(tmp, path)  # atomic: a reader never sees half a table
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}", "check the --out path") from exc
+    return path
 
 
 def read_defence_csv(path: str | Path) -> list[dict]:
@@ -223,5 +232,6 @@ def read_defence_csv(path: str | Path) -> list[dict]:
             for k in ("detector_acc", "asr_before", "asr_after", "real_blocked"):
                 row[k] = float(r[k]) if r.get(k) not in (None, "") else None
             row["n_fake"] = int(r["n_fake"]) if r.get("n_fake") not in (None, "") else None
+            row["vendor_simulated"] = r.get("vendor_simulated") == "True"
             rows.append(row)
     return rows
