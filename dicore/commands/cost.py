@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="results.csv/.parquet: count its images and fakes per vendor")
     parser.add_argument("--fakes", type=int, default=0, metavar="M",
                         help="with --calls: fakes among them (a similarity call each; default 0)")
-    parser.add_argument("--vendors", nargs="+", default=["aws", "azure", "naver"],
-                        choices=["aws", "azure", "naver"], help="vendors (default all three)")
+    parser.add_argument("--vendors", nargs="+", default=["aws,azure,naver"], metavar="LIST",
+                        help="vendors, comma- or space-separated (default aws,azure,naver)")
     parser.add_argument("--tier", choices=("standard", "free"), default="standard",
                         help="Azure instance (default standard)")
     parser.add_argument("--tps", nargs="+", default=[], metavar="VENDOR=RATE",
@@ -94,17 +94,20 @@ def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
 def run(args: argparse.Namespace) -> int:
     from dicore.cost import format_duration, study_calls, study_cost, total_row
 
+    from dicore.study import parse_vendors
+
+    vendors = parse_vendors(",".join(args.vendors))
     tps = _parse_tps(args.tps)
     if args.json_out:
         check_output_file(args.json_out, "--json")
     if args.calls is not None:
         if args.calls < 0 or not 0 <= args.fakes <= args.calls:
             raise UserError(f"need 0 <= --fakes ({args.fakes}) <= --calls ({args.calls})")
-        calls = study_calls(args.calls, args.fakes, vendors=tuple(args.vendors))
+        calls = study_calls(args.calls, args.fakes, vendors=vendors)
     else:
-        calls = {v: c for v, c in _calls_from_results(args.results).items() if v in args.vendors}
+        calls = {v: c for v, c in _calls_from_results(args.results).items() if v in vendors}
         if not calls:
-            raise UserError(f"{args.results}: no rows for vendors {', '.join(args.vendors)}")
+            raise UserError(f"{args.results}: no rows for vendors {', '.join(vendors)}")
     rows = study_cost(calls, tier=args.tier, tps=tps)
     total = total_row(rows)
     head = (f"{'vendor':<7} {'recognition':>11} {'similarity':>10} {'calls':>10} "
