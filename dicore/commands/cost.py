@@ -93,7 +93,6 @@ def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
 
 def run(args: argparse.Namespace) -> int:
     from dicore.cost import format_duration, study_calls, study_cost, total_row
-
     from dicore.study import parse_vendors
 
     vendors = parse_vendors(",".join(args.vendors))
