@@ -182,13 +182,23 @@ class Store:
             return self.db.execute("SELECT COUNT(*) FROM calls WHERE status=?", (status,)).fetchone()[0]
         return self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
-    def errors(self, vendors: Sequence[str] | None = None) -> list[dict]:
+    def errors(
+        self, vendors: Sequence[str] | None = None, *, backend: str | None = None,
+        item_ids: Iterable[str] | None = None,
+    ) -> list[dict]:
+        """Failed calls, filtered like `result_columns` (vendors, backend, items)."""
         sql = "SELECT vendor, backend, item_id, call, error, retryable FROM calls WHERE status='error'"
         out = [
             dict(zip(("vendor", "backend", "item_id", "call", "error", "retryable"), r, strict=False))
             for r in self.db.execute(sql + " ORDER BY vendor, item_id, call")
         ]
-        return [e for e in out if vendors is None or e["vendor"] in vendors]
+        ids = None if item_ids is None else set(item_ids)
+        return [
+            e for e in out
+            if (vendors is None or e["vendor"] in vendors)
+            and (backend is None or e["backend"] == backend)
+            and (ids is None or e["item_id"] in ids)
+        ]
 
     # -- bulk rows of the results contract (the simulated cohort) ----------------------
     def put_result_columns(

@@ -477,21 +477,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _outputs_key(store: Store, cfg: StudyConfig) -> dict:
+def _items_digest(item_ids: Sequence[str] | None) -> str | None:
+    """Which items a study covers (None: all the store holds, the cohort); a manifest that
+    lost rows leaves the store unchanged, so its outputs must still count as stale."""
+    if item_ids is None:
+        return None
+    return hashlib.sha256("\n".join(sorted(item_ids)).encode()).hexdigest()
+
+
+def _outputs_key(store: Store, cfg: StudyConfig, items: str | None) -> dict:
     from dicore import __version__
 
     return {
         "store": store.state(), "beta": cfg.beta, "gamma": cfg.gamma,
         "vendors": list(cfg.vendors), "backend": cfg.backend, "report": cfg.report,
-        "dicore": __version__, "params": _params_digest(),
+        "dicore": __version__, "params": _params_digest(), "items": items,
     }
 
 
-def _outputs_current(store: Store, cfg: StudyConfig, out: Path) -> dict | None:
+def _outputs_current(store: Store, cfg: StudyConfig, out: Path, items: str | None) -> dict | None:
     """The recorded outputs if they were made from this store state and config and no
     file has changed since; else None."""
     held = store.get_meta("outputs")
-    if cfg.recompute or not held or held.get("key") != _outputs_key(store, cfg):
+    if cfg.recompute or not held or held.get("key") != _outputs_key(store, cfg, items):
         return None
     for name, digest in held["files"].items():
         path = out / name
@@ -501,10 +509,10 @@ def _outputs_current(store: Store, cfg: StudyConfig, out: Path) -> dict | None:
 
 
 def _record_outputs(store: Store, cfg: StudyConfig, out: Path, files: dict[str, Path],
-                    extra: dict) -> None:
+                    items: str | None, extra: dict) -> None:
     names = sorted({p.name for k, p in files.items() if k != "store"})
     store.set_meta("outputs", {
-        "key": _outputs_key(store, cfg),
+        "key": _outputs_key(store, cfg, items),
         "files": {n: _sha256(out / n) for n in names},
         **extra,
     })
@@ -576,14 +584,15 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
                 f"{summary.already_done} already stored"
             )
             item_ids = [r.item_id for r in manifest.rows]
-        held = _outputs_current(store, cfg, out)
+        items = _items_digest(item_ids)
+        held = _outputs_current(store, cfg, out, items)
         if held is not None:
-            return _from_held(held, cfg, out, store, stages, t_start, notes)
+            return _from_held(held, cfg, out, store, stages, t_start, notes, item_ids)
         cols = stages.run(
             "reading the store", store.result_columns, vendors=cfg.vendors,
             backend=cfg.backend, item_ids=item_ids,
         )
-        errors = store.errors(cfg.vendors)
+        errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
     cols, n_unpaired = drop_unpaired_fakes(cols)
     if n_unpaired:
         notes.append(f"{n_unpaired} fake result(s) left out: their paired real image failed")
@@ -649,7 +658,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         files["report_md"] = out / "report.md"
         files["report_html"] = out / "report.html"
     with Store(out / "store.sqlite") as store:
-        _record_outputs(store, cfg, out, files, {"n_rows": n_rows, "n_errors": len(errors)})
+        _record_outputs(store, cfg, out, files, items, {"n_rows": n_rows, "n_errors": len(errors)})
     stages.timings["total"] = time.perf_counter() - t_start
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=n_rows,
@@ -657,7 +666,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     )
 
 
-def _from_held(held, cfg, out, store, stages, t_start, notes) -> StudyOutcome:
+def _from_held(held, cfg, out, store, stages, t_start, notes, item_ids) -> StudyOutcome:
     held_metrics = json.loads((out / "metrics.json").read_text())
     metrics = held_metrics["rows"]
     notes.append("outputs were up to date with the store: nothing recomputed "
@@ -667,7 +676,8 @@ def _from_held(held, cfg, out, store, stages, t_start, notes) -> StudyOutcome:
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=held.get("n_rows", 0),
         n_errors=held.get("n_errors", 0), simulated=bool(held_metrics["simulated"]), metrics=metrics,
-        errors=store.errors(cfg.vendors), notes=notes, up_to_date=True,
+        errors=store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids), notes=notes,
+        up_to_date=True,
     )
 
 

@@ -100,3 +100,18 @@ def test_readable_by_plain_sqlite(tmp_path):
         db = sqlite3.connect(tmp_path / "s.sqlite")  # a second reader while open (WAL)
         assert db.execute("SELECT predicted FROM calls").fetchall() == [("a",)]
         db.close()
+
+
+def test_errors_are_filtered_like_the_results(tmp_path):
+    with Store(tmp_path / "s.sqlite") as s:
+        s.put_items(ITEMS)
+        s.record([
+            CallResult("aws", "sim", "r1", "recognize", False, error="BadInputError: no face"),
+            CallResult("aws", "replay", "f1", "recognize", False, error="ReplayMissError: x"),
+            CallResult("naver", "sim", "f1", "recognize", False, error="BadInputError: y"),
+        ])
+        every = {(e["vendor"], e["backend"], e["item_id"]) for e in s.errors()}
+        assert len(every) == 3
+        assert [(e["vendor"], e["item_id"]) for e in s.errors(["aws"], backend="sim")] == [
+            ("aws", "r1")]
+        assert [e["vendor"] for e in s.errors(backend="sim", item_ids=["f1"])] == ["naver"]

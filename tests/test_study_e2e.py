@@ -267,3 +267,22 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, capsys, monk
     assert resumed_rows == (tmp_path / "whole" / "results.csv").read_text()
     assert len(resumed_rows.splitlines()) == 1 + 6 * 3  # the broken image is left out
     assert json.loads((tmp_path / "whole" / "metrics.json").read_text())["simulated"] is True
+
+
+def test_a_manifest_that_lost_rows_is_analysed_again(tmp_path, capsys):
+    """Rows removed from a manifest leave the store unchanged; the outputs must not be
+    taken as up to date (they would still hold the removed items)."""
+    pytest.importorskip("onnxruntime")
+    manifest = photo_manifest(tmp_path / "data")
+    args = ("study", "--manifest", str(manifest), "--out", str(tmp_path / "study"),
+            "--vendors", "aws", "--no-report")
+    code, err, _ = in_process(capsys, *args)
+    assert code == 0, err
+    results = tmp_path / "study" / "results.csv"
+    assert "macron" in results.read_text()
+    kept = [line for line in manifest.read_text().splitlines() if "macron" not in line]
+    manifest.write_text("\n".join(kept) + "\n")
+    code, err, out = in_process(capsys, *args)
+    assert code == 0, err
+    assert "up to date" not in out.replace("\n", " ")
+    assert "macron" not in results.read_text()

@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
                 hint="pass another --store file",
             )
         _, summary = fill_from_manifest(store, cfg, console, manifest)
-        cols = store.result_columns(vendors=cfg.vendors, backend=cfg.backend,
-                                 item_ids=[r.item_id for r in manifest.rows])
-        errors = store.errors(cfg.vendors)
+        item_ids = [r.item_id for r in manifest.rows]
+        cols = store.result_columns(vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids)
+        errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
     out = Console()
     # A live client pointed at `dicore serve` gets simulated answers too (backend "sim").
     label = " (SIMULATED vendors)" if cfg.backend == "sim" or "sim" in cols["backend"] else ""
