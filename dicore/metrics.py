@@ -85,7 +85,7 @@ def group_ids(obs: Observations, *, n_vendors: int = len(VENDORS)) -> Array:
     return jnp.asarray(obs.dataset, jnp.int32) * n_vendors + jnp.asarray(obs.vendor, jnp.int32)
 
 
-def _paired(column: Array, rows: Array, fill) -> Array:
+def paired_values(column: Array, rows: Array, fill) -> Array:
     """column[rows] where rows >= 0, else `fill` (rows are -1 for 'no such row')."""
     if column.shape[0] == 0:
         return jnp.full(rows.shape, fill, column.dtype)
@@ -111,9 +111,9 @@ def fake_outcomes(obs: Observations) -> FakeOutcomes:
     nan = jnp.float32(jnp.nan)
 
     named = is_fake & (predicted >= 0)
-    real_pred = _paired(predicted, paired, -1)
+    real_pred = paired_values(predicted, paired, -1)
     by_target = named & (predicted == target) & (real_pred == target)
-    ref_real_pred = _paired(predicted, ref_paired, -1)
+    ref_real_pred = paired_values(predicted, ref_paired, -1)
     by_reference = (
         named
         & (jnp.asarray(obs.method, jnp.int32) == SYNTHESIS)
@@ -122,7 +122,7 @@ def fake_outcomes(obs: Observations) -> FakeOutcomes:
         & (ref_real_pred == reference)
     )
     real_named = real_pred >= 0
-    real_conf = jnp.where(real_named, jnp.nan_to_num(_paired(confidence, paired, 0.0)), 0.0)
+    real_conf = jnp.where(real_named, jnp.nan_to_num(paired_values(confidence, paired, 0.0)), 0.0)
     return FakeOutcomes(
         is_fake=is_fake,
         named=named,

@@ -45,7 +45,7 @@ from jax import Array
 
 from dicore import METHODS, PAPER_VENDOR_NAMES, VENDORS
 from dicore.kernel import Thresholds, UniformGrid, counts_above, threshold_values
-from dicore.metrics import Counts, group_ids, rates
+from dicore.metrics import Counts, group_ids, paired_values, rates
 from dicore.observations import Observations
 
 ATTACKS = ("TA", "NA")
@@ -74,13 +74,6 @@ def load_floors() -> dict[str, float]:
         )
         floors[vendor] = float(entry[key])
     return floors
-
-
-def _at(column: Array, rows: Array, fill) -> Array:
-    """column[rows] where rows >= 0, else `fill` (-1 means 'no such row')."""
-    if column.shape[0] == 0:
-        return jnp.full(rows.shape, fill, column.dtype)
-    return jnp.where(rows >= 0, column[jnp.clip(rows, 0, column.shape[0] - 1)], fill)
 
 
 class PolicyReplay(NamedTuple):
@@ -113,8 +106,8 @@ def replay_counts(
     # TA survives tau while both the fake's and the matching real's confidence are >= tau.
     def via(rows, identity, allowed):
         rows = jnp.asarray(rows, jnp.int32)
-        hit = allowed & named & (predicted == identity) & (_at(predicted, rows, -1) == identity)
-        return jnp.where(hit, jnp.minimum(conf, _at(conf, rows, nan)), nan)
+        hit = allowed & named & (predicted == identity) & (paired_values(predicted, rows, -1) == identity)
+        return jnp.where(hit, jnp.minimum(conf, paired_values(conf, rows, nan)), nan)
 
     synthesis = (jnp.asarray(obs.method, jnp.int32) == METHODS.index("synthesis")) & (reference >= 0)
     ta_value = jnp.fmax(

@@ -236,11 +236,6 @@ class Store:
             if chunk_key:
                 self.set_meta(f"chunk:{chunk_key}", True)
 
-    def put_result_rows(self, rows: Sequence[dict], *, simulated: bool, chunk_key: str | None = None):
-        """`put_result_columns` for a list of row dicts."""
-        cols = {c: [r.get(c) for r in rows] for c in RESULT_COLUMNS}
-        self.put_result_columns(cols, simulated=simulated, chunk_key=chunk_key)
-
     def chunk_done(self, chunk_key: str) -> bool:
         return bool(self.get_meta(f"chunk:{chunk_key}", False))
 

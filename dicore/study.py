@@ -350,9 +350,6 @@ def _loaded(cols: dict[str, Sequence], source: str):
     return Observations.from_columns(cols, source=source)
 
 
-SWEEP_GRID = tuple(float(t) for t in range(101))  # percent, step 1
-
-
 TRADEOFF_POINTS = 101  # taus per vendor, from its reporting floor to 100 (one compile)
 # Operating point: lowest TA keeping this share of the genuine recognition the vendor has at
 # its floor (relative, since a vendor that does not know a person never names their real image).
@@ -367,25 +364,9 @@ def compute_sweeps(obs, vocab, cfg: StudyConfig):
     reported names only at confidence >= tau, for tau from the vendor's floor to 100
     (below the floor the data are censored), with two operating points.
     """
-    import numpy as np
+    from dicore.report.folder import sweep_curves
 
-    from dicore import sweeps
-    from dicore.report.model import SweepCurve
-
-    grid = np.asarray(SWEEP_GRID, np.float32)
-    n_d, n_v = len(vocab.datasets), len(vocab.vendors)
-    curves = []
-    for metric, fn in (("DHC", sweeps.dhc_sweep), ("DHS", sweeps.dhs_sweep)):
-        counts = fn(obs, grid, n_datasets=n_d, n_vendors=n_v)
-        num = np.asarray(counts.numerator, np.float64)
-        den = np.asarray(counts.denominator)
-        for g in range(n_d * n_v):
-            if den[g, 0] == 0:
-                continue  # no fakes of that kind (Naver has no similarity): no curve
-            d, v = divmod(g, n_v)
-            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
-                                     list(SWEEP_GRID), (100.0 * num[g] / den[g]).tolist()))
-    return curves, compute_tradeoffs(obs, vocab)
+    return sweep_curves(obs, vocab), compute_tradeoffs(obs, vocab)
 
 
 def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = GENUINE_KEEP):
@@ -398,7 +379,6 @@ def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = G
     import numpy as np
 
     from dicore import replay
-    from dicore.metrics import rates
     from dicore.report.model import OperatingPoint, TradeoffCurve
 
     n_v = len(vocab.vendors)
@@ -409,12 +389,13 @@ def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = G
         x = float(np.asarray(a)[g])
         return None if np.isnan(x) else x
 
+    present = set(np.unique(np.asarray(obs.vendor)).tolist())
     curves = []
     for v, vendor in enumerate(vocab.vendors):
-        if vendor not in floors:
+        if vendor not in floors or v not in present:
             continue
+        # Starts at the vendor's floor: below it the vendor's data are censored.
         taus = np.linspace(floors[vendor], 100.0, TRADEOFF_POINTS, dtype=np.float32)
-        replay.check_taus(taus, [vendor])
         counts = replay.replay_counts_jit(pooled, taus, n_datasets=1, n_vendors=n_v)
         curve = replay.trade_off(counts, taus, attack=attack)
         if float(np.asarray(counts.genuine.denominator)[v, 0]) == 0:
@@ -428,8 +409,7 @@ def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = G
             OperatingPoint(f"{attack} = genuine miss rate",
                            value(eer.tau, v), value(eer.attack, v), value(eer.genuine, v)),
         ]
-        attack_row = np.asarray(rates(counts.ta if attack == "TA" else counts.na))[v]
-        genuine_row = np.asarray(rates(counts.genuine))[v]
+        attack_row, genuine_row = np.asarray(curve.attack)[v], np.asarray(curve.genuine)[v]
         curves.append(TradeoffCurve(
             vendor=vendor, tau=taus.astype(float).tolist(),
             attack_success=[None if np.isnan(x) else float(x) for x in attack_row],

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from simulators import SIMULATED_LABEL
 from simulators.policies import (
     DATASETS,
     EMBEDDING_DIM,
@@ -319,5 +318,3 @@ def as_rows(columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     keys = list(columns)
     return [dict(zip(keys, vals, strict=True)) for vals in zip(*(columns[k].tolist() for k in keys), strict=True)]
 
-
-LABEL = SIMULATED_LABEL

@@ -52,34 +52,35 @@ def _error_entries(data: Any, prefix: str = "", depth: int = 0) -> dict[str, Any
     return out
 
 
-def recompute_sweeps(results_path: Path, grid: np.ndarray = SWEEP_GRID) -> list[SweepCurve]:
-    """DHC over beta and DHS over gamma per (dataset, vendor), from a results file, with the
-    same rules as `dicore.metrics` (strict `>`; DHC over named fakes, DHS over unnamed fakes
-    that have a similarity)."""
-    import jax.numpy as jnp
+def sweep_curves(obs, vocab, grid: np.ndarray = SWEEP_GRID) -> list[SweepCurve]:
+    """DHC over beta and DHS over gamma per (dataset, vendor), by `dicore.sweeps` (strict `>`;
+    DHC over named fakes, DHS over unnamed fakes that have a similarity). Groups with no such
+    fakes (Naver has no similarity) get no curve."""
+    from dicore import sweeps
 
-    from dicore.kernel import counts_above
-    from dicore.metrics import fake_outcomes, group_ids
+    thresholds = np.asarray(grid, np.float32)
+    n_d, n_v = len(vocab.datasets), len(vocab.vendors)
+    curves = []
+    for metric, fn in (("DHC", sweeps.dhc_sweep_jit), ("DHS", sweeps.dhs_sweep_jit)):
+        counts = fn(obs, thresholds, n_datasets=n_d, n_vendors=n_v)
+        num = np.asarray(counts.numerator, np.float64)
+        den = np.asarray(counts.denominator)
+        for g in range(n_d * n_v):
+            if den[g, 0] == 0:
+                continue
+            d, v = divmod(g, n_v)
+            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
+                                     [float(t) for t in grid],
+                                     (100.0 * num[g] / den[g]).tolist()))
+    return curves
+
+
+def recompute_sweeps(results_path: Path, grid: np.ndarray = SWEEP_GRID) -> list[SweepCurve]:
+    """`sweep_curves` of a results file."""
     from dicore.observations import Observations
 
     obs, vocab = Observations.from_results_file(results_path)
-    out = fake_outcomes(obs)
-    n_v = len(vocab.vendors)
-    g = group_ids(obs, n_vendors=n_v)
-    n_g = len(vocab.datasets) * n_v
-    thresholds = jnp.asarray(grid, jnp.float32)
-    curves = []
-    for metric, values in (("DHC", out.fake_confidence), ("DHS", out.unnamed_similarity)):
-        num = np.asarray(counts_above(values, thresholds, segment_ids=g, num_segments=n_g))
-        den = np.bincount(np.asarray(g)[~np.isnan(np.asarray(values))], minlength=n_g)
-        for gi in range(n_g):
-            if den[gi] == 0:
-                continue  # no fakes of that kind (e.g. Naver has no similarity): no curve
-            d, v = divmod(gi, n_v)
-            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
-                                     [float(t) for t in grid],
-                                     [float(x) for x in 100.0 * num[gi] / den[gi]]))
-    return curves
+    return sweep_curves(obs, vocab, grid)
 
 
 def _backends(folder: Path, results: Path | None) -> dict[str, str]:
@@ -171,7 +172,8 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
             beta=float(metrics.get("beta", 90.0)),
             gamma=float(metrics.get("gamma", 80.0)),
             sweeps=sweeps, tradeoffs=tradeoffs, defence=defence, provenance=provenance,
-            simulated=bool(metrics.get("simulated", True)) or None,
+            # An explicit false stays false; absent -> the report model decides from provenance.
+            simulated=metrics.get("simulated"),
         )
     except ValueError as exc:
         raise UserError(f"{mpath}: {exc}", "see docs/ARCHITECTURE.md, metrics.json") from exc
