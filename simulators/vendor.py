@@ -167,6 +167,39 @@ def check_limits(info: ImageInfo, limits: ImageLimits) -> None:
         )
 
 
+# Detection and embedding do not depend on the vendor: the three simulated vendors share one
+# recognizer, so they share its results too (one model pass per image, not one per vendor),
+# and one lock (one inference at a time on a 2-core machine; the sessions hold state).
+_MODEL_LOCK = threading.Lock()
+_DETECTIONS: OrderedDict[tuple, list | RecognizerError] = OrderedDict()
+_DETECTIONS_SIZE = 2048
+
+
+def detect_shared(recognizer, data: bytes) -> list:
+    """`recognizer.detect(data)` (faces, largest first), remembered by image content for
+    every vendor using the same recognizer. Recognizer errors are remembered and re-raised."""
+    # pipeline_id names the models and detection settings, so a new recognizer with other
+    # models never reads another's faces.
+    key = (getattr(recognizer, "pipeline_id", id(recognizer)), len(data), hash(data))
+    with _MODEL_LOCK:
+        hit = _DETECTIONS.get(key)
+        if hit is None:
+            try:
+                hit = recognizer.detect(data)
+            except NoFaceFound:
+                hit = []
+            except RecognizerError as exc:
+                hit = exc
+            _DETECTIONS[key] = hit
+            while len(_DETECTIONS) > _DETECTIONS_SIZE:
+                _DETECTIONS.popitem(last=False)
+        else:
+            _DETECTIONS.move_to_end(key)
+    if isinstance(hit, RecognizerError):
+        raise hit
+    return hit
+
+
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -217,7 +250,6 @@ class SimulatedVendor:
         # The server's gallery is what it knows: every gallery identity is known.
         self._known = np.ones(len(gallery.names), dtype=bool)
         self._ids = {celebrity_id(n): n for n in [*gallery.names, *self.distractor_names]}
-        self._model_lock = threading.Lock()  # one inference at a time (2 cores; model state)
         # content key -> ImageRecognition, or the ImageRejected the recognizer raised
         self._cache: OrderedDict[tuple, ImageRecognition | ImageRejected] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -265,8 +297,7 @@ class SimulatedVendor:
     def _analyse(self, data: bytes, info: ImageInfo) -> ImageRecognition:
         """Detect, embed and name every face (model work). Raises ImageRejected."""
         try:
-            with self._model_lock:
-                faces = self.recognizer.detect(data)[: self.max_faces]
+            faces = detect_shared(self.recognizer, data)[: self.max_faces]
         except ImageUnreadable as exc:
             raise ImageRejected("unreadable", f"the image could not be decoded ({exc})") from None
         except ImageTooSmall as exc:

@@ -171,3 +171,25 @@ def test_celebrity_ids_are_distinct_across_a_vendor():
     names = [*sim.gallery.names, *sim.distractor_names]
     assert len({celebrity_id(n) for n in names}) == len(names)
     assert sim.celebrity_name("0000000") is None
+
+
+def test_vendors_share_one_model_pass_per_image(monkeypatch):
+    """Detection and embedding do not depend on the vendor: three vendors, one pass."""
+    from simulators.recognizer import default_recognizer
+    from simulators.vendor import SimulatedVendor
+
+    rec = default_recognizer()
+    calls = []
+    detect = rec.detect
+
+    def counting_detect(image):
+        calls.append(1)
+        return detect(image)
+
+    monkeypatch.setattr(rec, "detect", counting_detect)
+    img = cv2.imread(str(PHOTOS / "obama.jpg"))
+    data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 83])[1].tobytes()  # unseen bytes
+    names = [SimulatedVendor(v, recognizer=rec).recognize_image(data).faces[0].name
+             for v in ("aws", "azure", "naver")]
+    assert len(calls) == 1
+    assert names[:2] == ["Barack Obama", "Barack Obama"]
