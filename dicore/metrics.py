@@ -373,23 +373,3 @@ def metrics_table(
                 )
     return table
 
-
-def write_metrics_json(
-    path, rows: list[dict], *, beta: float, gamma: float, simulated: bool
-) -> None:
-    """Write metrics.json (`{"beta","gamma","simulated","rows"}`), atomically (tmp + rename)."""
-    import json
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    payload = {
-        "beta": float(beta),
-        "gamma": float(gamma),
-        "simulated": bool(simulated),
-        "rows": rows,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

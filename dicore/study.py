@@ -19,13 +19,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
 from dicore.errors import UserError
+from dicore.fileio import write_atomic, write_json, write_metrics_json
 from dicore.store import RESULT_COLUMNS, Store
 
 SIMULATED_NOTE = "SIMULATED (dicore offline simulator; not the real vendor API)"
@@ -99,13 +100,6 @@ def parse_vendors(text: str | None) -> tuple[str, ...]:
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
-
-
 def _fmt(v) -> str:
     if v is None:
         return ""
@@ -159,7 +153,7 @@ def write_results_csv(path: Path, cols: Mapping[str, Sequence], table=None) -> P
             except pa.ArrowInvalid:
                 continue
 
-    return _atomic_write(Path(path), write)
+    return write_atomic(path, write)
 
 
 def drop_unpaired_fakes(cols: Mapping[str, Sequence]) -> tuple[dict[str, list], int]:
@@ -184,7 +178,7 @@ def write_results_parquet(path: Path, cols: Mapping[str, Sequence], table=None) 
     import pyarrow.parquet as pq
 
     table = table if table is not None else _arrow_table(cols)
-    return _atomic_write(Path(path), lambda tmp: pq.write_table(table, tmp))
+    return write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_results(out: Path, cols: Mapping[str, Sequence]) -> tuple[Path, Path]:
@@ -194,13 +188,6 @@ def write_results(out: Path, cols: Mapping[str, Sequence]) -> tuple[Path, Path]:
     return (
         write_results_csv(out / "results.csv", cols, table),
         write_results_parquet(out / "results.parquet", cols, table),
-    )
-
-
-def _write_json(path: Path, payload) -> Path:
-    return _atomic_write(
-        path,
-        lambda tmp: tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n"),
     )
 
 
@@ -588,7 +575,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     csv_path, pq_path = stages.run("writing results", write_results, out, cols)
     files.update(results_csv=csv_path, results_parquet=pq_path)
 
-    from dicore.metrics import metrics_table, write_metrics_json
+    from dicore.metrics import metrics_table
 
     obs, vocab = stages.run("reading results", _loaded, cols, str(csv_path))
     metrics = stages.run(
@@ -603,7 +590,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
 
     payload = sweeps_to_json(sweeps, tradeoffs)
     payload["simulated"] = simulated
-    files["sweeps"] = _write_json(out / "sweeps.json", payload)
+    files["sweeps"] = write_json(out / "sweeps.json", payload)
 
     from dicore.commands.defend import write_defence_csv
 
@@ -612,7 +599,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     calibration = calibration_rows(metrics)
     if calibration:
         diffs = [abs(r["difference"]) for r in calibration if r["difference"] is not None]
-        files["calibration"] = _write_json(
+        files["calibration"] = write_json(
             out / "calibration.json",
             {
                 "simulated": simulated,
@@ -624,7 +611,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             },
         )
     provenance = _provenance(cfg, simulated)
-    files["provenance"] = _write_json(out / "provenance.json", provenance)
+    files["provenance"] = write_json(out / "provenance.json", provenance)
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs

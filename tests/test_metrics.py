@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicore import METHODS
+from dicore.fileio import write_metrics_json
 from dicore.metrics import (
     METRICS,
     Counts,
@@ -29,7 +30,6 @@ from dicore.metrics import (
     rates,
     sic_counts,
     ta_counts,
-    write_metrics_json,
 )
 from dicore.observations import Observations, Vocab
 

@@ -133,7 +133,8 @@ COLS = ["vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_it
 
 def _folder(tmp_path):
     """results.csv with known confidences/similarities, and metrics.json from dicore.metrics."""
-    from dicore.metrics import metrics_table, write_metrics_json
+    from dicore.fileio import write_metrics_json
+    from dicore.metrics import metrics_table
     from dicore.observations import Observations
 
     rng = np.random.default_rng(0)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -207,20 +206,20 @@ def write_defence_csv(path: str | Path, rows: list[dict], *, vendor_simulated: b
 
     columns = [*TABLE_COLUMNS, "vendor_simulated"]
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    from dicore.fileio import write_atomic
+
+    def write(tmp: Path) -> None:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=columns)
             w.writeheader()
             for r in rows:
                 r = {**r, "vendor_simulated": vendor_simulated}
                 w.writerow({k: "" if r.get(k) is None else r.get(k) for k in columns})
-        os.replace(tmp, path)  # atomic: a reader never sees half a table
+
+    try:
+        return write_atomic(path, write)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}", "check the --out path") from exc
-    return path
 
 
 def read_defence_csv(path: str | Path) -> list[dict]:

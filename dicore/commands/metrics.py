@@ -71,7 +71,8 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.metrics import metrics_table, write_metrics_json
+    from dicore.fileio import write_metrics_json
+    from dicore.metrics import metrics_table
     from dicore.observations import Observations
 
     _check_options(args)

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from dicore.errors import UserError, check_output_file
+from dicore.fileio import write_json
 
 NAME = "sweep"
 HELP = "DHC/DHS threshold sweeps, the joint beta x gamma grid and reporting-policy replay"
@@ -239,10 +238,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(payload, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        write_json(out, payload, indent=None)
     except OSError as exc:
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
     label = " (SIMULATED vendors)" if payload["simulated"] else ""

@@ -1,0 +1,37 @@
+"""Atomic file writes shared by the commands (I/O edge; the core stays pure).
+
+A file is written to `NAME.tmp` beside it and renamed over it, so a reader (or a crash)
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call `write(tmp)` then rename tmp over `path` (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(path: str | Path, payload, *, indent: int | None = 2) -> Path:
+    """JSON with no NaN (strict JSON: absent numbers are null), atomically."""
+    text = json.dumps(payload, indent=indent, allow_nan=False) + "\n"
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_metrics_json(
+    path: str | Path, rows: list[dict], *, beta: float, gamma: float, simulated: bool
+) -> Path:
+    """metrics.json: `{"beta", "gamma", "simulated", "rows"}` (docs/ARCHITECTURE.md)."""
+    payload = {"beta": float(beta), "gamma": float(gamma), "simulated": bool(simulated),
+               "rows": rows}
+    return write_json(path, payload)
