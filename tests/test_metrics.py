@@ -18,7 +18,6 @@ from dicore import METHODS
 from dicore.fileio import write_metrics_json
 from dicore.metrics import (
     METRICS,
-    Counts,
     dhc_counts,
     dhf_counts,
     dhs_counts,
@@ -32,6 +31,7 @@ from dicore.metrics import (
     ta_counts,
 )
 from dicore.observations import Observations, Vocab
+from tests.helpers import pair_rows
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDENTITIES = 24, 2, 3, 6
 N_GROUPS = N_DATASETS * N_VENDORS
@@ -69,17 +69,8 @@ def observations_strategy(draw, n=N_ROWS):
     predicted = np.where(rng.random(n) < p_named, predicted, -1).astype(np.int32)
     confidence = np.where(predicted >= 0, rng.choice(CONFIDENCES, n), np.nan).astype(np.float32)
     similarity = np.where(is_fake & (rng.random(n) < 0.7), rng.choice(CONFIDENCES, n), np.nan)
-    paired = np.full(n, -1, np.int32)
-    ref_paired = np.full(n, -1, np.int32)
-    for i in np.flatnonzero(is_fake):
-        same = np.flatnonzero(~is_fake & (vendor == vendor[i]) & (dataset == dataset[i]))
-        if len(same):
-            # Prefer the real of the fake's own target, as real data has it.
-            own = same[target[same] == target[i]]
-            paired[i] = rng.choice(own if len(own) and rng.random() < 0.8 else same)
-        if method[i] == SYN:
-            refs = same[target[same] == reference[i]]
-            ref_paired[i] = refs[0] if len(refs) else -1
+    paired, ref_paired = pair_rows(rng, vendor=vendor, dataset=dataset, target=target,
+                                   reference=reference, method=method, is_fake=is_fake)
     return Observations.from_arrays(
         vendor=vendor,
         dataset=dataset,
@@ -415,21 +406,6 @@ def test_empty_observations_give_zero_counts_and_nan_rates():
     c = jax.jit(lambda o: group_counts(o, n_datasets=2, n_identities=3))(empty)
     assert c.numerator.shape == (6, 6) and not np.asarray(c.denominator).any()
     assert np.isnan(np.asarray(rates(c))).all()
-
-
-def test_shape_mismatch_raises_value_error_naming_shapes():
-    with pytest.raises(ValueError, match=r"\(3,\)"):
-        Observations.from_arrays(
-            vendor=[0, 0, 0],
-            dataset=[0, 0],
-            target=[0, 0, 0],
-            is_fake=[0, 0, 0],
-            predicted=[0, 0, 0],
-            confidence=[1, 1, 1],
-            paired_row=[-1, -1, -1],
-        )
-    with pytest.raises(ValueError, match="must match"):
-        rates(Counts(jnp.zeros(3), jnp.zeros(4)))
 
 
 def table1():

@@ -20,6 +20,7 @@ from dicore.sweeps import (
     high_risk_sweep,
     high_risk_sweep_jit,
 )
+from tests.helpers import pair_rows
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDS = 40, 2, 3, 6
 G = N_DATASETS * N_VENDORS
@@ -66,16 +67,8 @@ def make_observations(*, mode="mixed", p_named=0.7, seed=0, n=N_ROWS, values=Non
     predicted = np.where(rng.random(n) < p_named, predicted, -1)
     confidence = np.where(predicted >= 0, rng.choice(values, n), np.nan)
     similarity = np.where(is_fake & (rng.random(n) < 0.7), rng.choice(values, n), np.nan)
-    paired = np.full(n, -1)
-    ref_paired = np.full(n, -1)
-    for i in np.flatnonzero(is_fake):
-        same = np.flatnonzero(~is_fake & (vendor == vendor[i]) & (dataset == dataset[i]))
-        if len(same):
-            own = same[target[same] == target[i]]
-            paired[i] = rng.choice(own if len(own) and rng.random() < 0.8 else same)
-            if method[i] == SYN:
-                refs = same[target[same] == reference[i]]
-                ref_paired[i] = refs[0] if len(refs) else -1
+    paired, ref_paired = pair_rows(rng, vendor=vendor, dataset=dataset, target=target,
+                                   reference=reference, method=method, is_fake=is_fake)
     return Observations.from_arrays(
         vendor=vendor, dataset=dataset, method=method, target=target, reference=reference,
         is_fake=is_fake, predicted=predicted, confidence=confidence, similarity=similarity,
