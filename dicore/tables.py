@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dicore import paper
-from dicore.core import defence, intervals, sweeps
+from dicore.core import defence, impostors, intervals, sweeps
 from dicore.core.metrics import group_counts
 from dicore.core.observations import Observations, Vocab
 from dicore.core.vocab import METRICS, VENDORS
@@ -62,8 +62,10 @@ def metrics_table(
 ) -> list[dict]:
     """The metrics.json rows: `{"dataset","vendor","metric","value","ci_low","ci_high","n"}`.
 
-    One row per metric for every (dataset, vendor) that has at least one row in
-    `obs`, datasets in vocab order, vendors in `dicore.VENDORS` order. Values
+    One row per metric (`METRICS`, then IAPMR = TA and FNMR, the genuine miss rate) for
+    every (dataset, vendor) that has at least one non-impostor row in `obs`, and an FMR row
+    (impostors named) for every one with impostor rows; datasets in vocab order, vendors
+    in `dicore.VENDORS` order. FNMR and FMR carry Wilson intervals (one image per trial). Values
     are percent; value and interval are None when n = 0. `ci` is "wilson"
     (score interval at `level`) or "bootstrap" (cluster bootstrap over target
     identities, `n_resamples` resamples seeded by `seed`).
@@ -99,27 +101,41 @@ def metrics_table(
     # The intervals contain their float32 estimate; keep them around the float64 value too.
     low = np.fmin(np.asarray(low, np.float64), values)
     high = np.fmax(np.asarray(high, np.float64), values)
-    present = np.zeros(n_datasets * n_vendors, bool)
-    if obs.n:
-        present[np.unique(np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor))] = True
+    # The ISO/IEC 19795 analogues (FNMR: genuine miss, FMR: impostors named), Wilson intervals.
+    gi = impostors.genuine_impostor_counts_jit(obs, n_datasets=n_datasets, n_vendors=n_vendors)
+    gi_den = np.asarray(gi.denominator)
+    gi_values = percent(gi.numerator, gi_den)
+    gi_low, gi_high = (np.asarray(x, np.float64) for x in
+                       intervals.wilson_interval_jit(gi.numerator, gi.denominator, level=level))
+    gi_low, gi_high = np.fmin(gi_low, gi_values), np.fmax(gi_high, gi_values)
+    groups = np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor)
+    impostor_row = np.asarray(obs.method) == impostors.IMPOSTOR
+    present = np.zeros(n_datasets * n_vendors, bool)  # groups with study (non-impostor) rows
+    present[np.unique(groups[~impostor_row])] = True
+    with_impostors = np.zeros_like(present)
+    with_impostors[np.unique(groups[impostor_row])] = True
+
+    def row(dataset, vendor, metric, value, lo, hi, n):
+        return {"dataset": dataset, "vendor": vendor, "metric": metric,
+                "value": none_if_nan(value), "ci_low": none_if_nan(lo),
+                "ci_high": none_if_nan(hi), "n": int(n)}
+
     table = []
     for d, dataset in enumerate(vocab.datasets):
         for v, vendor in enumerate(vocab.vendors):
             g = d * n_vendors + v
-            if not present[g]:
-                continue
-            for m, metric in enumerate(METRICS):
-                table.append(
-                    {
-                        "dataset": dataset,
-                        "vendor": vendor,
-                        "metric": metric,
-                        "value": none_if_nan(values[m, g]),
-                        "ci_low": none_if_nan(low[m, g]),
-                        "ci_high": none_if_nan(high[m, g]),
-                        "n": int(den[m, g]),
-                    }
-                )
+            if present[g]:
+                for m, metric in enumerate(METRICS):
+                    table.append(row(dataset, vendor, metric, values[m, g], low[m, g], high[m, g],
+                                     den[m, g]))
+                ta = METRICS.index("TA")  # IAPMR is TA under its ISO/IEC 30107-3 name
+                table.append(row(dataset, vendor, "IAPMR", values[ta, g], low[ta, g],
+                                 high[ta, g], den[ta, g]))
+                table.append(row(dataset, vendor, "FNMR", gi_values[0, g], gi_low[0, g],
+                                 gi_high[0, g], gi_den[0, g]))
+            if with_impostors[g]:
+                table.append(row(dataset, vendor, "FMR", gi_values[1, g], gi_low[1, g],
+                                 gi_high[1, g], gi_den[1, g]))
     return table
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dicore.core.observations import Loaded, Observations, Vocab
-from dicore.core.vocab import METHODS, VENDORS
+from dicore.core.vocab import METHODS, REAL_METHODS, VENDORS
 from dicore.errors import UserError
 from dicore.formats.atomic import write_atomic
 
@@ -213,7 +213,7 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
             )
         fake = _boolean(columns["is_fake"][i], row, problems)
         is_fake[i] = bool(fake)
-        if fake is not None and m in METHODS and fake != (m != "real"):
+        if fake is not None and m in METHODS and fake != (m not in REAL_METHODS):
             problems.add(row, "is_fake", f"is_fake={fake} contradicts method {m!r}")
         for field in ("dataset", "item_id", "target"):
             if text[field][i] == "":
@@ -276,6 +276,13 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
                 i + 1,
                 "real_item_id",
                 f"paired item {text['real_item_id'][i]!r} is a fake (row {j + 1})",
+            )
+        elif method[j] == METHODS.index("impostor"):
+            problems.add(
+                i + 1,
+                "real_item_id",
+                f"paired item {text['real_item_id'][i]!r} is an impostor (row {j + 1}), "
+                "not a real image of the fake's target",
             )
         else:
             paired_row[i] = j
