@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections import OrderedDict
 
+from simulators import wire
 from simulators.servers.common import Request, Response, json_response
 from simulators.vendor import ImageRejected, RecognizedFace, SimulatedVendor
 
@@ -278,7 +279,7 @@ def _request_id() -> str:
 
 
 def _pct(x: float | None) -> float:
-    return round(min(100.0, max(0.0, float(x or 0.0))), 4)
+    return wire.aws(min(100.0, max(0.0, float(x or 0.0))))  # float32, as Rekognition prints
 
 
 def _box(face: RecognizedFace, w: int, h: int) -> dict:
