@@ -57,7 +57,7 @@ def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = G
         if vendor not in floors or v not in present:
             continue
         # Starts at the vendor's floor: below it the vendor's data are censored.
-        taus = np.linspace(floors[vendor], 100.0, TRADEOFF_POINTS, dtype=np.float32)
+        taus = np.linspace(floors[vendor], 100.0, TRADEOFF_POINTS, dtype=np.float64)
         counts = tradeoff.replay_counts_jit(pooled, taus, n_datasets=1, n_vendors=n_v)
         curve = tradeoff.trade_off(counts, taus, attack=attack)
         if float(np.asarray(counts.genuine.denominator)[v, 0]) == 0:

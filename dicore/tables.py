@@ -77,8 +77,8 @@ def metrics_table(
         n_datasets=n_datasets,
         n_identities=n_identities,
         n_vendors=n_vendors,
-        beta=jnp.float32(beta),
-        gamma=jnp.float32(gamma),
+        beta=jnp.float64(beta),
+        gamma=jnp.float64(gamma),
     )
     den = np.asarray(counts.denominator)
     values = percent(counts.numerator, den)  # float64 for the file
@@ -93,10 +93,10 @@ def metrics_table(
             n_vendors=n_vendors,
             n_resamples=n_resamples,
             level=level,
-            beta=jnp.float32(beta),
-            gamma=jnp.float32(gamma),
+            beta=jnp.float64(beta),
+            gamma=jnp.float64(gamma),
         )
-    # The intervals contain their float32 estimate; keep them around the float64 value too.
+    # The intervals contain their estimate; keep them around the float64 value exactly.
     low = np.fmin(np.asarray(low, np.float64), values)
     high = np.fmax(np.asarray(high, np.float64), values)
     present = np.zeros(n_datasets * n_vendors, bool)
@@ -188,7 +188,7 @@ def sweep_curves(obs, vocab, grid: np.ndarray = SWEEP_GRID) -> list[SweepCurve]:
     """DHC over beta and DHS over gamma per (dataset, vendor), by `dicore.core.sweeps` (strict `>`;
     DHC over named fakes, DHS over unnamed fakes that have a similarity). Groups with no such
     fakes (Naver has no similarity) get no curve."""
-    thresholds = np.asarray(grid, np.float32)
+    thresholds = np.asarray(grid, np.float64)
     n_d, n_v = len(vocab.datasets), len(vocab.vendors)
     curves = []
     for metric, fn in (("DHC", sweeps.dhc_sweep_jit), ("DHS", sweeps.dhs_sweep_jit)):

@@ -7,6 +7,8 @@ under `jax.jit`, against NumPy float64 references."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 
 import jax
@@ -38,11 +40,13 @@ near_tie = st.builds(ulps, st.sampled_from(BASES), st.integers(-3, 3))
 maybe = st.one_of(st.just(np.nan), near_tie)
 
 
+N_REAL, N_FAKE, N_GRID = 4, 10, 8  # fixed shapes: jit compiles once per test
+
+
 @st.composite
 def studies(draw):
     """One dataset x vendor group: reals and fakes with near-tie confidences/similarities."""
-    n_real = draw(st.integers(1, 6))
-    n_fake = draw(st.integers(1, 12))
+    n_real, n_fake = N_REAL, N_FAKE
     real_named = draw(st.lists(st.booleans(), min_size=n_real, max_size=n_real))
     fake_named = draw(st.lists(st.booleans(), min_size=n_fake, max_size=n_fake))
     real_conf = [draw(near_tie) if k else np.nan for k in real_named]
@@ -78,10 +82,21 @@ def reference(obs, n_real, beta, gamma):
     return (dhf.sum(), dhc.sum(), dhs.sum()), (len(fconf), fnamed.sum(), has_sim.sum())
 
 
-def call(fn, mode, *args, **kwargs):
+@functools.cache
+def _jitted(fn, static):
+    return jax.jit(fn, static_argnames=static)
+
+
+def call(fn, mode, *args, n_identities: int, **kwargs):
+    """fn(*args, **kwargs) with one dataset's sizes, eagerly or under jit."""
+    params = inspect.signature(fn).parameters
+    if "sizes" in params:
+        sizes = {"sizes": GroupSizes(n_datasets=1, n_identities=n_identities)}
+    else:
+        sizes = {"n_datasets": 1} | ({"n_identities": n_identities} if "n_identities" in params else {})
     if mode == "jit":
-        return jax.jit(fn, static_argnames=tuple(k for k in kwargs if k == "sizes"))(*args, **kwargs)
-    return fn(*args, **kwargs)
+        return _jitted(fn, tuple(sizes))(*args, **sizes, **kwargs)
+    return fn(*args, **sizes, **kwargs)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -89,8 +104,7 @@ def call(fn, mode, *args, **kwargs):
 @given(study=studies(), beta=near_tie, gamma=near_tie)
 def test_point_metrics_decide_near_ties_as_float64(mode, study, beta, gamma):
     obs, n_real = study
-    sizes = GroupSizes(n_datasets=1, n_identities=n_real)
-    counts = call(group_counts, mode, obs, sizes=sizes, beta=beta, gamma=gamma)
+    counts = call(group_counts, mode, obs, n_identities=n_real, beta=beta, gamma=gamma)
     num = np.asarray(counts.numerator)[2:5, 0]  # DHF, DHC, DHS of the aws group
     den = np.asarray(counts.denominator)[2:5, 0]
     want_num, want_den = reference(obs, n_real, beta, gamma)
@@ -99,10 +113,9 @@ def test_point_metrics_decide_near_ties_as_float64(mode, study, beta, gamma):
 
 @pytest.mark.parametrize("mode", MODES)
 @settings(max_examples=40, deadline=None)
-@given(study=studies(), grid=st.lists(near_tie, min_size=1, max_size=8))
+@given(study=studies(), grid=st.lists(near_tie, min_size=N_GRID, max_size=N_GRID))
 def test_sweeps_and_replay_decide_near_ties_as_float64(mode, study, grid):
     obs, n_real = study
-    sizes = GroupSizes(n_datasets=1, n_identities=n_real)
     grid = np.array(sorted(grid), np.float64)
     conf = np.asarray(obs.confidence, np.float64)
     sim = np.asarray(obs.similarity, np.float64)
@@ -110,11 +123,11 @@ def test_sweeps_and_replay_decide_near_ties_as_float64(mode, study, grid):
     fake = np.asarray(obs.is_fake)
     named_fake = fake & (pred >= 0)
 
-    dhc = np.asarray(call(dhc_sweep, mode, obs, grid, sizes=sizes).numerator)[0]
+    dhc = np.asarray(call(dhc_sweep, mode, obs, grid, n_identities=n_real).numerator)[0]
     assert dhc.tolist() == [int((named_fake & (conf > t)).sum()) for t in grid]
-    dhs = np.asarray(call(dhs_sweep, mode, obs, grid, sizes=sizes).numerator)[0]
+    dhs = np.asarray(call(dhs_sweep, mode, obs, grid, n_identities=n_real).numerator)[0]
     assert dhs.tolist() == [int((fake & (pred < 0) & (sim > t)).sum()) for t in grid]
-    replay = call(replay_counts, mode, obs, grid, sizes=sizes)
+    replay = call(replay_counts, mode, obs, grid, n_identities=n_real)
     assert np.asarray(replay.na.numerator)[0].tolist() == [
         int((named_fake & (conf >= t)).sum()) for t in grid]
     genuine = ~fake & (pred >= 0) & (pred == np.asarray(obs.target))
@@ -128,7 +141,7 @@ def test_the_kernel_keeps_float64_one_ulp_apart(mode):
     values = jnp.asarray([x, float(np.nextafter(x, 200.0)), 99.9999998])
     assert np.float32(values[0]) == np.float32(values[1])  # a float32 core would tie these
     thresholds = jnp.asarray([x])
-    fn = jax.jit(counts_above) if mode == "jit" else counts_above
+    fn = jax.jit(counts_above, static_argnames="inclusive") if mode == "jit" else counts_above
     assert np.asarray(fn(values, thresholds)).tolist() == [[2]]
     assert np.asarray(fn(values, thresholds, inclusive=True)).tolist() == [[3]]
 

@@ -52,11 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="sweeps.json", metavar="FILE", help="output JSON (default sweeps.json)")
 
 
-MAX_GRID_POINTS = 100_001  # 0:100:0.001; finer steps outrun float32 percent anyway
+MAX_GRID_POINTS = 100_001  # 0:100:0.001; a finer sweep is a list of values (a,b,c)
 
 
 def parse_grid(text: str, option: str):
-    """'START:STOP:STEP' -> UniformGrid (STOP included); 'a,b,c' -> sorted float32 array.
+    """'START:STOP:STEP' -> UniformGrid (STOP included); 'a,b,c' -> sorted float64 array.
 
     Raises UserError on malformed, unsorted or out-of-0..100 grids.
     """
@@ -75,7 +75,7 @@ def parse_grid(text: str, option: str):
                     f"use a coarser step, e.g. {option} {start:g}:{stop:g}:0.01",
                 )
         else:
-            grid = np.asarray([float(x) for x in text.split(",")], np.float32)
+            grid = np.asarray([float(x) for x in text.split(",")], np.float64)
             lo, hi = float(grid.min()), float(grid.max())
             if np.any(np.diff(grid) <= 0):
                 raise UserError(f"{option} {text}: values must be strictly ascending", hint)
@@ -88,7 +88,7 @@ def parse_grid(text: str, option: str):
 
 def default_taus(floor: float) -> np.ndarray:
     """The vendor's floor, then the integers above it up to 100."""
-    return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float32)
+    return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float64)
 
 
 def _num(x, digits=4):
@@ -145,10 +145,10 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
         grid = np.unique(np.concatenate([default_taus(floors[v]) for v in vendors]))
     else:
         grid = taus
-    all_taus = np.asarray(threshold_values(grid))
+    all_taus = np.asarray(threshold_values(grid, np.float64))
     keep = {}
     for vendor in vendors:
-        keep[vendor] = all_taus >= np.float32(floors[vendor]) if taus is None else np.ones(len(all_taus), bool)
+        keep[vendor] = all_taus >= floors[vendor] if taus is None else np.ones(len(all_taus), bool)
         try:
             check_taus(all_taus[keep[vendor]], [vendor], floors=floors)
         except ValueError as exc:
@@ -213,8 +213,8 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
         },
         "attack": attack,
         "genuine_target": genuine_target,
-        "betas": _list(threshold_values(betas)),
-        "gammas": _list(threshold_values(gammas)),
+        "betas": _list(threshold_values(betas, np.float64)),
+        "gammas": _list(threshold_values(gammas, np.float64)),
         "groups": groups,
         "replay": replay,
     }

@@ -104,11 +104,11 @@ class JointCounts(NamedTuple):
     fakes: Array
 
     def rates(self) -> Array:
-        """Percent of fakes, (G, B, Γ) float32; NaN for groups without fakes."""
-        den = jnp.asarray(self.fakes, jnp.float32)[:, None, None]
+        """Percent of fakes, (G, B, Γ) float64; NaN for groups without fakes."""
+        den = jnp.asarray(self.fakes, jnp.float64)[:, None, None]
         if den.shape[0] != self.numerator.shape[0]:
             raise ValueError(f"fakes {self.fakes.shape} must have shape ({self.numerator.shape[0]},)")
-        num = jnp.asarray(self.numerator, jnp.float32)
+        num = jnp.asarray(self.numerator, jnp.float64)
         return jnp.where(den > 0, num * (100.0 / jnp.maximum(den, 1.0)), jnp.nan)
 
 
