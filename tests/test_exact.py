@@ -8,7 +8,6 @@ under `jax.jit`, against NumPy float64 references."""
 from __future__ import annotations
 
 import functools
-import inspect
 import io
 
 import jax
@@ -83,20 +82,14 @@ def reference(obs, n_real, beta, gamma):
 
 
 @functools.cache
-def _jitted(fn, static):
-    return jax.jit(fn, static_argnames=static)
+def _jitted(fn):
+    return jax.jit(fn, static_argnames="sizes")
 
 
 def call(fn, mode, *args, n_identities: int, **kwargs):
-    """fn(*args, **kwargs) with one dataset's sizes, eagerly or under jit."""
-    params = inspect.signature(fn).parameters
-    if "sizes" in params:
-        sizes = {"sizes": GroupSizes(n_datasets=1, n_identities=n_identities)}
-    else:
-        sizes = {"n_datasets": 1} | ({"n_identities": n_identities} if "n_identities" in params else {})
-    if mode == "jit":
-        return _jitted(fn, tuple(sizes))(*args, **sizes, **kwargs)
-    return fn(*args, **sizes, **kwargs)
+    """fn(*args, sizes=one dataset's sizes, **kwargs), eagerly or under jit."""
+    sizes = GroupSizes(n_datasets=1, n_identities=n_identities)
+    return (_jitted(fn) if mode == "jit" else fn)(*args, sizes=sizes, **kwargs)
 
 
 @pytest.mark.parametrize("mode", MODES)
