@@ -21,14 +21,14 @@ from typing import cast
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import RetryPolicy
 from dicore.backends.wire import azure_percent
 
