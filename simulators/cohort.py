@@ -226,6 +226,38 @@ def distractor_draws(policy: VendorPolicy, name: str, scale: str, seed: int, n: 
     return max_cosine_quantile(u, policy.n_distractors), arg
 
 
+@dataclasses.dataclass(frozen=True)
+class ScoreNoise:
+    """Standard-normal draws of one vendor's evidence noise on one dataset (the score
+    model's common random numbers): per image (reals then fakes), per celebrity of the
+    identity pool (shared by CelebDF and CelebFOM: the same people), and the celebrity
+    effect of a distractor when one is the top-1 (per image)."""
+
+    image: np.ndarray  # (R + F,)
+    identity: np.ndarray  # (n_id,)
+    distractor: np.ndarray  # (R + F,)
+
+    def split(self, n_real: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """decide() keyword arguments for the reals and for the fakes."""
+        r = {"image_noise": self.image[:n_real], "identity_noise": self.identity,
+             "distractor_noise": self.distractor[:n_real]}  # fmt: skip
+        f = {"image_noise": self.image[n_real:], "identity_noise": self.identity,
+             "distractor_noise": self.distractor[n_real:]}  # fmt: skip
+        return r, f
+
+
+@lru_cache(maxsize=256)
+def score_noise(vendor: str, name: str, scale: str, seed: int) -> ScoreNoise:
+    sp = spec(name, scale)
+    n = sp.n_real + sp.n_fake
+    rng = np.random.default_rng(_key(seed, "score-noise", vendor, name, scale))
+    image, distractor = rng.standard_normal(n), rng.standard_normal(n)
+    ident = np.random.default_rng(_key(seed, "identity-noise", vendor, sp.pool)).standard_normal(sp.n_identities)
+    for a in (image, distractor, ident):
+        a.setflags(write=False)
+    return ScoreNoise(image, ident, distractor)
+
+
 def run_vendor(policy: VendorPolicy, dr: Draws, coef: np.ndarray, seed: int, scale: str):
     """Simulated recognition of the reals and fakes of one dataset by one vendor.
     Returns (real SimResult, fake SimResult)."""
@@ -233,8 +265,9 @@ def run_vendor(policy: VendorPolicy, dr: Draws, coef: np.ndarray, seed: int, sca
     known = known_mask(policy, sp, seed)
     dmax, darg = distractor_draws(policy, sp.name, scale, seed, sp.n_real + sp.n_fake)
     fake_cos = np.einsum("kn,kng->ng", coef.astype(np.float32), dr.p)
-    real = decide(policy, dr.real_cos, known, dmax[: sp.n_real], darg[: sp.n_real])
-    fake = decide(policy, fake_cos, known, dmax[sp.n_real :], darg[sp.n_real :])
+    nr, nf = score_noise(policy.vendor, sp.name, scale, seed).split(sp.n_real)
+    real = decide(policy, dr.real_cos, known, dmax[: sp.n_real], darg[: sp.n_real], **nr)
+    fake = decide(policy, fake_cos, known, dmax[sp.n_real :], darg[sp.n_real :], **nf)
     return real, fake
 
 
