@@ -1,16 +1,22 @@
-"""Fit the cohort and vendor parameters to the paper's 30 TA/NA cells (Table 2, asr_before).
+"""Fit the cohort and the vendors' score models jointly to the paper (`simulators.targets`).
 
-Parameters, none specific to a cell:
-- per dataset: `level` (median cosine of a fake to its identity direction) and `spread`;
-- AWS and MS: one cosine `threshold` (shared: the 55 vs 70 floors differ only in the
-  confidence mapping), a false-name rate on unknown faces each (it sets N distractors), a
-  coverage share each (the same for every dataset), and `confidence_k` from the paper's
-  confidence facts (MS mean confidence on named fakes > 87.25%; DHC ranges);
-- Naver: N distractors and a known count per identity pool (CelebDF and CelebFOM share
-  their 58 people, so one count).
-The fit uses common random numbers (every vector drawn once, `cohort.draw`; recombined per
-parameter vector) and a precomputed table of the distractor maximum's quantile function.
-`calibration_table` reruns the full cohort simulation (exact quantiles) over seeds.
+Targets: Table 2's 30 TA/NA cells, the 20 Figure 4 figures for DHF, DHC, DHS and SIC, the
+per-celebrity means of Tables 3 and 5 (and their distributions, W1), genuine recognition
+from Table 5, and the constraint that genuine recognition falls measurably from the floor to
+tau = 99. Parameters (`CONTINUOUS`, `GRID`; 29, none specific to a cell, a dataset x vendor
+pair other than Naver's known counts per identity pool, or an identity):
+- cohort: per dataset `level`, a spread for face swaps and one for reenactments and blends,
+  the pair context;
+- per vendor: evidence offset and slope (and noise: AWS, MS, Naver each), distractors (AWS,
+  MS), coverage share (AWS, MS), similarity centre and slope (AWS, MS); Naver's known count
+  per identity pool (CelebDF and CelebFOM share their 58 people, so one count).
+The engine uses common random numbers (every vector and noise draw made once, `cohort.draw`,
+`cohort.score_noise`; recombined per parameter vector) and a precomputed table of the
+distractor maximum's quantile function. `full_stats` and `calibration_table` rerun the full
+cohort simulation (exact quantiles) over seeds.
+
+Over 400 lines because the fit, its objective and its provenance are one unit: the
+parameters file it writes must be reproducible from this module alone.
 """
 
 from __future__ import annotations

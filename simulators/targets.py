@@ -33,11 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from simulators.policies import DATASETS
 from simulators.simulate import NO_NAME
 
 VENDOR_OF_API = {"AWS": "aws", "MS": "azure", "NAV": "naver"}
-BETA, GAMMA = 90.0, 80.0  # the paper's thresholds (Figure 4 captions d and e)
+BETA, GAMMA = DEFAULT_BETA, DEFAULT_GAMMA  # the paper's 90 and 80 (Figure 4 captions d, e)
 FIGURE_METRICS = ("DHF", "DHC", "DHS", "SIC")
 PER_IDENTITY_DATASETS = ("CelebDF", "VoxCelebTH")
 COLUMNS = {"aws": ("reference", "target", "similarity"), "azure": ("reference", "target", "similarity"),

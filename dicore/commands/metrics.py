@@ -18,6 +18,8 @@ import argparse
 import math
 import sys
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+
 NAME = "metrics"
 HELP = "compute the study's metrics (with confidence intervals) from a results file"
 
@@ -29,14 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta",
         type=float,
-        default=90.0,
-        help="DHC confidence threshold, percent, strict > (default 90)",
+        default=DEFAULT_BETA,
+        help=f"DHC confidence threshold, percent, strict > (default {DEFAULT_BETA:g})",
     )
     parser.add_argument(
         "--gamma",
         type=float,
-        default=80.0,
-        help="DHS similarity threshold, percent, strict > (default 80)",
+        default=DEFAULT_GAMMA,
+        help=f"DHS similarity threshold, percent, strict > (default {DEFAULT_GAMMA:g})",
     )
     parser.add_argument(
         "--ci",
@@ -71,12 +73,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.fileio import write_metrics_json
-    from dicore.metrics import metrics_table
-    from dicore.observations import Observations
+    from dicore.formats.metrics_json import write_metrics_json
+    from dicore.formats.results import read_results_file
+    from dicore.tables import metrics_table
 
     _check_options(args)
-    obs, vocab = Observations.from_results_file(args.results)
+    obs, vocab = read_results_file(args.results)
     rows = metrics_table(
         obs,
         vocab,
