@@ -185,53 +185,152 @@ def _ds(d: str, key: str) -> tuple[str, ...]:
 
 
 CONTINUOUS: tuple[Param, ...] = (
-    *(Param(f"{d} level", (_ds(d, "level"),), "logit_cap", (-6.0, 6.0),
-            f"median cosine of a {d} fake to its identity direction") for d in DATASETS),  # fmt: skip
-    Param("face-swap spread", (_ds("CelebDF", "spread"), _ds("FCelebDF", "spread")), "log",
-          (np.log(0.05), np.log(3.0)),
-          "logit-scale spread of the fake-to-identity cosine, face swaps (CelebDF, FCelebDF)"),
-    Param("reenactment/blend spread", tuple(_ds(d, "spread") for d in ("VoxCelebTH", "CelebFOM", "CelebBlend")),
-          "log", (np.log(0.05), np.log(3.0)),
-          "logit-scale spread of the fake-to-identity cosine, reenactments and blends "
-          "(VoxCelebTH, CelebFOM, CelebBlend)"),
-    Param("pair context", (("cohort", "pair_context"),), "logit", (-5.0, 2.0),
-          "share of a fake's non-identity appearance shared with its paired real image"),
-    Param("AWS evidence at cosine 0", (("vendors", "aws", "confidence_a"),), "id", (-12.0, 4.0),
-          "logit of AWS's confidence for a median image at top-1 cosine 0"),
-    Param("AWS evidence slope", (("vendors", "aws", "confidence_k"),), "log", (np.log(1.0), np.log(60.0)),
-          "AWS's evidence (logit) per unit of top-1 cosine"),
-    Param("MS evidence at cosine 0", (("vendors", "azure", "confidence_a"),), "id", (-12.0, 4.0),
-          "logit of Azure's confidence for a median image at top-1 cosine 0"),
-    Param("MS evidence slope", (("vendors", "azure", "confidence_k"),), "log", (np.log(1.0), np.log(60.0)),
-          "Azure's evidence (logit) per unit of top-1 cosine"),
-    Param("AWS evidence noise", (("vendors", "aws", "noise"),), "log", (np.log(0.05), np.log(8.0)),
-          "sd (logit) of AWS's evidence across images and celebrities"),
-    Param("MS evidence noise", (("vendors", "azure", "noise"),), "log", (np.log(0.05), np.log(8.0)),
-          "sd (logit) of Azure's evidence across images and celebrities"),
-    Param("AWS distractors", (("vendors", "aws", "n_distractors"),), "log", (0.0, np.log(1e7)),
-          "celebrities in AWS's gallery outside the datasets (with the score model they set "
-          "the share of unknown faces AWS names, its false-name rate)"),
-    Param("MS distractors", (("vendors", "azure", "n_distractors"),), "log", (0.0, np.log(1e7)),
-          "celebrities in Azure's gallery outside the datasets (they set Azure's false-name rate)"),
-    Param("NAV evidence at cosine 0", (("vendors", "naver", "confidence_a"),), "id", (-12.0, 4.0),
-          "logit of Naver's confidence for a median image at top-1 cosine 0"),
-    Param("NAV evidence slope", (("vendors", "naver", "confidence_k"),), "log", (np.log(0.5), np.log(60.0)),
-          "Naver's evidence (logit) per unit of top-1 cosine"),
-    Param("NAV evidence noise", (("vendors", "naver", "noise"),), "log", (np.log(0.05), np.log(8.0)),
-          "sd (logit) of Naver's evidence across images and celebrities"),
-    Param("AWS similarity centre", (("vendors", "aws", "similarity_b"),), "id", (0.0, 0.6),
-          "cosine at which AWS CompareFaces similarity is 50%"),
-    Param("MS similarity centre", (("vendors", "azure", "similarity_b"),), "id", (0.0, 0.6),
-          "cosine at which Azure verify confidence is 50%"),
-    Param("AWS similarity slope", (("vendors", "aws", "similarity_k"),), "log", (np.log(1.0), np.log(40.0)),
-          "slope of AWS similarity = 100 sigmoid(k (cos - centre))"),
-    Param("MS similarity slope", (("vendors", "azure", "similarity_k"),), "log", (np.log(1.0), np.log(40.0)),
-          "slope of Azure's verify confidence = 100 sigmoid(k (cos - centre))"),
+    *(
+        Param(
+            f"{d} level",
+            (_ds(d, "level"),),
+            "logit_cap",
+            (-6.0, 6.0),
+            f"median cosine of a {d} fake to its identity direction",
+        )
+        for d in DATASETS
+    ),  # fmt: skip
+    Param(
+        "face-swap spread",
+        (_ds("CelebDF", "spread"), _ds("FCelebDF", "spread")),
+        "log",
+        (np.log(0.05), np.log(3.0)),
+        "logit-scale spread of the fake-to-identity cosine, face swaps (CelebDF, FCelebDF)",
+    ),
+    Param(
+        "reenactment/blend spread",
+        tuple(_ds(d, "spread") for d in ("VoxCelebTH", "CelebFOM", "CelebBlend")),
+        "log",
+        (np.log(0.05), np.log(3.0)),
+        "logit-scale spread of the fake-to-identity cosine, reenactments and blends "
+        "(VoxCelebTH, CelebFOM, CelebBlend)",
+    ),
+    Param(
+        "pair context",
+        (("cohort", "pair_context"),),
+        "logit",
+        (-5.0, 2.0),
+        "share of a fake's non-identity appearance shared with its paired real image",
+    ),
+    Param(
+        "AWS evidence at cosine 0",
+        (("vendors", "aws", "confidence_a"),),
+        "id",
+        (-12.0, 4.0),
+        "logit of AWS's confidence for a median image at top-1 cosine 0",
+    ),
+    Param(
+        "AWS evidence slope",
+        (("vendors", "aws", "confidence_k"),),
+        "log",
+        (np.log(1.0), np.log(60.0)),
+        "AWS's evidence (logit) per unit of top-1 cosine",
+    ),
+    Param(
+        "MS evidence at cosine 0",
+        (("vendors", "azure", "confidence_a"),),
+        "id",
+        (-12.0, 4.0),
+        "logit of Azure's confidence for a median image at top-1 cosine 0",
+    ),
+    Param(
+        "MS evidence slope",
+        (("vendors", "azure", "confidence_k"),),
+        "log",
+        (np.log(1.0), np.log(60.0)),
+        "Azure's evidence (logit) per unit of top-1 cosine",
+    ),
+    Param(
+        "AWS evidence noise",
+        (("vendors", "aws", "noise"),),
+        "log",
+        (np.log(0.05), np.log(8.0)),
+        "sd (logit) of AWS's evidence across images and celebrities",
+    ),
+    Param(
+        "MS evidence noise",
+        (("vendors", "azure", "noise"),),
+        "log",
+        (np.log(0.05), np.log(8.0)),
+        "sd (logit) of Azure's evidence across images and celebrities",
+    ),
+    Param(
+        "AWS distractors",
+        (("vendors", "aws", "n_distractors"),),
+        "log",
+        (0.0, np.log(1e7)),
+        "celebrities in AWS's gallery outside the datasets (with the score model they set "
+        "the share of unknown faces AWS names, its false-name rate)",
+    ),
+    Param(
+        "MS distractors",
+        (("vendors", "azure", "n_distractors"),),
+        "log",
+        (0.0, np.log(1e7)),
+        "celebrities in Azure's gallery outside the datasets (they set Azure's false-name rate)",
+    ),
+    Param(
+        "NAV evidence at cosine 0",
+        (("vendors", "naver", "confidence_a"),),
+        "id",
+        (-12.0, 4.0),
+        "logit of Naver's confidence for a median image at top-1 cosine 0",
+    ),
+    Param(
+        "NAV evidence slope",
+        (("vendors", "naver", "confidence_k"),),
+        "log",
+        (np.log(0.5), np.log(60.0)),
+        "Naver's evidence (logit) per unit of top-1 cosine",
+    ),
+    Param(
+        "NAV evidence noise",
+        (("vendors", "naver", "noise"),),
+        "log",
+        (np.log(0.05), np.log(8.0)),
+        "sd (logit) of Naver's evidence across images and celebrities",
+    ),
+    Param(
+        "AWS similarity centre",
+        (("vendors", "aws", "similarity_b"),),
+        "id",
+        (0.0, 0.6),
+        "cosine at which AWS CompareFaces similarity is 50%",
+    ),
+    Param(
+        "MS similarity centre",
+        (("vendors", "azure", "similarity_b"),),
+        "id",
+        (0.0, 0.6),
+        "cosine at which Azure verify confidence is 50%",
+    ),
+    Param(
+        "AWS similarity slope",
+        (("vendors", "aws", "similarity_k"),),
+        "log",
+        (np.log(1.0), np.log(40.0)),
+        "slope of AWS similarity = 100 sigmoid(k (cos - centre))",
+    ),
+    Param(
+        "MS similarity slope",
+        (("vendors", "azure", "similarity_k"),),
+        "log",
+        (np.log(1.0), np.log(40.0)),
+        "slope of Azure's verify confidence = 100 sigmoid(k (cos - centre))",
+    ),
 )
 GRID: tuple[tuple[str, str], ...] = (
     ("AWS coverage", "share of each dataset's celebrities AWS knows (one share for all datasets)"),
     ("MS coverage", "share of each dataset's celebrities Azure knows (one share for all datasets)"),
-    ("NAV known CelebDF/CelebFOM", "celebrities of CelebDF's 58 (also CelebFOM's) that Naver knows"),
+    (
+        "NAV known CelebDF/CelebFOM",
+        "celebrities of CelebDF's 58 (also CelebFOM's) that Naver knows",
+    ),
     ("NAV known FCelebDF", "celebrities of FCelebDF's 50 that Naver knows"),
     ("NAV known VoxCelebTH", "celebrities of VoxCelebTH's 100 that Naver knows"),
     ("NAV known CelebBlend", "celebrities of CelebBlend's 20 that Naver knows"),
@@ -241,24 +340,58 @@ GRID: tuple[tuple[str, str], ...] = (
 def start_params() -> dict[str, Any]:
     """Where `dicore calibrate` starts from scratch: round values (two significant digits)
     near DESIGN.md's prototype and earlier fits; the fit moves every one of them."""
-    levels = {"CelebDF": 0.13, "FCelebDF": 0.09, "VoxCelebTH": 0.56, "CelebFOM": 0.36, "CelebBlend": 0.10}
-    spreads = {"CelebDF": 0.75, "FCelebDF": 0.75, "VoxCelebTH": 1.3, "CelebFOM": 1.3, "CelebBlend": 1.3}
+    levels = {
+        "CelebDF": 0.13,
+        "FCelebDF": 0.09,
+        "VoxCelebTH": 0.56,
+        "CelebFOM": 0.36,
+        "CelebBlend": 0.10,
+    }
+    spreads = {
+        "CelebDF": 0.75,
+        "FCelebDF": 0.75,
+        "VoxCelebTH": 1.3,
+        "CelebFOM": 1.3,
+        "CelebBlend": 1.3,
+    }
 
     def share(x: float) -> dict[str, float]:
         return {d: x for d in DATASETS}
 
     return {
         "schema": 2,
-        "cohort": {"datasets": {d: {"level": levels[d], "spread": spreads[d]} for d in DATASETS},
-                   "pair_context": 0.12},  # fmt: skip
+        "cohort": {
+            "datasets": {d: {"level": levels[d], "spread": spreads[d]} for d in DATASETS},
+            "pair_context": 0.12,
+        },  # fmt: skip
         "scores": {"identity_share": 0.0},
         "vendors": {
-            "aws": {"confidence_a": -2.6, "confidence_k": 13.0, "noise": 2.2, "n_distractors": 8000,
-                    "coverage": share(0.78), "similarity_k": 22.0, "similarity_b": 0.24},  # fmt: skip
-            "azure": {"confidence_a": -3.6, "confidence_k": 16.0, "noise": 2.2, "n_distractors": 4,
-                      "coverage": share(0.94), "similarity_k": 24.0, "similarity_b": 0.30},  # fmt: skip
-            "naver": {"confidence_a": -2.1, "confidence_k": 11.0, "noise": 1.2,
-                      "n_distractors": NAVER_DISTRACTORS, "lean_share": 0.9, "coverage": share(0.05)},  # fmt: skip
+            "aws": {
+                "confidence_a": -2.6,
+                "confidence_k": 13.0,
+                "noise": 2.2,
+                "n_distractors": 8000,
+                "coverage": share(0.78),
+                "similarity_k": 22.0,
+                "similarity_b": 0.24,
+            },  # fmt: skip
+            "azure": {
+                "confidence_a": -3.6,
+                "confidence_k": 16.0,
+                "noise": 2.2,
+                "n_distractors": 4,
+                "coverage": share(0.94),
+                "similarity_k": 24.0,
+                "similarity_b": 0.30,
+            },  # fmt: skip
+            "naver": {
+                "confidence_a": -2.1,
+                "confidence_k": 11.0,
+                "noise": 1.2,
+                "n_distractors": NAVER_DISTRACTORS,
+                "lean_share": 0.9,
+                "coverage": share(0.05),
+            },  # fmt: skip
         },
     }
 
@@ -286,7 +419,9 @@ SAME_PERSON_SIMILARITY = {"aws": 80.0, "azure": 50.0}
 
 def similarity_b_bounds(k: float, vendor: str = "aws") -> tuple[float, float]:
     """Admissible centres of 100 sigmoid(k (cos - b)) for the photo constraints above."""
-    return OTHER_PERSON_COS, SAME_PERSON_COS - float(special.logit(SAME_PERSON_SIMILARITY[vendor] / 100.0)) / k
+    return OTHER_PERSON_COS, SAME_PERSON_COS - float(
+        special.logit(SAME_PERSON_SIMILARITY[vendor] / 100.0)
+    ) / k
 
 
 def _robust(r: np.ndarray) -> np.ndarray:
@@ -313,7 +448,9 @@ def objective(ev: dict[str, Any], params=None) -> float:
             x = max(r["difference"], 0.0) / max(r["tolerance"], 1.0)
         loss += FAMILY_WEIGHT[r["family"]] * float(_robust(np.array([x]))[0])
         if "w1" in r:
-            loss += FAMILY_WEIGHT[r["family"]] * float(_robust(np.array([r["w1"] / W1_TOLERANCE_PP]))[0])
+            loss += FAMILY_WEIGHT[r["family"]] * float(
+                _robust(np.array([r["w1"] / W1_TOLERANCE_PP]))[0]
+            )
     for g in ev["summary"].get("genuine_drop", {}).values():  # issue item 4, a constraint
         if np.isfinite(g["se"]):
             loss += 10.0 * max(0.0, (GENUINE_MARGIN_SE * g["se"] - g["lost"]) / g["se"]) ** 2
@@ -321,7 +458,9 @@ def objective(ev: dict[str, Any], params=None) -> float:
         for v in ("aws", "azure"):
             vp = params["vendors"][v]
             lo, hi = similarity_b_bounds(vp["similarity_k"], v)
-            loss += 1e4 * (max(lo - vp["similarity_b"], 0.0) + max(vp["similarity_b"] - hi, 0.0)) ** 2
+            loss += (
+                1e4 * (max(lo - vp["similarity_b"], 0.0) + max(vp["similarity_b"] - hi, 0.0)) ** 2
+            )
     return loss
 
 
@@ -329,7 +468,7 @@ W1_TOLERANCE_PP = 8.0
 GENUINE_MARGIN_SE = 4.0  # genuine recognition lost from the floor to tau 99: at least 4 SE
 
 
-def evaluate(eng: "Engine", params) -> dict[str, Any]:
+def evaluate(eng: Engine, params) -> dict[str, Any]:
     from simulators import targets
 
     return targets.evaluate(eng.stats(params))
@@ -377,7 +516,9 @@ def fit(
         if res.fun < best[0]:
             best = (float(res.fun), _unpack(res.x, params))
         params = copy.deepcopy(best[1])
-        log(f"round {r}: loss {best[0]:.1f} after {res.nfev} evaluations ({_time.monotonic() - t0:.0f} s)")
+        log(
+            f"round {r}: loss {best[0]:.1f} after {res.nfev} evaluations ({_time.monotonic() - t0:.0f} s)"
+        )
         for vendor in ("aws", "azure"):  # coverage: a grid (counts are integers)
             for share in np.arange(0.50, 1.0001, 0.01):
                 p = copy.deepcopy(params)
@@ -386,8 +527,10 @@ def fit(
                 if loss < best[0]:
                     best = (loss, p)
             params = copy.deepcopy(best[1])
-            log(f"round {r}: {vendor} coverage {params['vendors'][vendor]['coverage']['CelebDF']:.2f} "
-                f"(loss {best[0]:.1f})")
+            log(
+                f"round {r}: {vendor} coverage {params['vendors'][vendor]['coverage']['CelebDF']:.2f} "
+                f"(loss {best[0]:.1f})"
+            )
         params = fit_naver(eng, params, paper, log)
         best = (total(params), params)
     log(f"fit done: loss {best[0]:.1f}, {n_eval[0]} evaluations, {_time.monotonic() - t0:.0f} s")
@@ -451,7 +594,9 @@ def calibration_table(
         for d in DATASETS:
             dr = cohort.draw(d, scale, s)
             dp = params["cohort"]["datasets"][d]
-            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"], cohort.pair_context(params))
+            coef = cohort.fake_coefficients(
+                dr, dp["level"], dp["spread"], cohort.pair_context(params)
+            )
             for v, pol in pols.items():
                 ta, na = cohort.ta_na(dr, *cohort.run_vendor(pol, dr, coef, s, scale))
                 acc.setdefault((d, v, "TA"), []).append(ta)
@@ -468,7 +613,10 @@ def calibration_table(
 
 def summarize(rows) -> dict[str, float]:
     err = np.abs([r["difference"] for r in rows])
-    return {"max_abs_error_pp": round(float(err.max()), 2), "mean_abs_error_pp": round(float(err.mean()), 2)}
+    return {
+        "max_abs_error_pp": round(float(err.max()), 2),
+        "mean_abs_error_pp": round(float(err.mean()), 2),
+    }
 
 
 def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "paper"):
@@ -483,7 +631,9 @@ def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "p
         for d in DATASETS:
             dr = cohort.draw(d, scale, s)
             dp = params["cohort"]["datasets"][d]
-            coef = cohort.fake_coefficients(dr, dp["level"], dp["spread"], cohort.pair_context(params))
+            coef = cohort.fake_coefficients(
+                dr, dp["level"], dp["spread"], cohort.pair_context(params)
+            )
             pair = np.einsum("kn,kn->n", coef, dr.r)
             for v, pol in pols.items():
                 real, fake = cohort.run_vendor(pol, dr, coef, s, scale)
@@ -501,9 +651,17 @@ FIXED = (
     ("reference leakage of a face swap", 0.08, "DESIGN.md prototype (bought < 0.4 pp)"),
     ("blend weight", "0.35..0.65", "synthesis: direction of w c_T + (1 - w) c_R"),
     ("celebrity share of noise", 0.0, "fitted value was 0.02: fixed at 0 (no per-celebrity knob)"),
-    ("NAV Asian-leaning share", 0.9, "labels only (which distractor names); no metric depends on it"),
-    ("NAV distractors", NAVER_DISTRACTORS, "not identified by the targets (fits with 56 to 100 alike); "
-     "Naver's evidence offset sets its confidence on unknown faces"),
+    (
+        "NAV Asian-leaning share",
+        0.9,
+        "labels only (which distractor names); no metric depends on it",
+    ),
+    (
+        "NAV distractors",
+        NAVER_DISTRACTORS,
+        "not identified by the targets (fits with 56 to 100 alike); "
+        "Naver's evidence offset sets its confidence on unknown faces",
+    ),
 )
 
 
@@ -544,11 +702,15 @@ def with_provenance(params, rows, *, command: str, fit_seeds, check_seeds, scale
     prov = {
         "date": _dt.date.today().isoformat(),
         "command": command,
-        "fit": {"scale": scale, "seeds": list(fit_seeds), "engine": "calibration.Engine",
-                "objective": "calibration.objective (TA/NA, Figure 4 figures, per-identity means and W1)"},  # fmt: skip
+        "fit": {
+            "scale": scale,
+            "seeds": list(fit_seeds),
+            "engine": "calibration.Engine",
+            "objective": "calibration.objective (TA/NA, Figure 4 figures, per-identity means and W1)",
+        },  # fmt: skip
         "check": {"scale": scale, "seeds": list(check_seeds), "engine": "calibration_table"},
         "source": "paper Table 2 asr_before, fig4_and_text_figures.csv, Tables 3 and 5 "
-                  "(dicore/data/paper/)",
+        "(dicore/data/paper/)",
         "simulated": True,
     }
     if seconds is not None:

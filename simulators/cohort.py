@@ -132,7 +132,9 @@ def draw(name: str, scale: str = "paper", seed: int = 0, keep_vectors: bool = Fa
     sp = spec(name, scale)
     n_id, d = sp.n_identities, EMBEDDING_DIM
     f32 = np.float32  # half the memory traffic; cosines to 1e-6 are plenty
-    centres = _unit(np.random.default_rng(_key(seed, "pool", sp.pool)).standard_normal((n_id, d), f32))
+    centres = _unit(
+        np.random.default_rng(_key(seed, "pool", sp.pool)).standard_normal((n_id, d), f32)
+    )
     rng = np.random.default_rng(_key(seed, "dataset", sp.name, scale))
     real_identity = np.concatenate([np.arange(n_id), rng.integers(0, n_id, sp.n_real - n_id)])
     q = rng.uniform(*REAL_COS, sp.n_real)
@@ -196,7 +198,9 @@ def fake_coefficients(
     return np.stack([m, np.full_like(m, lk), np.sqrt(c) * s, np.sqrt(1 - c) * s])
 
 
-def fake_vectors(dr: Draws, level: float, spread: float, context: float | None = None) -> np.ndarray:
+def fake_vectors(
+    dr: Draws, level: float, spread: float, context: float | None = None
+) -> np.ndarray:
     """Materialised (F, 512) unit fake embeddings (needs draw(..., keep_vectors=True))."""
     if dr.vectors is None:
         raise ValueError("draw the dataset with keep_vectors=True")
@@ -252,7 +256,9 @@ def score_noise(vendor: str, name: str, scale: str, seed: int) -> ScoreNoise:
     n = sp.n_real + sp.n_fake
     rng = np.random.default_rng(_key(seed, "score-noise", vendor, name, scale))
     image, distractor = rng.standard_normal(n), rng.standard_normal(n)
-    ident = np.random.default_rng(_key(seed, "identity-noise", vendor, sp.pool)).standard_normal(sp.n_identities)
+    ident = np.random.default_rng(_key(seed, "identity-noise", vendor, sp.pool)).standard_normal(
+        sp.n_identities
+    )
     for a in (image, distractor, ident):
         a.setflags(write=False)
     return ScoreNoise(image, ident, distractor)
@@ -349,5 +355,7 @@ def simulate_cohort_results(
 def as_rows(columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """Row dicts (the results contract) from `simulate_cohort_results` columns."""
     keys = list(columns)
-    return [dict(zip(keys, vals, strict=True)) for vals in zip(*(columns[k].tolist() for k in keys), strict=True)]
-
+    return [
+        dict(zip(keys, vals, strict=True))
+        for vals in zip(*(columns[k].tolist() for k in keys), strict=True)
+    ]

@@ -71,7 +71,11 @@ class VendorPolicy:
 
     def evidence(self, cosine: np.ndarray, z: np.ndarray | float = 0.0) -> np.ndarray:
         """Logit of the confidence for a top-1 cosine and a standard-normal noise draw z."""
-        return self.confidence_a + self.confidence_k * np.asarray(cosine, float) + self.noise * np.asarray(z, float)
+        return (
+            self.confidence_a
+            + self.confidence_k * np.asarray(cosine, float)
+            + self.noise * np.asarray(z, float)
+        )
 
     def named(self, evidence: np.ndarray) -> np.ndarray:
         """Whether a name is reported at this evidence (Naver: always)."""

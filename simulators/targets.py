@@ -104,7 +104,16 @@ def figures() -> tuple[Figure, ...]:
         if r["metric"] == "DHS" and vendor == "naver":
             continue  # Naver has no similarity call; the paper's 42.3% cannot be simulated
         dataset = r["dataset"] if r["dataset"] in DATASETS else None
-        out.append(Figure(r["metric"], vendor, dataset, _kind(r["value_kind"]), float(r["value"]), r["sentence"]))
+        out.append(
+            Figure(
+                r["metric"],
+                vendor,
+                dataset,
+                _kind(r["value_kind"]),
+                float(r["value"]),
+                r["sentence"],
+            )
+        )
     return tuple(out)
 
 
@@ -185,9 +194,14 @@ def _group_stats(dr, real, fake, similarity: np.ndarray | None) -> dict[str, Any
         ident["similarity"] = means(t, similarity, np.isfinite(similarity))
     out["identity"] = ident
     own = real.index == dr.real_identity
-    out["genuine"] = (int(own.sum()), int((own & (np.nan_to_num(real.confidence) >= GENUINE_TAU)).sum()))
+    out["genuine"] = (
+        int(own.sum()),
+        int((own & (np.nan_to_num(real.confidence) >= GENUINE_TAU)).sum()),
+    )
     named_conf = real.confidence[real_named]
-    out["REAL99"] = 100.0 * float(np.mean(named_conf >= GENUINE_TAU)) if real_named.any() else np.nan
+    out["REAL99"] = (
+        100.0 * float(np.mean(named_conf >= GENUINE_TAU)) if real_named.any() else np.nan
+    )
     out["n"]["REAL99"] = int(real_named.sum())
     return out
 
@@ -201,7 +215,9 @@ def group_stats(items) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return out
 
 
-def evaluate(stats: dict[tuple[str, str], list[dict[str, Any]]], cells: dict | None = None) -> dict[str, Any]:
+def evaluate(
+    stats: dict[tuple[str, str], list[dict[str, Any]]], cells: dict | None = None
+) -> dict[str, Any]:
     """Every target against the simulated stats (mean over seeds for rates; per-identity
     figures per seed, then averaged). Returns {"rows": [...], "summary": {...}}: one row per
     target with family, label, simulated, paper, difference, tolerance, met."""
@@ -242,7 +258,11 @@ def evaluate(stats: dict[tuple[str, str], list[dict[str, Any]]], cells: dict | N
         else:  # upper bound on every dataset: the largest must stay under value + 2 SE
             d = max(per, key=per.get)
             sim = per[d]
-            tol = 2.0 * 100.0 * np.sqrt(f.value / 100 * (1 - f.value / 100) / n_of(d, f.vendor, f.metric))
+            tol = (
+                2.0
+                * 100.0
+                * np.sqrt(f.value / 100 * (1 - f.value / 100) / n_of(d, f.vendor, f.metric))
+            )
             met = sim < f.value + tol
         rows.append({"family": "Figure 4", "label": f.label, "simulated": sim, "paper": f.value,
                      "difference": sim - f.value, "tolerance": tol, "met": bool(met), "kind": f.kind})  # fmt: skip

@@ -34,7 +34,9 @@ def test_parameters_are_parsimonious_with_provenance():
     assert len(table) == len(calibration.CONTINUOUS) + len(calibration.GRID)
     assert all(r["meaning"] and r["value"] is not None for r in table)
     for par, row in zip(calibration.CONTINUOUS, table, strict=False):
-        assert row["name"] == par.name and row["value"] == pytest.approx(par.get(p), rel=1e-3, abs=1e-3)
+        assert row["name"] == par.name and row["value"] == pytest.approx(
+            par.get(p), rel=1e-3, abs=1e-3
+        )
     prov = p["provenance"]
     assert prov["simulated"] and prov["date"] and prov["command"].startswith("dicore calibrate")
     assert len(p["fit"]["cells"]) == 30
@@ -43,7 +45,11 @@ def test_parameters_are_parsimonious_with_provenance():
     )
     # the fit error per target family on seed 0
     fams = p["fit"]["seed0"]["summary"]
-    assert fams["TA/NA"]["of"] == 30 and fams["Figure 4"]["of"] == 20 and fams["per-identity"]["of"] == 16
+    assert (
+        fams["TA/NA"]["of"] == 30
+        and fams["Figure 4"]["of"] == 20
+        and fams["per-identity"]["of"] == 16
+    )
     assert fams["genuine"]["of"] == 3
 
 
@@ -54,10 +60,16 @@ def test_targets_are_the_papers():
     assert not any(f.metric == "DHS" and f.vendor == "naver" for f in figs)  # no similarity call
     kinds = {(f.metric, f.vendor, f.dataset, f.kind): f.value for f in figs}
     assert kinds["DHF", "aws", "VoxCelebTH", "exact"] in (28.2, 28.0)
-    assert kinds["DHC", "aws", None, "range_min"] == 27.3 and kinds["SIC", "naver", None, "upper_bound"] == 21.0
+    assert (
+        kinds["DHC", "aws", None, "range_min"] == 27.3
+        and kinds["SIC", "naver", None, "upper_bound"] == 21.0
+    )
     ident = targets.per_identity()
     assert len(ident) == 16
-    assert len(ident["CelebDF", "aws", "reference"]) == 58 and len(ident["VoxCelebTH", "naver", "target"]) == 100
+    assert (
+        len(ident["CelebDF", "aws", "reference"]) == 58
+        and len(ident["VoxCelebTH", "naver", "target"]) == 100
+    )
     # the printed averages of Tables 3 and 5 (two known OCR issues move Table 5 by < 1.1)
     assert ident["CelebDF", "aws", "reference"].mean() == pytest.approx(94.3, abs=0.15)
     assert ident["VoxCelebTH", "azure", "reference"].mean() == pytest.approx(80.6, abs=0.15)
@@ -84,7 +96,9 @@ def test_evaluation_covers_every_family(small_eval):
     bad = load_params()
     bad["vendors"]["aws"]["confidence_a"] += 3.0
     eng = calibration.Engine("small", (0,))
-    assert calibration.objective(calibration.evaluate(eng, bad), bad) > calibration.objective(small_eval, load_params())
+    assert calibration.objective(calibration.evaluate(eng, bad), bad) > calibration.objective(
+        small_eval, load_params()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +129,7 @@ def test_ms_names_fakes_with_high_confidence():
     # greater than 87.25% on average, even in the worst case)"; a consequence of the fit
     eng = calibration.Engine("small", (0, 1))
     worst = 100.0
-    for (_s, _d, v), (_dr, _real, fake, _sim) in eng.results(load_params(), ("azure",)).items():
+    for (_s, _d, _v), (_dr, _real, fake, _sim) in eng.results(load_params(), ("azure",)).items():
         conf = fake.confidence[~np.isnan(fake.confidence)]
         worst = min(worst, float(conf.mean()))
     assert worst > 85.0
@@ -125,7 +139,9 @@ def test_calibrate_command_check_only(tmp_path):
     parser = argparse.ArgumentParser()
     cmd.add_arguments(parser)
     out = tmp_path / "p.json"
-    args = parser.parse_args(["--check-only", "--scale", "small", "--seeds", "1", "--out", str(out)])
+    args = parser.parse_args(
+        ["--check-only", "--scale", "small", "--seeds", "1", "--out", str(out)]
+    )
     assert cmd.run(args) == 0
     written = json.loads(out.read_text())
     assert written["provenance"]["check"]["seeds"] == [0] and len(written["fit"]["cells"]) == 30
@@ -166,7 +182,9 @@ def test_packaged_fit_table_is_what_the_parameters_give():
     rows = calibration.calibration_table(p, seeds, p["provenance"]["check"]["scale"])
     stored = {(c["dataset"], c["vendor"], c["metric"]): c["simulated"] for c in p["fit"]["cells"]}
     for r in rows:
-        assert r["simulated"] == pytest.approx(stored[r["dataset"], r["vendor"], r["metric"]], abs=0.01)
+        assert r["simulated"] == pytest.approx(
+            stored[r["dataset"], r["vendor"], r["metric"]], abs=0.01
+        )
 
 
 @pytest.mark.slow

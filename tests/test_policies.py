@@ -123,7 +123,9 @@ def test_naver_leans_to_asian_celebrities():
     assert flags.mean() == pytest.approx(nav.lean_share, abs=1 / nav.n_distractors)
     # unknown (western) faces are named, mostly as an Asian-leaning celebrity
     q = random_unit(np.random.default_rng(2), 2000)
-    res = recognize(nav, gallery=np.zeros((0, 512)), known=np.zeros(0, bool), distractors=vec, queries=q)
+    res = recognize(
+        nav, gallery=np.zeros((0, 512)), known=np.zeros(0, bool), distractors=vec, queries=q
+    )
     assert np.all(res.index >= 0)
     assert flags[res.index].mean() == pytest.approx(nav.lean_share, abs=0.05)
 
@@ -133,4 +135,6 @@ def test_policies_rebuild_from_params():
     assert build_policies(params) == POLICIES
     params["vendors"]["aws"]["confidence_a"] -= 0.5
     shifted = build_policies(params)["aws"]
-    assert shifted.threshold == pytest.approx(POLICIES["aws"].threshold + 0.5 / shifted.confidence_k)
+    assert shifted.threshold == pytest.approx(
+        POLICIES["aws"].threshold + 0.5 / shifted.confidence_k
+    )

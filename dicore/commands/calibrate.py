@@ -32,12 +32,17 @@ HELP = "refit the simulated vendors to the paper (TA/NA, Figure 4, per-celebrity
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=10, help="seeds for the check (default 10)")
     parser.add_argument(
-        "--fit-seeds", type=int, nargs="+", default=[0], help="seeds the fit averages over (default 0)"
+        "--fit-seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="seeds the fit averages over (default 0)",
     )
     parser.add_argument("--scale", choices=("paper", "small"), default="paper")
     parser.add_argument("--out", help="write the fitted parameters (JSON) here")
     parser.add_argument(
-        "--params", help="start from this file (default: from scratch) or, with --check-only, check it"
+        "--params",
+        help="start from this file (default: from scratch) or, with --check-only, check it",
     )
     parser.add_argument("--check-only", action="store_true", help="no fit: table of --params")
     parser.add_argument("--maxfev", type=int, default=2000, help="evaluations per fit round")
@@ -52,14 +57,18 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
     if args.maxfev < 1:
-        raise UserError(f"--maxfev must be at least 1, got {args.maxfev}", hint="the default is 2000")
+        raise UserError(
+            f"--maxfev must be at least 1, got {args.maxfev}", hint="the default is 2000"
+        )
     if args.out and os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a directory", hint="give a file path ending .json")
     try:
         base = load_params(args.params) if (args.params or args.check_only) else None
     except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise UserError(f"cannot read parameters {args.params}: {exc}",
-                        hint="a calibrated.json written by `dicore calibrate --out`") from exc
+        raise UserError(
+            f"cannot read parameters {args.params}: {exc}",
+            hint="a calibrated.json written by `dicore calibrate --out`",
+        ) from exc
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -68,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     seconds = None
     if not args.check_only:
-        params = calibration.fit(args.scale, tuple(args.fit_seeds), base, maxfev=args.maxfev, log=log)
+        params = calibration.fit(
+            args.scale, tuple(args.fit_seeds), base, maxfev=args.maxfev, log=log
+        )
         seconds = time.monotonic() - t0
         log(f"fit took {seconds:.0f} s")
     log("checking: every target family on seed 0 (full cohort simulation)")
