@@ -98,8 +98,9 @@ def auth_failed(vendor: str, status: int, detail: str, variables: str) -> UserEr
 
 
 def make_backend(vendor: str, kind: str, **options) -> Backend:
-    """Build a backend. Options: live `endpoint`, `retry` (RetryPolicy), `region` (aws);
-    replay `cassette` (path); sim `gallery`, `recognizer`, `seed`."""
+    """Build a backend. Options: live `endpoint`, `region` (aws); replay `cassette` (path);
+    sim `gallery`, `recognizer`, `seed`. Backends send each request once: wrap calls in
+    `dicore.backends.retry.RetryPolicy.call` to retry (the runner does)."""
     if vendor not in VENDORS:
         raise UserError(f"unknown vendor {vendor!r}", hint=f"choose one of {', '.join(VENDORS)}")
     if kind == "sim":
@@ -145,11 +146,9 @@ def http_error(
     if status in (401, 403):
         return auth_failed(vendor, status, f"{code}: {detail}", variables)
     if status == 429:
-        exc: BackendError = ThrottledError(message, code=code, status=status)
-        exc.retry_after = retry_after  # type: ignore[attr-defined]
-        return exc
+        return ThrottledError(message, code=code, status=status, retry_after=retry_after)
     if status >= 500:
-        return ServerError(message, code=code, status=status)
+        return ServerError(message, code=code, status=status, retry_after=retry_after)
     if 400 <= status < 500:
         return BadInputError(message, code=code, status=status)
     return BackendError(message, code=code, status=status)
@@ -164,8 +163,8 @@ def post_once(session, vendor: str, url: str, *, label: str, variables: str, err
               **kwargs):
     """One POST of a REST vendor (Azure, Naver); failures become backend errors.
 
-    `error_fields(response) -> (code, detail)` reads the vendor's error body. Retrying is
-    the caller's (`RetryPolicy.call`), so that the policy sees every attempt.
+    `error_fields(response) -> (code, detail)` reads the vendor's error body. Sent exactly
+    once: retrying is the runner's (`RetryPolicy.call`, the only retry layer).
     """
     import requests
 

@@ -8,6 +8,7 @@ Three kinds of backend implement it per vendor: `sim` (in-process simulator),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
 Vendor = Literal["aws", "azure", "naver"]
@@ -30,10 +31,12 @@ class BackendError(Exception):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.retry_after = retry_after  # seconds, from the server's Retry-After header
 
 
 class BadInputError(BackendError):
@@ -48,11 +51,19 @@ class ServerError(BackendError):
     retryable = True
 
 
+def no_gate() -> None:
+    """The default request gate: no rate limit."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     vendor: Vendor
     kind: BackendKind
     supports_similarity: bool  # Naver has no face-similarity call
+    # Called before every request sent to the vendor (retries included, and each of the
+    # several requests of one Azure similarity): the runner sets it to the vendor's
+    # token bucket, so the rate limit holds per request.
+    gate: Callable[[], object]
 
     def recognize(self, image: bytes) -> Recognition:
         """Celebrity recognition of one encoded image (JPEG/PNG bytes)."""

@@ -3,8 +3,8 @@
 The same client code as `live` runs; vcrpy (record mode `none`) answers each
 request from the cassette, matched on method, path, X-Amz-Target and the sha256
 of the image. Nothing goes to the network. A request the cassette does not hold
-raises `ReplayMissError` naming the cassette and the image. Retries are off: a
-recorded throttle or 5xx is replayed as the error it was.
+raises `ReplayMissError` naming the cassette and the image. The client sends each
+request once, like every client (the runner's RetryPolicy is the retry layer).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from dicore.backends import image_label, live_client
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import NO_RETRY
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
 from dicore.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
 from dicore.errors import UserError
 
@@ -48,10 +47,11 @@ class ReplayBackend:
         self.interaction_count = len(load_interactions(self.cassette))
         self.provenance = read_provenance(self.cassette) if provenance_path(self.cassette).exists() else {}
         self.client = live_client(
-            vendor, endpoint=REPLAY_ENDPOINT, retry=NO_RETRY, placeholder_credentials=True
+            vendor, endpoint=REPLAY_ENDPOINT, placeholder_credentials=True
         )
         self.supports_similarity = self.client.supports_similarity
         self._vcr = make_vcr("none")
+        self.gate = no_gate  # unlimited unless --rate: one token per call, outside the lock
         self.played: set[int] = set()  # indices of interactions answered so far
 
     def _replay(self, what: str, fn):
@@ -66,11 +66,13 @@ class ReplayBackend:
                 self.played |= {i for i, n in cass.play_counts.items() if n}
 
     def recognize(self, image: bytes) -> Recognition:
+        self.gate()
         rec = self._replay(image_label(image), lambda: self.client.recognize(image))
         if self.provenance.get("source") == "simulator" and not rec.simulated:
             rec = dataclasses.replace(rec, simulated=True)
         return rec
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
+        self.gate()
         what = f"similarity of {image_label(image_a)} and {image_label(image_b)}"
         return self._replay(what, lambda: self.client.similarity(image_a, image_b))

@@ -10,7 +10,7 @@ Every result has `simulated=True`.
 from __future__ import annotations
 
 from dicore.backends import image_label
-from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor
+from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor, no_gate
 
 
 class SimBackend:
@@ -20,6 +20,7 @@ class SimBackend:
         from simulators.vendor import SimulatedVendor, default_vendor
 
         self.vendor = vendor
+        self.gate = no_gate  # one "request" per call; the runner sets it under --rate
         if gallery is None and recognizer is None and seed == 0:
             self.sim = default_vendor(vendor)  # process-wide: one model load, one cache
         else:
@@ -29,6 +30,7 @@ class SimBackend:
     def recognize(self, image: bytes) -> Recognition:
         from simulators.vendor import ImageRejected
 
+        self.gate()
         try:
             rec = self.sim.recognize_image(bytes(image))
         except ImageRejected as exc:
@@ -47,6 +49,7 @@ class SimBackend:
 
         if not self.supports_similarity:
             return None
+        self.gate()
         try:
             cmp = self.sim.compare_faces(bytes(image_a), bytes(image_b))
         except ImageRejected as exc:

@@ -33,6 +33,7 @@ import shlex
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -349,6 +350,7 @@ class _ScriptedServer(ThreadingHTTPServer):
 
     script: list[tuple]
     requests: list[str]
+    times: list[float]  # time.monotonic() of each request, as it arrived
     url: str
 
 
@@ -366,6 +368,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
                 self.rfile.read(size + 2)
             self.rfile.readline()
+        self.server.times.append(time.monotonic())
         self.server.requests.append(self.path)
         status, ctype, body, *extra = self.server.script.pop(0) if self.server.script else (500, JSON, {})
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
@@ -389,6 +392,7 @@ def scripted_server(script: list[tuple]):
     server.daemon_threads = True
     server.script = list(script)
     server.requests = []
+    server.times = []
     server.url = "http://{}:{}".format(*server.server_address[:2])
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -409,7 +413,6 @@ def photos_dir() -> Path:
 def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Path:
     """The vendor's documented example responses, served by a stub and recorded through the client."""
     from dicore.backends import NamedImage, live_client
-    from dicore.backends.retry import NO_RETRY
 
     path = _out_path(vendor, out, "docs_examples", force)
     examples = DOC_EXAMPLES[vendor]
@@ -421,8 +424,7 @@ def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Pat
         for op, names, _, _ in examples
     ]
     with scripted_server(script) as server:
-        client = live_client(vendor, endpoint=server.url, retry=NO_RETRY,
-                             placeholder_credentials=True)
+        client = live_client(vendor, endpoint=server.url, placeholder_credentials=True)
         outcomes = _record(vendor, client, calls, path, fail_fast=False)
     for outcome, (_, names, _, doc) in zip(outcomes, examples, strict=True):
         outcome["documented_in"] = doc
