@@ -82,6 +82,32 @@ def plan(
     return tasks, done_count
 
 
+def replay_coverage(records: Sequence[Mapping], backends: Mapping[str, Backend]) -> list[str]:
+    """Up front, for replay backends: how many manifest images (store records with their
+    `digest`) each cassette has no answer for. A cassette answering none of them is an
+    error (every call would fail); a partial one gives a note to print."""
+    notes = []
+    for vendor, backend in backends.items():
+        known = getattr(backend, "answered_digests", None)
+        if backend.kind != "replay" or known is None or not records:
+            continue
+        missing = [r for r in records if r.get("digest") not in known]
+        cassette = getattr(backend, "cassette", "the cassette")
+        if len(missing) == len(records):
+            raise UserError(
+                f"cassette {cassette} has no recorded {vendor} answer for any of the "
+                f"{len(records)} manifest image(s) (e.g. {missing[0]['path']}): a cassette "
+                "replays only the images it was recorded with",
+                hint=f"record your images first: `dicore record --vendor {vendor} --images DIR "
+                "--out FILE` (live keys or --simulator), or use --backend sim",
+            )
+        if missing:
+            notes.append(
+                f"cassette {cassette} has no {vendor} answer for {len(missing)} of "
+                f"{len(records)} image(s) (e.g. {missing[0]['path']}): those calls will fail")
+    return notes
+
+
 def execute(backend, task: Task, retry: RetryPolicy,
             before_attempt: Callable[[], object] | None = None) -> CallResult:
     """One call with retries; any failure becomes an error result, never an exception.

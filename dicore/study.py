@@ -47,6 +47,7 @@ class StudyConfig:
     rates: dict[str, float | None] = field(default_factory=dict)
     cassette: Path | None = None  # replay: a file, or a folder of <vendor>.yaml
     retry_errors: bool = False
+    allow_outside_paths: bool = False  # manifest images may lie outside its folder
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
 
@@ -310,11 +311,15 @@ def confirm_live(tasks, backends, *, yes: bool, console) -> None:
 def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
     """Query every manifest image through the runner; returns (manifest, RunSummary)."""
     from dicore.datasets.manifest import read_manifest
-    from dicore.runner import plan, run_with_progress
+    from dicore.runner import plan, replay_coverage, run_with_progress
 
-    manifest = manifest or read_manifest(cast(Path, cfg.manifest))  # a manifest study: it is set
+    manifest = manifest or read_manifest(  # a manifest study: cfg.manifest is set
+        cast(Path, cfg.manifest), allow_outside_paths=cfg.allow_outside_paths)
     backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette)
-    store.put_items([r.as_record() for r in manifest.rows], source=str(manifest.path))
+    records = manifest.item_records()
+    for note in replay_coverage(records, backends):  # before the store: a useless replay stops
+        console.print(f"[yellow]{note}[/yellow]")
+    store.put_items(records, source=str(manifest.path))
     tasks, done = plan(manifest, store, backends, retry_errors=cfg.retry_errors)
     if done:
         console.print(f"resuming: {done} call(s) already in {store.path}, {len(tasks)} to go")
@@ -526,7 +531,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     if cfg.manifest is not None:  # validate before touching the output folder
         from dicore.datasets.manifest import read_manifest
 
-        manifest = read_manifest(cfg.manifest)
+        manifest = read_manifest(cfg.manifest, allow_outside_paths=cfg.allow_outside_paths)
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(console)
     files: dict[str, Path] = {}

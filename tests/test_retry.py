@@ -221,7 +221,7 @@ def test_every_attempt_takes_a_token(tmp_path):
         store, summary = _run(tmp_path, manifest, backends, retry=p, rates={"naver": 4.0},
                               concurrency=2)
     assert summary.completed == 2 and len(server.times) == 5
-    gaps = [b - a for a, b in zip(server.times, server.times[1:])]
+    gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
     assert min(gaps) >= 0.25 * 0.8, gaps  # 1/rate apart (timer slack)
     assert sorted(r[0] for r in store.db.execute("SELECT attempts FROM calls")) == [2, 3]
 
@@ -262,11 +262,10 @@ def test_retry_after_is_a_floor_above_the_cap_and_read_from_aws():
 
 
 def test_retry_after_http_date():
+    import time
     from email.utils import formatdate
 
     from dicore.backends.retry import parse_retry_after
-
-    import time
 
     assert 50 <= parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 61
     assert parse_retry_after("nan") is None and parse_retry_after("soon") is None

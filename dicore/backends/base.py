@@ -7,8 +7,8 @@ Three kinds of backend implement it per vendor: `sim` (in-process simulator),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 Vendor = Literal["aws", "azure", "naver"]

@@ -17,7 +17,13 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from dicore.backends import image_label, live_client
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
-from dicore.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
+from dicore.cassettes import (
+    answered_digests,
+    load_interactions,
+    make_vcr,
+    provenance_path,
+    read_provenance,
+)
 from dicore.errors import UserError
 
 # Host and port are not matched, so any syntactically valid endpoint will do.
@@ -44,7 +50,8 @@ class ReplayBackend:
                 f"cassette {self.cassette} does not exist",
                 hint=f"record one with `dicore record --vendor {vendor} --images DIR --out {self.cassette}`",
             )
-        self.interaction_count = len(load_interactions(self.cassette))
+        self.interaction_count = len(load_interactions(self.cassette))  # CassetteError if not one
+        self.answered_digests = answered_digests(self.cassette)  # sha256 of the images it knows
         self.provenance = read_provenance(self.cassette) if provenance_path(self.cassette).exists() else {}
         self.client = live_client(
             vendor, endpoint=REPLAY_ENDPOINT, placeholder_credentials=True

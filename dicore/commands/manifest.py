@@ -65,8 +65,22 @@ def run(args: argparse.Namespace) -> int:
         f"({result.n_fake} fake, {len(result.rows) - result.n_fake} real); "
         f"{len(result.skipped)} skipped"
     )
+    outside = _outside_rows(result)
+    if outside:
+        console.print(
+            f"{outside} image path(s) point outside the manifest's folder (the images stay in "
+            f"{args.root}): `dicore study` and `dicore run` need --allow-outside-paths for "
+            "this manifest, or pass --crop / put --out inside the dataset folder"
+        )
     for path, reason in result.skipped[:10]:
         console.print(f"  skipped {path}: {reason}")
     if len(result.skipped) > 10:
         console.print(f"  ... and {len(result.skipped) - 10} more")
     return 0
+
+
+def _outside_rows(result) -> int:
+    from pathlib import Path
+
+    root = Path(result.manifest).parent.resolve()
+    return sum(not (root / r.path).resolve().is_relative_to(root) for r in result.rows)

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_concurrency(args)
     console = Console(stderr=True)
-    manifest = read_manifest(args.manifest)  # before the store: a bad manifest touches nothing
+    # before the store: a bad manifest touches nothing
+    manifest = read_manifest(args.manifest, allow_outside_paths=args.allow_outside_paths)
     if args.results and args.results.suffix.lower() not in (".csv", ".parquet"):
         raise UserError(f"--results {args.results}: use a .csv or .parquet name")
     check_output_file(args.store, "--store")
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         manifest=args.manifest, vendors=parse_vendors(args.vendors), backend=args.backend,
         yes=args.yes, concurrency=args.concurrency, rates=parse_rates(args.rate),
         cassette=args.cassette, retry_errors=args.retry_errors,
+        allow_outside_paths=args.allow_outside_paths,
     )
     with Store(args.store) as store:
         held = store.get_meta("study")
@@ -88,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.already_done} already stored, in {summary.elapsed_s:.1f} s -> {args.store}{label}"
     )
     if errors:
-        out.print(f"[red]{len(errors)} call(s) in the store have failed[/red]; first ones:")
-        for e in errors[:5]:
-            out.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
+        from dicore.runner import print_error_groups
+
+        out.print(f"[red]{len(errors)} call(s) in the store have failed[/red], by cause:")
+        print_error_groups(errors, out)
     if args.results:
         cols, n_unpaired = drop_unpaired_fakes(cols)
         if n_unpaired:

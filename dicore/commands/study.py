@@ -50,6 +50,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="also retry calls the vendor refused on an earlier run")
     parser.add_argument("--yes", "-y", action="store_true",
                         help="do not ask before calling (billed) live APIs")
+    parser.add_argument("--allow-outside-paths", action="store_true",
+                        help="accept manifest image paths outside the manifest's folder "
+                        "(.., absolute paths, symlinks; refused by default: with --backend "
+                        "live they would be uploaded)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         vendors=parse_vendors(args.vendors), backend=args.backend, beta=args.beta,
         gamma=args.gamma, seed=args.seed, yes=args.yes, concurrency=args.concurrency,
         rates=parse_rates(args.rate), cassette=args.cassette, retry_errors=args.retry_errors,
-        report=not args.no_report, recompute=args.recompute,
+        allow_outside_paths=args.allow_outside_paths, report=not args.no_report, recompute=args.recompute,
     )
     console = Console(stderr=True)
     enable_jax_cache()
