@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.harness import target, timeit
-from dicore.kernel import UniformGrid, counts_above, distinct_curve
-from dicore.observations import Observations
+from dicore.core.kernel import UniformGrid, counts_above, distinct_curve
+from dicore.core.observations import Observations
 
 NAME = "kernel"
 GRID = UniformGrid(0.0, 0.1, 1001)
@@ -142,7 +142,7 @@ def _observations(n: int, n_datasets: int, seed: int = 2) -> Observations:
 
 
 def bench_joint(n: int, repeat: int) -> dict:
-    from dicore.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
 
     # One group (one grid of 1001 x 1001) and the study's 15 (5 datasets x 3 vendors).
     one = _observations(n, 1)
@@ -186,8 +186,8 @@ def bench_joint(n: int, repeat: int) -> dict:
 
 def bench_traces(n: int = 4096) -> dict:
     """Traces per function over three calls with new data of one shape (goal: 1 each)."""
-    from dicore.replay import replay_counts
-    from dicore.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.tradeoff import replay_counts
 
     traces: dict[str, int] = {}
 

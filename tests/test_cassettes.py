@@ -14,9 +14,14 @@ import pytest
 import requests
 from vcr.request import Request
 
-import dicore.cassettes as cassettes
+import dicore.backends.cassettes as cassettes
 from dicore.backends import make_backend
-from dicore.cassettes import before_record_request, canonical_body, find_secrets, read_provenance
+from dicore.backends.cassettes import (
+    before_record_request,
+    canonical_body,
+    find_secrets,
+    read_provenance,
+)
 from dicore.commands.record import record_images, scripted_server
 from dicore.errors import UserError
 
@@ -268,7 +273,7 @@ def test_record_refuses_any_configured_key_anywhere(tmp_path, monkeypatch, leak)
 
 
 def test_scanner_finds_credential_shapes():
-    from dicore.cassettes import scan_texts
+    from dicore.backends.cassettes import scan_texts
 
     assert scan_texts(["http://host/x?a=1&token=abc"]) == ["credential in a query string"]
     assert scan_texts(["see https://me:pw@host/"]) == ["user name and password in a URL"]

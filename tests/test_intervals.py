@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from dicore.intervals import (
+from dicore.core.intervals import (
     cluster_bootstrap_jit,
     identity_counts,
     percentile_interval,
@@ -21,8 +21,8 @@ from dicore.intervals import (
     wilson_interval_jit,
     z_value,
 )
-from dicore.metrics import Counts, group_counts, rates
-from dicore.observations import Observations
+from dicore.core.metrics import Counts, group_counts, rates
+from dicore.core.observations import Observations
 from tests.test_metrics import (
     EAGER_EXAMPLES,
     N_DATASETS,
@@ -214,7 +214,7 @@ class _null:
 
 
 def _boot(obs, key):
-    # Same arguments as dicore.metrics.metrics_table passes, so the compile is shared.
+    # Same arguments as dicore.core.metrics.metrics_table passes, so the compile is shared.
     return cluster_bootstrap_jit(
         obs,
         key=key,

@@ -14,23 +14,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicore import METHODS
-from dicore.fileio import write_metrics_json
-from dicore.metrics import (
-    METRICS,
+from dicore import METHODS, METRICS
+from dicore.core.metrics import (
     dhc_counts,
     dhf_counts,
     dhs_counts,
     fake_outcomes,
     group_counts,
     group_ids,
-    metrics_table,
     na_counts,
     rates,
     sic_counts,
     ta_counts,
 )
-from dicore.observations import Observations, Vocab
+from dicore.core.observations import Observations, Vocab
+from dicore.formats.metrics_json import write_metrics_json
+from dicore.tables import metrics_table
 from tests.helpers import pair_rows
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDENTITIES = 24, 2, 3, 6

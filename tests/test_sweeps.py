@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicore import METHODS
-from dicore.kernel import UniformGrid
-from dicore.metrics import dhc_counts, dhs_counts, rates
-from dicore.observations import Observations
-from dicore.sweeps import (
+from dicore.core.kernel import UniformGrid
+from dicore.core.metrics import dhc_counts, dhs_counts, rates
+from dicore.core.observations import Observations
+from dicore.core.sweeps import (
     dhc_sweep,
     dhc_sweep_jit,
     dhs_sweep,
@@ -20,6 +20,7 @@ from dicore.sweeps import (
     high_risk_sweep,
     high_risk_sweep_jit,
 )
+from dicore.formats.results import read_results_file
 from tests.helpers import pair_rows
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDS = 40, 2, 3, 6
@@ -31,7 +32,7 @@ ARRAY_GRID = np.array([0.0, 0.01, 50.0, 55.0, 70.0, 80.0, 90.0, 99.99, 100.0], n
 ON_GRID = np.concatenate(
     [GRID.values(), ARRAY_GRID, np.nextafter(ARRAY_GRID, np.float32(200)), [33.3, 87.25]]
 ).astype(np.float32)
-# No subnormals: XLA on CPU flushes them to zero (see dicore.kernel).
+# No subnormals: XLA on CPU flushes them to zero (see dicore.core.kernel).
 ON_GRID = ON_GRID[(ON_GRID == 0) | ((ON_GRID >= np.finfo(np.float32).tiny) & (ON_GRID <= 100))]
 # Eager JAX dispatches op by op: fewer examples where a test runs it.
 EAGER_EXAMPLES = min(settings().max_examples, 12)
@@ -233,7 +234,7 @@ def test_each_sweep_compiles_once_per_shape():
 
 
 def test_joint_rates_reject_mismatched_denominator():
-    from dicore.sweeps import JointCounts
+    from dicore.core.sweeps import JointCounts
 
     bad = JointCounts(np.zeros((2, 3, 4), np.int32), np.zeros((3,), np.int32))
     try:
@@ -297,9 +298,8 @@ def test_sweep_command_writes_the_sweeps_and_refuses_censored_taus(tmp_path, cap
     assert aws["dhs"]["rate"] == [100.0, 100.0, 0.0, 0.0] and aws["dhs"]["n"] == 1
     assert aws["high_risk"]["rate"][9][1] == 100.0 and aws["high_risk"]["n"] == 3
     assert aws["high_risk"]["rate"][10][2] == 0.0
-    from dicore.observations import Observations
 
-    obs, vocab = Observations.from_results_file(results)
+    obs, vocab = read_results_file(results)
     ref = dhc_sweep_jit(obs, UniformGrid(0.0, 10.0, 11), n_datasets=1)  # compiled by the command
     expected = 100.0 * np.asarray(ref.numerator)[0] / np.asarray(ref.denominator)[0]
     np.testing.assert_allclose(aws["dhc"]["rate"], expected, rtol=1e-5)

@@ -17,7 +17,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from dicore.backends import image_label, live_client
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
-from dicore.cassettes import (
+from dicore.backends.cassettes import (
     answered_digests,
     load_interactions,
     make_vcr,

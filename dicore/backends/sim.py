@@ -28,7 +28,7 @@ class SimBackend:
         self.supports_similarity = bool(self.sim.policy.has_similarity)
 
     def recognize(self, image: bytes) -> Recognition:
-        from simulators.vendor import ImageRejected
+        from simulators.images import ImageRejected
 
         self.gate()
         try:
@@ -45,7 +45,7 @@ class SimBackend:
         return Recognition(name, conf, len(faces), simulated=True, raw=raw)
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
-        from simulators.vendor import ImageRejected
+        from simulators.images import ImageRejected
 
         if not self.supports_similarity:
             return None

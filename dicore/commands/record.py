@@ -44,7 +44,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dicore
-from dicore.cassettes import (
+from dicore.backends.cassettes import (
     find_secrets,
     find_secrets_in_provenance,
     header_value,
@@ -203,7 +203,7 @@ def _write_checked(path: Path, text: str, provenance: dict, client) -> Path:
             hint="a vendor answer that echoes a key, a key inside an image, or an unusual "
             "header; nothing was written",
         )
-    from dicore.cassettes import SOURCES
+    from dicore.backends.cassettes import SOURCES
 
     if provenance.get("source") not in SOURCES:
         raise ValueError(f"provenance source must be one of {SOURCES}: {provenance.get('source')!r}")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dicore.errors import UserError, check_output_file
-from dicore.fileio import write_json
+from dicore.formats.atomic import write_json
 
 NAME = "sweep"
 HELP = "DHC/DHS threshold sweeps, the joint beta x gamma grid and reporting-policy replay"
@@ -60,7 +60,7 @@ def parse_grid(text: str, option: str):
 
     Raises UserError on malformed, unsorted or out-of-0..100 grids.
     """
-    from dicore.kernel import UniformGrid
+    from dicore.core.kernel import UniformGrid
 
     grid: UniformGrid | np.ndarray
     hint = f"{option} takes START:STOP:STEP (e.g. 0:100:1) or a comma list (e.g. 55,70,90), in percent"
@@ -125,21 +125,21 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
     """
     import jax
 
-    from dicore.kernel import threshold_values
-    from dicore.replay import (
+    from dicore import paper
+    from dicore.core.kernel import threshold_values
+    from dicore.core.sweeps import dhc_sweep_jit, dhs_sweep_jit, high_risk_sweep_jit
+    from dicore.core.tradeoff import (
         check_taus,
         equal_error_point_jit,
-        load_floors,
         min_attack_point_jit,
         replay_counts_jit,
     )
-    from dicore.sweeps import dhc_sweep_jit, dhs_sweep_jit, high_risk_sweep_jit
 
     kw = dict(n_datasets=len(vocab.datasets), n_vendors=len(vocab.vendors))
     n_v = len(vocab.vendors)
     present = sorted(set((np.asarray(obs.dataset) * n_v + np.asarray(obs.vendor)).tolist()))
     # Censoring is checked first, before any work.
-    floors = load_floors()
+    floors = paper.reporting_floors()
     vendors = [vocab.vendors[v] for v in sorted({g % n_v for g in present})]
     if taus is None:
         grid = np.unique(np.concatenate([default_taus(floors[v]) for v in vendors]))
@@ -221,7 +221,7 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.observations import Observations
+    from dicore.formats.results import read_results_file
 
     betas = parse_grid(args.betas, "--betas")
     gammas = parse_grid(args.gammas, "--gammas")
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.genuine_target) and 0.0 <= args.genuine_target <= 100.0):
         raise UserError(f"--genuine-target {args.genuine_target} is outside 0..100", "a percent, e.g. 90")
     check_output_file(args.out, "--out")
-    obs, vocab = Observations.from_results_file(args.results)
+    obs, vocab = read_results_file(args.results)
     if obs.n == 0:
         raise UserError(f"{args.results} has no result rows", "run `dicore run` or `dicore study` first")
     payload = compute(

@@ -1,8 +1,8 @@
 """Threshold sweeps of DHC and DHS, and their joint beta x gamma grid, per (dataset, vendor).
 
-Every sweep is one call of the counts-at-thresholds kernel (`dicore.kernel.counts_above`)
-on the per-row values `dicore.metrics.fake_outcomes` gives, so each grid point equals the
-point metric (`dicore.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactly.
+Every sweep is one call of the counts-at-thresholds kernel (`dicore.core.kernel.counts_above`)
+on the per-row values `dicore.core.metrics.fake_outcomes` gives, so each grid point equals the
+point metric (`dicore.core.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactly.
 
 - `dhc_sweep`: DHC(beta) for every beta: named fakes with confidence > beta (strict) /
   named fakes. Shapes (G, B).
@@ -15,8 +15,8 @@ point metric (`dicore.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactl
   disjoint and the count is `dhc[b] + dhs[g]`, exact; O(N + B + Γ) before the
   B x Γ output. Shapes (G, B, Γ).
 
-Grids are arrays (sorted ascending) or a static `dicore.kernel.UniformGrid` (fast exact
-binning). Group g = dataset * n_vendors + vendor, as in `dicore.metrics`. The `*_jit`
+Grids are arrays (sorted ascending) or a static `dicore.core.kernel.UniformGrid` (fast exact
+binning). Group g = dataset * n_vendors + vendor, as in `dicore.core.metrics`. The `*_jit`
 versions compile once per input shape and grid (a `UniformGrid` is part of the cache key).
 """
 
@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from dicore import VENDORS
-from dicore.kernel import Thresholds, counts_above
-from dicore.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
-from dicore.observations import Observations
+from dicore.core.kernel import Thresholds, counts_above
+from dicore.core.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
+from dicore.core.observations import Observations
+from dicore.core.vocab import VENDORS
 
 
 def _group_sum(mask, seg, num_segments):

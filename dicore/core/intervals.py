@@ -14,8 +14,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.ops import segment_sum
 
-from dicore import VENDORS
-from dicore.metrics import (
+from dicore.core.metrics import (
     Counts,
     fake_outcomes,
     group_counts,
@@ -23,7 +22,8 @@ from dicore.metrics import (
     rates,
     segment_counts,
 )
-from dicore.observations import Observations
+from dicore.core.observations import Observations
+from dicore.core.vocab import VENDORS
 
 
 class Interval(NamedTuple):
@@ -80,7 +80,7 @@ def identity_counts(
     """Counts per (metric, group, target identity), shape (6, G, I): the bootstrap's clusters.
 
     Rows 0..4 are TA/NA/DHF/DHC/DHS counts of that identity's fakes (same rules
-    and kernel as `dicore.metrics.group_counts`); row 5 (SIC) is 1/1 when the
+    and kernel as `dicore.core.metrics.group_counts`); row 5 (SIC) is 1/1 when the
     identity has a TA fake, 0/1 when it has fakes but none achieves TA, 0/0 otherwise.
     """
     n_groups = n_datasets * n_vendors

@@ -30,23 +30,17 @@ The rules, per fake X_D with target T and paired real X_T (same vendor):
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 from jax.ops import segment_sum
 
-from dicore import METHODS, VENDORS
-from dicore.kernel import counts_above
-from dicore.observations import Observations, Vocab
+from dicore.core.kernel import counts_above
+from dicore.core.observations import Observations
+from dicore.core.vocab import METHODS, VENDORS
 
-METRICS = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")
-"""Metric order of every (6, G) array below and of metrics.json."""
-ROW_METRICS = METRICS[:5]
-"""Metrics that are shares of rows (SIC is a share of identities)."""
 SYNTHESIS = METHODS.index("synthesis")
 
 
@@ -148,7 +142,7 @@ def segment_counts(
 ) -> Counts:
     """Counts of the five row metrics (TA, NA, DHF, DHC, DHS) per segment, shape (5, S).
 
-    DHC and DHS come from `dicore.kernel.counts_above` (strict `>`), the same
+    DHC and DHS come from `dicore.core.kernel.counts_above` (strict `>`), the same
     kernel the threshold sweeps use. Segments may be groups or (group, identity).
     """
     segment_ids = jnp.asarray(segment_ids, jnp.int32)
@@ -289,87 +283,3 @@ def rates(counts: Counts) -> Array:
 _group_counts_jit = jax.jit(
     group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors")
 )
-
-
-def _json_number(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def metrics_table(
-    obs: Observations,
-    vocab: Vocab,
-    *,
-    beta: float = 90.0,
-    gamma: float = 80.0,
-    ci: str = "wilson",
-    level: float = 0.95,
-    n_resamples: int = 1000,
-    seed: int = 0,
-) -> list[dict]:
-    """The metrics.json rows: `{"dataset","vendor","metric","value","ci_low","ci_high","n"}`.
-
-    One row per metric for every (dataset, vendor) that has at least one row in
-    `obs`, datasets in vocab order, vendors in `dicore.VENDORS` order. Values
-    are percent; value and interval are None when n = 0. `ci` is "wilson"
-    (score interval at `level`) or "bootstrap" (cluster bootstrap over target
-    identities, `n_resamples` resamples seeded by `seed`).
-    """
-    from dicore import intervals  # intervals imports this module
-
-    if ci not in ("wilson", "bootstrap"):
-        raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
-    n_datasets, n_vendors = len(vocab.datasets), len(vocab.vendors)
-    n_identities = max(len(vocab.identities), 1)
-    counts = _group_counts_jit(
-        obs,
-        n_datasets=n_datasets,
-        n_identities=n_identities,
-        n_vendors=n_vendors,
-        beta=jnp.float32(beta),
-        gamma=jnp.float32(gamma),
-    )
-    num = np.asarray(counts.numerator, np.float64)
-    den = np.asarray(counts.denominator)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(den > 0, 100.0 * num / den, np.nan)  # float64 for the file
-    if ci == "wilson":
-        low, high = intervals.wilson_interval_jit(counts.numerator, counts.denominator, level=level)
-    else:
-        low, high = intervals.cluster_bootstrap_jit(
-            obs,
-            key=jax.random.key(seed),
-            n_datasets=n_datasets,
-            n_identities=n_identities,
-            n_vendors=n_vendors,
-            n_resamples=n_resamples,
-            level=level,
-            beta=jnp.float32(beta),
-            gamma=jnp.float32(gamma),
-        )
-    # The intervals contain their float32 estimate; keep them around the float64 value too.
-    low = np.fmin(np.asarray(low, np.float64), values)
-    high = np.fmax(np.asarray(high, np.float64), values)
-    present = np.zeros(n_datasets * n_vendors, bool)
-    if obs.n:
-        present[np.unique(np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor))] = True
-    table = []
-    for d, dataset in enumerate(vocab.datasets):
-        for v, vendor in enumerate(vocab.vendors):
-            g = d * n_vendors + v
-            if not present[g]:
-                continue
-            for m, metric in enumerate(METRICS):
-                table.append(
-                    {
-                        "dataset": dataset,
-                        "vendor": vendor,
-                        "metric": metric,
-                        "value": _json_number(values[m, g]),
-                        "ci_low": _json_number(low[m, g]),
-                        "ci_high": _json_number(high[m, g]),
-                        "n": int(den[m, g]),
-                    }
-                )
-    return table
-

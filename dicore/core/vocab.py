@@ -1,0 +1,13 @@
+"""The names every layer shares: vendors, methods, metrics, and the paper's labels."""
+
+VENDORS = ("aws", "azure", "naver")
+"""Vendor ids used everywhere (the paper calls them AWS, MS and NAV)."""
+
+PAPER_VENDOR_NAMES = {"aws": "AWS", "azure": "MS", "naver": "NAV"}
+"""Vendor id -> the paper's label."""
+
+METHODS = ("replacement", "reenactment", "synthesis", "real")
+"""Deepfake methods, and `real` for genuine images."""
+
+METRICS = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")
+"""Metric order of every (6, G) array of `dicore.core.metrics` and of metrics.json."""
