@@ -223,7 +223,8 @@ def test_every_attempt_takes_a_token(tmp_path):
     assert summary.completed == 2 and len(server.times) == 5
     gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
     assert min(gaps) >= 0.25 * 0.8, gaps  # 1/rate apart (timer slack)
-    assert sorted(r[0] for r in store.db.execute("SELECT attempts FROM calls")) == [2, 3]
+    # Which call meets which scripted throttle depends on the threads; the total does not.
+    assert sum(r[0] for r in store.db.execute("SELECT attempts FROM calls")) == 5
 
 
 def test_azure_similarity_takes_a_token_per_request(tmp_path):
