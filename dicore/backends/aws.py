@@ -17,6 +17,7 @@ the largest face is unrecognized, nobody is named even when a smaller face is.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import boto3
 import botocore.exceptions
@@ -81,6 +82,7 @@ def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
 
 
 class AwsBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "aws"
     kind: BackendKind = "live"
     supports_similarity = True

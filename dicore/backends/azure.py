@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from typing import cast
 
 import requests
@@ -61,6 +62,7 @@ def largest_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class AzureBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "azure"
     kind: BackendKind = "live"
     supports_similarity = True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 import requests
 
@@ -43,6 +44,7 @@ def first_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class NaverBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "naver"
     kind: BackendKind = "live"
     supports_similarity = False

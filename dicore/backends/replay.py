@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from vcr.errors import CannotOverwriteExistingCassetteException
@@ -40,6 +41,7 @@ class ReplayMissError(BackendError):
 
 
 class ReplayBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     kind: BackendKind = "replay"
 
     def __init__(self, vendor: Vendor, cassette: str | Path, **_ignored):

@@ -9,11 +9,14 @@ Every result has `simulated=True`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dicore.backends import image_label
 from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor, no_gate
 
 
 class SimBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     kind: BackendKind = "sim"
 
     def __init__(self, vendor: Vendor, gallery=None, recognizer=None, seed: int = 0, **_ignored):

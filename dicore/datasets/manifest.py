@@ -260,9 +260,9 @@ def validate_records(
             if not full.is_file():
                 bad(i, "path", f"file not found: {full}")
             elif real_root is not None and not allow_outside_paths:
-                real = full.resolve()
-                if not real.is_relative_to(real_root):
-                    outside.append(f"row {i + 1} ({get('path')} -> {real})")
+                resolved = full.resolve()
+                if not resolved.is_relative_to(real_root):
+                    outside.append(f"row {i + 1} ({get('path')} -> {resolved})")
         rows.append(
             ManifestRow(
                 item_id=item_id,
