@@ -142,7 +142,8 @@ def execute(backend, task: Task, retry: RetryPolicy,
     if task.call == "recognize":
         return CallResult(**base, ok=True, predicted=out.predicted or None,
                           confidence=out.confidence, face_count=out.face_count,
-                          simulated=bool(out.simulated), attempts=attempts)
+                          simulated=bool(out.simulated), attempts=attempts,
+                          vendor_ids=tuple(getattr(out, "vendor_ids", ()) or ()))
     return CallResult(**base, ok=True, similarity=None if out is None else float(out),
                       simulated=kind == "sim", attempts=attempts)
 
@@ -322,3 +323,16 @@ def run_with_progress(
             progress.update(bars[r.vendor], advance=1, errors=errors[r.vendor])
 
         return run_tasks(tasks, backends, store, on_result=on_result, **options)
+
+
+def result_columns(store: Store, *, vendors=None, backend=None, item_ids=None,
+                   names=None) -> dict[str, list]:
+    """The store's results-contract columns with identities in canonical form
+    (`dicore.names`: vendor ids first, then normalised names; `names` is an
+    IdentityMap from `--names FILE`, or None for normalised names only)."""
+    from dicore.names import canonical_columns
+
+    cols = store.result_columns(vendors=vendors, backend=backend, item_ids=item_ids)
+    ids = store.vendor_ids(vendors=vendors, backend=backend)
+    row_ids = [ids.get((v, i), ()) for v, i in zip(cols["vendor"], cols["item_id"], strict=True)]
+    return canonical_columns(cols, names, row_ids)

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS calls (
     simulated INTEGER NOT NULL DEFAULT 0,
     error TEXT, retryable INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 1, at REAL NOT NULL,
+    vendor_ids TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (vendor, backend, item_id, call)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,16 +79,23 @@ class CallResult:
     error: str | None = None
     retryable: bool = False
     attempts: int = 1
+    vendor_ids: tuple[str, ...] = ()  # of the named celebrity: AWS `aws:<Id>` and its Urls
 
     def as_tuple(self, at: float) -> tuple:
         return (
             self.vendor, self.backend, self.item_id, self.call, "ok" if self.ok else "error",
             self.predicted, self.confidence, self.similarity, self.face_count,
             int(self.simulated), self.error, int(self.retryable), self.attempts, at,
+            "|".join(self.vendor_ids),
         )
 
 
-_INSERT_CALL = "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_CALL_COLUMNS = ("vendor", "backend", "item_id", "call", "status", "predicted", "confidence",
+                 "similarity", "face_count", "simulated", "error", "retryable", "attempts", "at")
+_INSERT_CALL = (f"INSERT OR REPLACE INTO calls ({', '.join(_CALL_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_CALL_COLUMNS))})")
+_INSERT_CALL_IDS = (f"INSERT OR REPLACE INTO calls ({', '.join(_CALL_COLUMNS)}, vendor_ids) "
+                    f"VALUES ({','.join('?' * (len(_CALL_COLUMNS) + 1))})")
 
 
 class Store:
@@ -104,6 +112,9 @@ class Store:
             have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
             if "digest" not in have:  # a store from before image digests were kept
                 self.db.execute("ALTER TABLE items ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(calls)")}
+            if "vendor_ids" not in have:  # ... or the vendors' celebrity ids
+                self.db.execute("ALTER TABLE calls ADD COLUMN vendor_ids TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise UserError(
                 f"store {self.path} is not a dicore result store ({exc})",
@@ -197,7 +208,7 @@ class Store:
         rows = [r.as_tuple(now) for r in results]
         if rows:
             with self.transaction():
-                self.db.executemany(_INSERT_CALL, rows)
+                self.db.executemany(_INSERT_CALL_IDS, rows)
         return len(rows)
 
     def done(self, vendor: str, backend: str, *, retry_errors: bool = False) -> set[tuple[str, str]]:
@@ -211,6 +222,17 @@ class Store:
         items = self.db.execute("SELECT COUNT(*), MAX(rowid) FROM items").fetchone()
         calls = self.db.execute("SELECT COUNT(*), MAX(at), TOTAL(at) FROM calls").fetchone()
         return [*items, *calls]
+
+    def vendor_ids(self, *, vendors: Sequence[str] | None = None,
+                   backend: str | None = None) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(vendor, item_id) -> the vendor ids of its recognize answer, where it had any."""
+        sql = ("SELECT vendor, backend, item_id, vendor_ids FROM calls "
+               "WHERE call='recognize' AND status='ok' AND vendor_ids != ''")
+        return {
+            (v, i): tuple(ids.split("|"))
+            for v, b, i, ids in self.db.execute(sql)
+            if (vendors is None or v in vendors) and (backend is None or b == backend)
+        }
 
     def call_count(self, *, status: str | None = None) -> int:
         if status:

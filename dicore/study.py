@@ -46,6 +46,8 @@ class StudyConfig:
     cassette: Path | None = None  # replay: a file, or a folder of <vendor>.yaml
     retry_errors: bool = False
     allow_outside_paths: bool = False  # manifest images may lie outside its folder
+    names: Path | None = None  # --names FILE: the data set's identities (dicore.names)
+    gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
 
@@ -62,6 +64,7 @@ class StudyOutcome:
     errors: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     up_to_date: bool = False  # outputs were current: nothing was recomputed
+    warnings: list[str] = field(default_factory=list)  # e.g. name mismatches (dicore.names)
 
 
 # ---- stage 1: fill the store ----------------------------------------------------------
@@ -110,12 +113,37 @@ def _claim_store(store: Store, key: dict, cfg: StudyConfig) -> None:
         )
 
 
-def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = None) -> dict:
+def read_study_columns(store: Store, cfg: StudyConfig, item_ids) -> dict:
+    """Results columns from the store. A manifest study's identities are matched
+    (`dicore.names`: --names FILE, vendor ids, normalised names); the cohort's are the
+    simulator's own."""
+    if item_ids is None:
+        return store.result_columns(vendors=cfg.vendors, backend=cfg.backend)
+    from dicore.formats.names_csv import read_names
+    from dicore.runner import result_columns
+
+    names = read_names(cfg.names) if cfg.names else None
+    return result_columns(store, vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids,
+                          names=names)
+
+
+def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = None,
+                  gallery: Path | None = None) -> dict:
     from dicore.backends import make_backend
 
+    if gallery is not None and kind != "sim":
+        raise UserError(f"--gallery is for --backend sim, not --backend {kind}",
+                        hint="a live or replayed vendor knows its own people")
+    known = None
+    if gallery is not None:
+        from dicore.backends.sim import load_gallery
+
+        known = load_gallery(gallery)  # once: the vendors share it
     backends = {}
     for v in vendors:
         options = {}
+        if known is not None:
+            options["gallery"] = known
         if kind == "replay":
             if cassette is None:
                 raise UserError(
@@ -178,7 +206,7 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
 
     manifest = manifest or read_manifest(  # a manifest study: cfg.manifest is set
         cast(Path, cfg.manifest), allow_outside_paths=cfg.allow_outside_paths)
-    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette)
+    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery)
     records = manifest.item_records()
     for note in replay_coverage(records, backends):  # before the store: a useless replay stops
         console.print(f"[yellow]{note}[/yellow]")
@@ -234,10 +262,17 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             hint="pass --manifest FILE to query live or replayed APIs with your images",
         )
     manifest = None
+    if cfg.manifest is None and (cfg.names or cfg.gallery):
+        raise UserError("--names and --gallery apply to a --manifest study",
+                        hint="the synthetic cohort uses the simulator's own identities")
     if cfg.manifest is not None:  # validate before touching the output folder
         from dicore.datasets.manifest import read_manifest
 
         manifest = read_manifest(cfg.manifest, allow_outside_paths=cfg.allow_outside_paths)
+        if cfg.names:
+            from dicore.formats.names_csv import read_names
+
+            read_names(cfg.names)  # a bad names file stops the study before any call
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(console)
     files: dict[str, Path] = {}
@@ -266,10 +301,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         held = outputs_current(store, cfg, out, items)
         if held is not None:
             return _from_held(held, cfg, out, store, stages, t_start, notes, item_ids)
-        cols = stages.run(
-            "reading the store", store.result_columns, vendors=cfg.vendors,
-            backend=cfg.backend, item_ids=item_ids,
-        )
+        cols = stages.run("reading the store", read_study_columns, store, cfg, item_ids)
         errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
     from dicore import stages as analysis
     from dicore.formats import (
@@ -287,10 +319,15 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         notes.append(f"{n_unpaired} fake result(s) left out: their paired real image failed")
     n_rows = len(cols["item_id"])
     if not n_rows:
+        from dicore.runner import print_error_groups
+
+        if errors:
+            console.print(f"[red]all {len(errors)} call(s) failed[/red], by cause:")
+            print_error_groups(errors, console)
         raise UserError(
             f"no successful recognition in {out / 'store.sqlite'} to analyse "
             f"({len(errors)} failed call(s))",
-            hint="see the errors above; fix them and rerun (completed calls are kept)",
+            hint="see the failures listed above; fix them and rerun (completed calls are kept)",
         )
     # A live client pointed at `dicore serve` gets simulated answers: label them so.
     simulated = cfg.backend == "sim" or "sim" in cols["backend"]
@@ -320,7 +357,14 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             out / "calibration.json", calibration, simulated=simulated,
             params_sha256=params_digest() if cfg.manifest is None else None,
         )
+    from dicore.names import name_mismatches
+
+    warnings = name_mismatches(cols) if item_ids is not None else []
     provenance = _provenance(cfg, simulated)
+    if cfg.names:
+        provenance["names"] = str(cfg.names)
+    if warnings:
+        provenance["warnings"] = warnings
     files["provenance"] = provenance_json.write_provenance_json(out / "provenance.json", provenance)
     if cfg.report:
         from dicore.report import write_report
@@ -340,6 +384,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=n_rows,
         n_errors=len(errors), simulated=simulated, metrics=metrics, errors=errors, notes=notes,
+        warnings=warnings,
     )
 
 
@@ -356,8 +401,17 @@ def _from_held(held, cfg, out, store, stages, t_start, notes, item_ids) -> Study
         out=out, files=files, timings=stages.timings, n_rows=held.get("n_rows", 0),
         n_errors=held.get("n_errors", 0), simulated=bool(held_metrics["simulated"]), metrics=metrics,
         errors=store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids), notes=notes,
-        up_to_date=True,
+        up_to_date=True, warnings=_held_warnings(out),
     )
+
+
+def _held_warnings(out: Path) -> list[str]:
+    import json
+
+    try:
+        return list(json.loads((out / "provenance.json").read_text()).get("warnings") or [])
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def _provenance(cfg: StudyConfig, simulated: bool) -> dict:

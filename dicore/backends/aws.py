@@ -68,6 +68,17 @@ def _area(face: dict) -> float:
     return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
 
 
+def celebrity_ids(response: dict, name: str | None) -> tuple[str, ...]:
+    """`aws:<Id>` and the Urls of the named celebrity (the largest face's), for name matching."""
+    if not name:
+        return ()
+    for c in response.get("CelebrityFaces") or []:
+        if c.get("Name") == name:
+            ids = [f"aws:{c['Id']}"] if c.get("Id") else []
+            return tuple(ids + [str(u) for u in c.get("Urls") or [] if u])
+    return ()
+
+
 def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
     """(name, MatchConfidence, face count) of the largest face in a RecognizeCelebrities answer."""
     named = [(c.get("Face") or {}, c) for c in response.get("CelebrityFaces") or []]
@@ -151,7 +162,8 @@ class AwsBackend:
         resp = self._call("recognize_celebrities", image_label(image), Image={"Bytes": bytes(image)})
         name, conf, count = largest_celebrity(resp)
         headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return Recognition(name, conf, count, simulated=is_simulated_response(headers), raw=resp)
+        return Recognition(name, conf, count, simulated=is_simulated_response(headers), raw=resp,
+                           vendor_ids=celebrity_ids(resp, name))
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
         """CompareFaces with threshold 0, so a similarity is always returned when both have faces;

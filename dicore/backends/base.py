@@ -24,6 +24,9 @@ class Recognition:
     face_count: int = 0  # faces the vendor saw (named or not)
     simulated: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the wire response
+    # The vendor's ids of the named celebrity (AWS: `aws:<Id>` and each of its Urls), for
+    # matching it to a data set's identity (dicore.names); () when the vendor gives none.
+    vendor_ids: tuple[str, ...] = ()
 
 
 class BackendError(Exception):

@@ -45,7 +45,9 @@ class SimBackend:
         name = top.name if top else None
         conf = top.confidence if top is not None and name else None
         raw = {"faces": [{"name": f.name, "confidence": f.confidence, "bbox": f.bbox} for f in rec.faces]}
-        return Recognition(name, conf, len(faces), simulated=True, raw=raw)
+        # AWS names its celebrities with an Id (the simulator's, as `dicore serve aws` sends it).
+        ids = (f"aws:{top.celebrity_id}",) if self.vendor == "aws" and name and top and top.celebrity_id else ()
+        return Recognition(name, conf, len(faces), simulated=True, raw=raw, vendor_ids=ids)
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
         from simulators.images import ImageRejected
@@ -65,3 +67,28 @@ class SimBackend:
             return None
         _, sim = max(cmp.targets, key=lambda ts: ts[0].width * ts[0].height)
         return float(sim)
+
+
+def load_gallery(path, recognizer=None):
+    """The people a simulated vendor knows: a folder `<name>/*.jpg` or a `.npz` saved by
+    `simulators.gallery.Gallery.save`; UserError naming the path otherwise."""
+    from pathlib import Path
+
+    from dicore.errors import UserError
+    from simulators.errors import GalleryError
+    from simulators.gallery import Gallery
+
+    path = Path(path)
+    hint = "a gallery is a folder <name>/*.jpg (one sub-folder per person) or a .npz saved by Gallery.save"
+    if recognizer is None:
+        from simulators.recognizer import default_recognizer
+
+        recognizer = default_recognizer()
+    try:
+        if path.is_dir():
+            return Gallery.from_folder(path, recognizer)
+        if path.suffix == ".npz" and path.is_file():
+            return Gallery.load(path, expected_model_id=recognizer.model_id)
+    except GalleryError as exc:
+        raise UserError(f"--gallery {path}: {exc}", hint) from None
+    raise UserError(f"--gallery {path}: not a folder or a .npz file", hint)
