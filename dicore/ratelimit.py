@@ -22,6 +22,7 @@ import time
 from dicore.errors import UserError
 
 LIVE_TPS = {"aws": 5.0, "azure": 10.0, "naver": 5.0}
+RATE_SOURCE = {"aws": "assumed", "azure": "paper", "naver": "assumed"}  # of LIVE_TPS
 AZURE_FREE_TPS = 0.3
 
 
@@ -36,6 +37,17 @@ def vendor_rate(vendor: str, backend: str, given=None) -> float | None:
     if given and vendor in given:
         return given[vendor]
     return default_rate(vendor, backend)
+
+
+def live_rates(vendors, given=None) -> tuple[dict[str, float], dict[str, str]]:
+    """({vendor: TPS}, {vendor: where the rate comes from}) of a live run: what the runner
+    paces at, for estimates (cost, duration). Unlimited is inf."""
+    rates, sources = {}, {}
+    for v in vendors:
+        rate = vendor_rate(v, "live", given)
+        rates[v] = math.inf if rate is None else rate
+        sources[v] = "given" if given and v in given else RATE_SOURCE.get(v, "assumed")
+    return rates, sources
 
 
 def parse_rates(text: str | None) -> dict[str, float | None]:

@@ -160,8 +160,9 @@ def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = Non
     return backends
 
 
-def confirm_live(tasks, backends, *, yes: bool, console) -> None:
-    """Show call counts, cost and duration of a live run; ask unless --yes."""
+def confirm_live(tasks, backends, *, yes: bool, console, rates=None) -> None:
+    """Show call counts, cost and duration of a live run; ask unless --yes. The duration is
+    at the rates the runner will use (`dicore.ratelimit.live_rates`: defaults or --rate)."""
     from collections import Counter
 
     from rich.table import Table
@@ -172,13 +173,19 @@ def confirm_live(tasks, backends, *, yes: bool, console) -> None:
     for c in ("vendor", "recognition", "similarity", "USD (est.)", "time at rate limit"):
         table.add_column(c, justify="right" if c != "vendor" else "left")
     try:
+        import datetime as dt
+
         from dicore import paper
         from dicore.core.cost import format_duration, study_cost, total_row
+        from dicore.ratelimit import live_rates
 
-        rows = study_cost(calls, pricing=paper.pricing())
+        tps, sources = live_rates(list(calls), rates)
+        rows = study_cost(calls, pricing=paper.pricing(), tps=tps, tps_source=sources,
+                          start=dt.datetime.now(dt.UTC))
         for r in rows:
+            at = "no limit" if r.tps == float("inf") else f"{format_duration(r.seconds)} at {r.tps:g}/s"
             table.add_row(r.vendor, str(r.recognition_calls), str(r.similarity_calls),
-                          f"{r.usd:,.2f}", format_duration(r.seconds))
+                          f"{r.usd:,.2f}", at)
         tot = total_row(rows)
         table.add_row("total", str(tot["recognition_calls"]), str(tot["similarity_calls"]),
                       f"{tot['usd']:,.2f}", format_duration(tot["seconds"]))
@@ -215,7 +222,7 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
     if done:
         console.print(f"resuming: {done} call(s) already in {store.path}, {len(tasks)} to go")
     if tasks and cfg.backend == "live":
-        confirm_live(tasks, backends, yes=cfg.yes, console=console)
+        confirm_live(tasks, backends, yes=cfg.yes, console=console, rates=cfg.rates)
     concurrency = cfg.concurrency or (4 if cfg.backend == "live" else 1)
     summary = run_with_progress(
         tasks, backends, store, console=console, rates=cfg.rates, concurrency=concurrency

@@ -289,3 +289,21 @@ def test_unknown_aws_profile_is_one_clear_line(monkeypatch, tmp_path, profile, c
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert f"AWS_PROFILE={profile!r}: no such profile" in err.splitlines()[0]
+
+
+def test_live_confirmation_estimates_at_the_runners_rates():
+    """The confirmation estimated AWS and Naver at 10 TPS (the runner paces at 5) and
+    ignored --rate: now both come from dicore.ratelimit."""
+    from rich.console import Console
+
+    from dicore.runner import Task
+    from dicore.study import confirm_live
+
+    tasks = [Task("aws", f"i{i}", "recognize", ()) for i in range(600)]
+    tasks += [Task("naver", f"i{i}", "recognize", ()) for i in range(600)]
+    console = Console(record=True, width=200)
+    confirm_live(tasks, {"aws": None, "naver": None}, yes=True, console=console,
+                 rates={"naver": 2.0})
+    text = console.export_text()
+    assert "2.0 min at 5/s" in text  # aws: the runner's default
+    assert "5.0 min at 2/s" in text  # naver: --rate naver=2
