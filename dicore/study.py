@@ -358,7 +358,9 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     files["defence"] = defence_csv.write_defence_csv(
         out / "defence.csv", defence, vendor_simulated=simulated
     )
-    calibration = analysis.calibration_rows(metrics)
+    # The simulated-vs-paper table is about the calibrated cohort; a manifest study that
+    # merely has a data set named like the paper's is not a calibration.
+    calibration = analysis.calibration_rows(metrics) if cfg.manifest is None else []
     if calibration:
         files["calibration"] = calibration_json.write_calibration_json(
             out / "calibration.json", calibration, simulated=simulated,
@@ -367,7 +369,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     from dicore.names import name_mismatches
 
     warnings = name_mismatches(cols) if item_ids is not None else []
-    provenance = _provenance(cfg, simulated)
+    provenance = _provenance(cfg, simulated, cols, calibration)
     if cfg.names:
         provenance["names"] = str(cfg.names)
     if warnings:
@@ -421,13 +423,46 @@ def _held_warnings(out: Path) -> list[str]:
         return []
 
 
-def _provenance(cfg: StudyConfig, simulated: bool) -> dict:
+def _answered_by(cfg: StudyConfig, cols) -> tuple[dict[str, str], dict[str, str]]:
+    """Per vendor: the `backend` results.csv shows (who answered: `sim` for any dicore
+    simulator, in-process or over HTTP), and in words how, when that is not cfg.backend."""
+    seen: dict[str, set] = {}
+    for v, b in zip(cols["vendor"], cols["backend"], strict=True):
+        seen.setdefault(v, set()).add(b)
+    backends, how = {}, {}
+    for v in cfg.vendors:
+        values = sorted(seen.get(v, {cfg.backend}))
+        backends[v] = values[0] if len(values) == 1 else ",".join(values)
+        if cfg.backend == "live" and "sim" in values:
+            how[v] = "live client, simulated server (dicore serve)"
+        elif cfg.backend == "replay" and "sim" in values:
+            how[v] = "replay of a simulator recording"
+    return backends, how
+
+
+def _params_fit() -> dict | None:
+    """The fit error recorded with the calibrated simulator parameters."""
+    import json
+    from importlib import resources
+
+    try:
+        data = json.loads(resources.files("simulators").joinpath("params", "calibrated.json").read_text())
+    except (FileNotFoundError, ModuleNotFoundError, ValueError):
+        return None
+    fit = data.get("fit") if isinstance(data, dict) else None
+    return dict(fit) if isinstance(fit, dict) else None
+
+
+def _provenance(cfg: StudyConfig, simulated: bool, cols=None, calibration=()) -> dict:
     import platform
 
     from dicore import __version__
 
+    backends, how = _answered_by(cfg, cols) if cols is not None else (
+        {v: cfg.backend for v in cfg.vendors}, {})
     prov = {
-        "backends": {v: cfg.backend for v in cfg.vendors},
+        "backends": backends,  # = results.csv's backend column
+        "client": cfg.backend,  # the --backend the study ran with
         "simulated": simulated,
         "source": "synthetic cohort" if cfg.manifest is None else f"manifest {cfg.manifest}",
         "seed": cfg.seed,
@@ -435,9 +470,18 @@ def _provenance(cfg: StudyConfig, simulated: bool) -> dict:
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if how:
+        prov["answered_by"] = how
     if cfg.manifest is None:
         prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
                     calibration_sha256=params_digest(), label=SIMULATED_NOTE)
+        fit = _params_fit()
+        if fit:  # the parameters' fit to the paper (mean over seeds at paper scale)
+            prov["calibration_fit_error_pp"] = fit
+        diffs = [abs(r["difference"]) for r in calibration if r.get("difference") is not None]
+        if diffs:  # this run's cells against the paper (calibration.json)
+            prov["calibration_error_pp"] = {"max_abs_error_pp": round(max(diffs), 3),
+                                            "mean_abs_error_pp": round(sum(diffs) / len(diffs), 3)}
     elif simulated:
         prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
                     label=SIMULATED_NOTE)
