@@ -351,7 +351,8 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
 
     sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab)
     files["sweeps"] = sweeps_json.write_sweeps_json(
-        out / "sweeps.json", sweeps, tradeoffs, simulated=simulated
+        out / "sweeps.json", sweeps, tradeoffs, simulated=simulated,
+        genuine_keep=analysis.GENUINE_KEEP,
     )
 
     defence = stages.run("defence table", analysis.compute_defence, metrics)
