@@ -79,7 +79,9 @@ def _rows(args, vendors):
         if not path.is_file():
             raise UserError(f"store {path} not found", hint="pass the store of `dicore run`")
         with Store(path) as store:
-            return store.result_rows(vendors=vendors), store.vendor_ids(vendors=vendors)
+            cols = store.result_columns(vendors=vendors)
+            rows = [dict(zip(cols, r, strict=True)) for r in zip(*cols.values(), strict=True)]
+            return rows, store.vendor_ids(vendors=vendors)
     import csv
 
     path = Path(args.results)
