@@ -191,3 +191,21 @@ def test_frame_index_beyond_sqlite_integer_is_a_row_error(tmp_path):
     recs[2]["frame_index"] = str(2**63)
     with pytest.raises(ManifestError, match=r"row 3, field 'frame_index'"):
         read_manifest(_write_csv(root / "m.csv", recs))
+
+
+@pytest.mark.parametrize("frame", ["9_5", "\u00b2", "+3", "0x10", "1e3"])
+def test_frame_index_is_plain_ascii_digits(tmp_path, frame):
+    """int() reads "9_5" as 95 and "²" fails only later: every such cell is a row error."""
+    root = _tree(tmp_path)
+    recs = _records()
+    recs[2]["frame_index"] = frame
+    with pytest.raises(ManifestError, match=r"row 3, field 'frame_index'"):
+        read_manifest(_write_csv(root / "m.csv", recs))
+
+
+def test_control_characters_in_cells_are_refused(tmp_path):
+    root = _tree(tmp_path)
+    recs = _records()
+    recs[0]["target"] = "Al\x00ice"
+    with pytest.raises(ManifestError, match=r"row 1, field 'target': .*control character"):
+        read_manifest(_write_csv(root / "m.csv", recs))

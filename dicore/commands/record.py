@@ -183,7 +183,11 @@ def _record(client, calls: Sequence[tuple[str, Sequence[bytes]]], fail_fast: boo
                     raise UserError(result["message"], hint="nothing was written")
                 outcomes.append({"op": op, "images": [sha256(i) for i in images], "outcome": result})
         if not tmp.exists():
-            raise UserError("no HTTP interaction was recorded", hint="is the endpoint reachable?")
+            first = outcomes[0]["outcome"] if outcomes else {}
+            why = f" (the first call failed: {first.get('error')} {first.get('code') or ''})".rstrip() \
+                if first.get("error") else ""
+            raise UserError(f"no HTTP interaction was recorded{why}".replace(" )", ")"),
+                            hint="is the endpoint reachable (--endpoint URL, e.g. http://127.0.0.1:8767)?")
         return tmp.read_text(), outcomes
     finally:
         tmp.unlink(missing_ok=True)

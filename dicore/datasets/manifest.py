@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -244,10 +245,15 @@ def validate_records(
         for field in ("dataset", "target", "path"):
             if not get(field):
                 bad(i, field, "empty")
+        for field in COLUMNS:
+            if any(unicodedata.category(c) == "Cc" for c in get(field)):
+                bad(i, field, f"{get(field)!r} contains a control character (NUL, line break, ...)")
         frame = get("frame_index")
         frame_index = None
         if frame:
             try:
+                if not (frame.isascii() and frame.isdigit()):  # int() takes "9_5", "²", " 7"
+                    raise ValueError
                 frame_index = int(frame)
                 if not 0 <= frame_index <= FRAME_INDEX_MAX:
                     raise ValueError
