@@ -23,7 +23,6 @@ from dicore.errors import UserError
 
 LIVE_TPS = {"aws": 5.0, "azure": 10.0, "naver": 5.0}
 RATE_SOURCE = {"aws": "assumed", "azure": "paper", "naver": "assumed"}  # of LIVE_TPS
-AZURE_FREE_TPS = 0.3
 
 
 def default_rate(vendor: str, backend: str) -> float | None:

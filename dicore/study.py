@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, SIMULATED_LABEL
 from dicore.errors import UserError
 from dicore.formats.results import RESULT_COLUMNS
 from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
 from dicore.store import Store
-
-SIMULATED_NOTE = "SIMULATED (dicore offline simulator; not the real vendor API)"
 
 
 @dataclass
@@ -37,8 +36,8 @@ class StudyConfig:
     manifest: Path | None = None
     vendors: tuple[str, ...] = VENDORS
     backend: str = "sim"
-    beta: float = 90.0
-    gamma: float = 80.0
+    beta: float = DEFAULT_BETA
+    gamma: float = DEFAULT_GAMMA
     seed: int = 0
     yes: bool = False
     concurrency: int | None = None
@@ -475,7 +474,7 @@ def _provenance(cfg: StudyConfig, simulated: bool, cols=None, calibration=()) ->
         prov["answered_by"] = how
     if cfg.manifest is None:
         prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
-                    calibration_sha256=params_digest(), label=SIMULATED_NOTE)
+                    calibration_sha256=params_digest(), label=SIMULATED_LABEL)
         fit = _params_fit()
         if fit:  # the parameters' fit to the paper (mean over seeds at paper scale)
             prov["calibration_fit_error_pp"] = fit
@@ -485,7 +484,7 @@ def _provenance(cfg: StudyConfig, simulated: bool, cols=None, calibration=()) ->
                                             "mean_abs_error_pp": round(sum(diffs) / len(diffs), 3)}
     elif simulated:
         prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
-                    label=SIMULATED_NOTE)
+                    label=SIMULATED_LABEL)
     return prov
 
 

@@ -23,13 +23,6 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from dicore.backends import (
-    auth_failed,
-    endpoint_override,
-    image_label,
-    is_simulated_response,
-    missing_credential,
-)
 from dicore.backends.base import (
     BackendError,
     BackendKind,
@@ -39,6 +32,13 @@ from dicore.backends.base import (
     ThrottledError,
     Vendor,
     no_gate,
+)
+from dicore.backends.common import (
+    auth_failed,
+    endpoint_override,
+    image_label,
+    is_simulated_response,
+    missing_credential,
 )
 from dicore.backends.retry import parse_retry_after
 from dicore.errors import UserError

@@ -22,14 +22,14 @@ from typing import cast
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"
 FACE_VARS = "AZURE_FACE_ENDPOINT and AZURE_FACE_KEY (or the AZURE_VISION_* pair)"

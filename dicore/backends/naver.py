@@ -18,14 +18,14 @@ from collections.abc import Callable
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
 CELEBRITY_PATH = "/vision/v1/celebrity"

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from dicore.backends import image_label, live_client
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
 from dicore.backends.cassettes import (
     answered_digests,
@@ -25,6 +24,8 @@ from dicore.backends.cassettes import (
     provenance_path,
     read_provenance,
 )
+from dicore.backends.common import image_label
+from dicore.backends.live import live_client
 from dicore.errors import UserError
 
 # Host and port are not matched, so any syntactically valid endpoint will do.

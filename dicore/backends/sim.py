@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dicore.backends import image_label
 from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor, no_gate
+from dicore.backends.common import image_label
 
 
 class SimBackend:

@@ -23,6 +23,9 @@ Examples:
       --out cassettes/aws/live_2026-01-01.yaml
   dicore record --vendor azure --images simulators/photos --simulator   # in-process server
   dicore record --vendor naver --from-docs --out cassettes/naver/docs_examples.yaml
+
+Over 400 lines because recording is one job with three parts that only make sense
+together: the scripted local proxy, the vcrpy session, and the provenance it writes.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from dicore.backends.cassettes import (
     sanitize_url,
     sha256,
 )
+from dicore.core.vocab import SIMULATED_HEADER, SIMULATED_LABEL
 from dicore.errors import UserError
 
 NAME = "record"
@@ -66,7 +70,6 @@ VENDOR_HOSTS = {
     "azure": (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com"),
     "naver": ("naveropenapi.apigw.ntruss.com", ".naver.com"),
 }
-SIMULATED_HEADER = "x-dicore-simulated"
 INLINE_MAX_BYTES = 2048
 
 
@@ -183,7 +186,7 @@ def _record(client, calls: Sequence[tuple[str, Sequence[bytes]]], fail_fast: boo
                     raise UserError(result["message"], hint="nothing was written")
                 outcomes.append({"op": op, "images": [sha256(i) for i in images], "outcome": result})
         if not tmp.exists():
-            first = outcomes[0]["outcome"] if outcomes else {}
+            first: dict = outcomes[0]["outcome"] if outcomes else {}
             why = f" (the first call failed: {first.get('error')} {first.get('code') or ''})".rstrip() \
                 if first.get("error") else ""
             raise UserError(f"no HTTP interaction was recorded{why}".replace(" )", ")"),
@@ -234,7 +237,7 @@ def _source(vendor: str, endpoint: str | None, text: str) -> str:
     import yaml
 
     for inter in (yaml.safe_load(text) or {}).get("interactions") or []:
-        if header_value(inter["response"].get("headers"), SIMULATED_HEADER) is not None:
+        if header_value(inter["response"].get("headers"), SIMULATED_HEADER.lower()) is not None:
             return "simulator"
     host = urlsplit(endpoint).hostname if endpoint else None
     if host is None or host.endswith(VENDOR_HOSTS[vendor]) or host in VENDOR_HOSTS[vendor]:
@@ -280,8 +283,6 @@ def record_images(
         "command": sanitize_text(command) if command else command,
     }
     if source == "simulator":
-        from simulators import SIMULATED_LABEL
-
         prov["notes"] = f"{SIMULATED_LABEL}; recorded from dicore serve {vendor}."
     if source == "live":
         prov["region"] = getattr(client, "region", None) or urlsplit(
