@@ -14,18 +14,18 @@ what it holds, and the results files are exported from it.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
-from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, SIMULATED_LABEL
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.errors import UserError
 from dicore.formats.results import RESULT_COLUMNS
 from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
+from dicore.provenance import build_provenance, held_warnings
+from dicore.run_setup import confirm_live, make_backends  # noqa: F401 - also used by callers of dicore.study
 from dicore.store import Store
 
 
@@ -124,85 +124,6 @@ def read_study_columns(store: Store, cfg: StudyConfig, item_ids) -> dict:
     names = read_names(cfg.names) if cfg.names else None
     return result_columns(store, vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids,
                           names=names)
-
-
-def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = None,
-                  gallery: Path | None = None) -> dict:
-    from dicore.backends import make_backend
-
-    if gallery is not None and kind != "sim":
-        raise UserError(f"--gallery is for --backend sim, not --backend {kind}",
-                        hint="a live or replayed vendor knows its own people")
-    known = None
-    if gallery is not None:
-        from dicore.backends.sim import load_gallery
-
-        known = load_gallery(gallery)  # once: the vendors share it
-    backends = {}
-    for v in vendors:
-        options = {}
-        if known is not None:
-            options["gallery"] = known
-        if kind == "replay":
-            if cassette is None:
-                raise UserError(
-                    "--backend replay needs --cassette FILE_OR_DIR",
-                    hint="a file, a folder of <vendor>.yaml, or a path with {vendor} in it",
-                )
-            if "{vendor}" in str(cassette):
-                options["cassette"] = Path(str(cassette).replace("{vendor}", v))
-            elif cassette.is_dir():
-                options["cassette"] = cassette / f"{v}.yaml"
-            else:
-                options["cassette"] = cassette
-        backends[v] = make_backend(v, kind, **options)
-    return backends
-
-
-def confirm_live(tasks, backends, *, yes: bool, console, rates=None) -> None:
-    """Show call counts, cost and duration of a live run; ask unless --yes. The duration is
-    at the rates the runner will use (`dicore.ratelimit.live_rates`: defaults or --rate)."""
-    from collections import Counter
-
-    from rich.table import Table
-
-    counts = Counter((t.vendor, t.call) for t in tasks)
-    calls = {v: (counts[(v, "recognize")], counts[(v, "similarity")]) for v in backends}
-    table = Table(title="live API calls about to be made")
-    for c in ("vendor", "recognition", "similarity", "USD (est.)", "time at rate limit"):
-        table.add_column(c, justify="right" if c != "vendor" else "left")
-    try:
-        import datetime as dt
-
-        from dicore import paper
-        from dicore.core.cost import format_duration, study_cost, total_row
-        from dicore.ratelimit import live_rates
-
-        tps, sources = live_rates(list(calls), rates)
-        rows = study_cost(calls, pricing=paper.pricing(), tps=tps, tps_source=sources,
-                          start=dt.datetime.now(dt.UTC))
-        for r in rows:
-            at = "no limit" if r.tps == float("inf") else f"{format_duration(r.seconds)} at {r.tps:g}/s"
-            table.add_row(r.vendor, str(r.recognition_calls), str(r.similarity_calls),
-                          f"{r.usd:,.2f}", at)
-        tot = total_row(rows)
-        table.add_row("total", str(tot["recognition_calls"]), str(tot["similarity_calls"]),
-                      f"{tot['usd']:,.2f}", format_duration(tot["seconds"]))
-    except ImportError:  # cost module absent: counts only
-        for v, (rec, sim) in calls.items():
-            table.add_row(v, str(rec), str(sim), "?", "?")
-    console.print(table)
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UserError(
-            "a live run needs confirmation and stdin is not a terminal",
-            hint="pass --yes to accept the calls and cost shown above",
-        )
-    from rich.prompt import Confirm
-
-    if not Confirm.ask("Make these calls (they are billed by the vendors)?", console=console):
-        raise UserError("cancelled; nothing was sent", hint="pass --yes to skip this question")
 
 
 def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
@@ -369,7 +290,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     from dicore.names import name_mismatches
 
     warnings = name_mismatches(cols) if item_ids is not None else []
-    provenance = _provenance(cfg, simulated, cols, calibration)
+    provenance = build_provenance(cfg, simulated, cols, calibration)
     if cfg.names:
         provenance["names"] = str(cfg.names)
     if warnings:
@@ -410,81 +331,5 @@ def _from_held(held, cfg, out, store, stages, t_start, notes, item_ids) -> Study
         out=out, files=files, timings=stages.timings, n_rows=held.get("n_rows", 0),
         n_errors=held.get("n_errors", 0), simulated=bool(held_metrics["simulated"]), metrics=metrics,
         errors=store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids), notes=notes,
-        up_to_date=True, warnings=_held_warnings(out),
+        up_to_date=True, warnings=held_warnings(out),
     )
-
-
-def _held_warnings(out: Path) -> list[str]:
-    import json
-
-    try:
-        return list(json.loads((out / "provenance.json").read_text()).get("warnings") or [])
-    except (OSError, ValueError, AttributeError):
-        return []
-
-
-def _answered_by(cfg: StudyConfig, cols) -> tuple[dict[str, str], dict[str, str]]:
-    """Per vendor: the `backend` results.csv shows (who answered: `sim` for any dicore
-    simulator, in-process or over HTTP), and in words how, when that is not cfg.backend."""
-    seen: dict[str, set] = {}
-    for v, b in zip(cols["vendor"], cols["backend"], strict=True):
-        seen.setdefault(v, set()).add(b)
-    backends, how = {}, {}
-    for v in cfg.vendors:
-        values = sorted(seen.get(v, {cfg.backend}))
-        backends[v] = values[0] if len(values) == 1 else ",".join(values)
-        if cfg.backend == "live" and "sim" in values:
-            how[v] = "live client, simulated server (dicore serve)"
-        elif cfg.backend == "replay" and "sim" in values:
-            how[v] = "replay of a simulator recording"
-    return backends, how
-
-
-def _params_fit() -> dict | None:
-    """The fit error recorded with the calibrated simulator parameters."""
-    import json
-    from importlib import resources
-
-    try:
-        data = json.loads(resources.files("simulators").joinpath("params", "calibrated.json").read_text())
-    except (FileNotFoundError, ModuleNotFoundError, ValueError):
-        return None
-    fit = data.get("fit") if isinstance(data, dict) else None
-    return dict(fit) if isinstance(fit, dict) else None
-
-
-def _provenance(cfg: StudyConfig, simulated: bool, cols=None, calibration=()) -> dict:
-    import platform
-
-    from dicore import __version__
-
-    backends, how = _answered_by(cfg, cols) if cols is not None else (
-        {v: cfg.backend for v in cfg.vendors}, {})
-    prov = {
-        "backends": backends,  # = results.csv's backend column
-        "client": cfg.backend,  # the --backend the study ran with
-        "simulated": simulated,
-        "source": "synthetic cohort" if cfg.manifest is None else f"manifest {cfg.manifest}",
-        "seed": cfg.seed,
-        "dicore": __version__,
-        "python": platform.python_version(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if how:
-        prov["answered_by"] = how
-    if cfg.manifest is None:
-        prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
-                    calibration_sha256=params_digest(), label=SIMULATED_LABEL)
-        fit = _params_fit()
-        if fit:  # the parameters' fit to the paper (mean over seeds at paper scale)
-            prov["calibration_fit_error_pp"] = fit
-        diffs = [abs(r["difference"]) for r in calibration if r.get("difference") is not None]
-        if diffs:  # this run's cells against the paper (calibration.json)
-            prov["calibration_error_pp"] = {"max_abs_error_pp": round(max(diffs), 3),
-                                            "mean_abs_error_pp": round(sum(diffs) / len(diffs), 3)}
-    elif simulated:
-        prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
-                    label=SIMULATED_LABEL)
-    return prov
-
-

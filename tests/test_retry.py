@@ -296,8 +296,8 @@ def test_live_confirmation_estimates_at_the_runners_rates():
     ignored --rate: now both come from dicore.ratelimit."""
     from rich.console import Console
 
+    from dicore.run_setup import confirm_live
     from dicore.runner import Task
-    from dicore.study import confirm_live
 
     tasks = [Task("aws", f"i{i}", "recognize", ()) for i in range(600)]
     tasks += [Task("naver", f"i{i}", "recognize", ()) for i in range(600)]

@@ -172,7 +172,7 @@ def _client_secrets(client) -> tuple[str, ...]:
 def _record(client, calls: Sequence[tuple[str, Sequence[bytes]]], fail_fast: bool) -> tuple[str, list]:
     """Run `calls` through `client` under vcrpy; returns (cassette YAML text, outcomes).
     Nothing is written where the user asked: `_write_checked` does that after the scan."""
-    outcomes = []
+    outcomes: list[dict] = []
     tmp_dir = tempfile.mkdtemp(prefix="dicore-record-")
     tmp = Path(tmp_dir) / "cassette.yaml"
     try:
