@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import RetryPolicy
+from dicore.backends.wire import naver_percent
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
 CELEBRITY_PATH = "/vision/v1/celebrity"
@@ -40,10 +41,11 @@ def first_celebrity(body: dict) -> tuple[str | None, float | None, int]:
     celeb = faces[0].get("celebrity") or {}
     if not celeb.get("value"):
         return None, None, count
-    return celeb["value"], round(float(celeb.get("confidence", 0.0)) * 100.0, 6), count
+    return celeb["value"], naver_percent(float(celeb.get("confidence", 0.0))), count
 
 
 class NaverBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "naver"
     kind: BackendKind = "live"
     supports_similarity = False
@@ -51,7 +53,6 @@ class NaverBackend:
     def __init__(
         self,
         endpoint: str | None = None,
-        retry: RetryPolicy | None = None,
         placeholder_credentials: bool = False,
         timeout_s: float = 60.0,
     ):
@@ -63,18 +64,18 @@ class NaverBackend:
             raise missing_credential("naver", CREDENTIAL_VARS)
         self.endpoint = override or DEFAULT_ENDPOINT
         self._headers = {"X-NCP-APIGW-API-KEY-ID": cid, "X-NCP-APIGW-API-KEY": secret}
-        self.retry = retry or RetryPolicy()
+        self.gate = no_gate
         self.timeout_s = timeout_s
         self.session = requests.Session()
 
     def recognize(self, image: bytes) -> Recognition:
         label = image_label(image)
-
-        resp = self.retry.call(lambda: post_once(
+        self.gate()
+        resp = post_once(
             self.session, "naver", self.endpoint + CELEBRITY_PATH, label=label,
             variables=CREDENTIAL_VARS, error_fields=_error_fields, headers=self._headers,
             files={"image": ("image", bytes(image))}, timeout=self.timeout_s,
-        ))
+        )
         try:  # some NCP APIs answer text/plain: parse whatever the Content-Type says
             body = json.loads(resp.content)
         except ValueError as exc:

@@ -20,21 +20,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
+from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, counts_above, threshold_values
 from dicore.core.metrics import Counts, group_ids
 from dicore.core.observations import Observations
-from dicore.core.vocab import METHODS, VENDORS
+from dicore.core.vocab import METHODS
 
 IMPOSTOR = METHODS.index("impostor")
 REAL = METHODS.index("real")
-
-
-def _sum(mask, seg, num_segments):
-    return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=num_segments)
 
 
 def false_name_segment_counts(
@@ -46,19 +43,16 @@ def false_name_segment_counts(
     seg = jnp.asarray(segment_ids, jnp.int32)
     impostor = jnp.asarray(obs.method, jnp.int32) == IMPOSTOR
     named = impostor & (jnp.asarray(obs.predicted, jnp.int32) >= 0)
-    value = jnp.where(named, jnp.asarray(obs.confidence, jnp.float32), jnp.nan)
+    value = jnp.where(named, jnp.asarray(obs.confidence, jnp.float64), jnp.nan)
     num = counts_above(value, taus, segment_ids=seg, num_segments=num_segments, inclusive=True)
-    den = _sum(impostor, seg, num_segments)
+    den = segment_count(impostor, seg, num_segments)
     return Counts(num, jnp.broadcast_to(den[:, None], num.shape))
 
 
-def false_name_counts(
-    obs: Observations, taus: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> Counts:
+def false_name_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> Counts:
     """False-name rate counts per (dataset, vendor) group at every tau, (G, K)."""
     return false_name_segment_counts(
-        obs, taus, segment_ids=group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        obs, taus, segment_ids=group_ids(obs, sizes=sizes), num_segments=sizes.n_groups
     )
 
 
@@ -74,17 +68,15 @@ def genuine_impostor_segment_counts(obs: Observations, *, segment_ids, num_segme
     impostor = method == IMPOSTOR
     missed = genuine & (predicted != jnp.asarray(obs.target, jnp.int32))
     return Counts(
-        jnp.stack([_sum(missed, seg, num_segments), _sum(impostor & (predicted >= 0), seg, num_segments)]),
-        jnp.stack([_sum(genuine, seg, num_segments), _sum(impostor, seg, num_segments)]),
+        jnp.stack([segment_count(missed, seg, num_segments), segment_count(impostor & (predicted >= 0), seg, num_segments)]),
+        jnp.stack([segment_count(genuine, seg, num_segments), segment_count(impostor, seg, num_segments)]),
     )
 
 
-def genuine_impostor_counts(
-    obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> Counts:
+def genuine_impostor_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
     """`genuine_impostor_segment_counts` per (dataset, vendor) group, (2, G)."""
     return genuine_impostor_segment_counts(
-        obs, segment_ids=group_ids(obs, n_vendors=n_vendors), num_segments=n_datasets * n_vendors
+        obs, segment_ids=group_ids(obs, sizes=sizes), num_segments=sizes.n_groups
     )
 
 
@@ -103,8 +95,8 @@ def tau_at_rate(taus: Thresholds, rate, *, target: float | Array) -> RatePoint:
     `rate`: (G, K) percent, NaN where undefined. Groups with no such tau (or no
     impostors) get index -1, NaN and found False. jit-able.
     """
-    t = jnp.asarray(threshold_values(taus), jnp.float32)
-    rate = jnp.asarray(rate, jnp.float32)
+    t = jnp.asarray(threshold_values(taus, np.float64), jnp.float64)
+    rate = jnp.asarray(rate, jnp.float64)
     if rate.ndim != 2 or rate.shape[1] != t.shape[0]:
         raise ValueError(f"rate must be (G, {t.shape[0]}), got {rate.shape}")
     ok = rate <= target  # NaN compares False
@@ -117,10 +109,3 @@ def tau_at_rate(taus: Thresholds, rate, *, target: float | Array) -> RatePoint:
         jnp.where(found, at, jnp.nan),
         found,
     )
-
-
-false_name_counts_jit = jax.jit(false_name_counts, static_argnames=("n_datasets", "n_vendors"))
-genuine_impostor_counts_jit = jax.jit(
-    genuine_impostor_counts, static_argnames=("n_datasets", "n_vendors")
-)
-tau_at_rate_jit = jax.jit(tau_at_rate)

@@ -1,17 +1,18 @@
 """Confidence intervals for the metrics, in percent: Wilson score, a cluster-adjusted
 Wilson interval and a cluster bootstrap.
 
-All are pure and `jit`-able. Every interval contains its estimate and lies in
-0..100; where n = 0 the interval is (NaN, NaN).
+All are pure and `jit`-able (`n_resamples` and `level` static:
+`jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))`). Every interval
+contains its estimate and lies in 0..100; where n = 0 the interval is (NaN, NaN).
 
 Clusters are target identities: the fakes (and real images) of one person are
 correlated, so they are not n independent trials.
 
 - `cluster_wilson_interval`: the Wilson interval at an effective n = N / deff, where the
   design effect deff = (ratio-estimator variance over clusters) / (binomial variance
-  p(1 - p) / N), clamped to [1, N / n_min] with n_min = N^2 / sum(n_i^2) (the effective n
-  when every identity's trials are one trial: intra-identity correlation 1). At p = 0 or
-  1 the clusters show no variation, so their correlation cannot be estimated: n_eff =
+  p(1 - p) / N), with n_eff never below n_min = N^2 / sum(n_i^2) (the effective n when
+  every identity's trials are one trial: intra-identity correlation 1). At p = 0 or 1
+  the clusters show no variation, so their correlation cannot be estimated: n_eff =
   n_min (the worst case; about the number of identities), never zero width when N > 0.
   One identity only: n_eff = 1.
 - `cluster_bootstrap`: percentile intervals of identity resamples, widened to contain
@@ -27,8 +28,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.ops import segment_sum
 
+from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.metrics import (
     Counts,
     fake_outcomes,
@@ -38,7 +39,7 @@ from dicore.core.metrics import (
     segment_counts,
 )
 from dicore.core.observations import Observations
-from dicore.core.vocab import VENDORS
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 
 
 class Interval(NamedTuple):
@@ -67,8 +68,8 @@ def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
     The bounds are clipped to 0..100 and widened to contain p (this only
     absorbs float rounding at p = 0 or 1). n = 0 gives NaN.
     """
-    k = jnp.asarray(numerator, jnp.float32)
-    n = jnp.asarray(denominator, jnp.float32)
+    k = jnp.asarray(numerator, jnp.float64)
+    n = jnp.asarray(denominator, jnp.float64)
     if k.shape != n.shape:
         raise ValueError(f"numerator shape {k.shape} and denominator shape {n.shape} must match")
     return _wilson_real(k / jnp.maximum(n, 1.0), n, level)
@@ -85,12 +86,12 @@ def cluster_wilson_interval(numerator, denominator, *, level: float = 0.95) -> I
     (n_min itself where p is 0 or 1), and the Wilson interval of (p n_eff, n_eff).
     A single cluster gives n_eff = 1. See the module docstring.
     """
-    k = jnp.asarray(numerator, jnp.float32)
-    n = jnp.asarray(denominator, jnp.float32)
+    k = jnp.asarray(numerator, jnp.float64)
+    n = jnp.asarray(denominator, jnp.float64)
     if k.shape != n.shape or k.ndim < 1:
         raise ValueError(f"numerator {k.shape} and denominator {n.shape} must match, (..., clusters)")
     big_k, big_n = k.sum(-1), n.sum(-1)
-    m = jnp.sum(n > 0, axis=-1).astype(jnp.float32)
+    m = jnp.sum(n > 0, axis=-1).astype(jnp.float64)
     safe_n = jnp.maximum(big_n, 1.0)
     p = big_k / safe_n
     resid = jnp.sum(jnp.square(k - p[..., None] * n), axis=-1)
@@ -103,6 +104,11 @@ def cluster_wilson_interval(numerator, denominator, *, level: float = 0.95) -> I
     n_eff = jnp.where(v0 > 0, jnp.maximum(big_n / jnp.maximum(deff, 1.0), n_min), n_min)
     n_eff = jnp.where(m > 1, n_eff, jnp.minimum(big_n, 1.0))
     return _wilson_real(p, n_eff, level)
+
+
+def hull(a: Interval, b: Interval) -> Interval:
+    """The smallest interval containing both (NaN bounds of one side are ignored)."""
+    return Interval(jnp.fmin(a.low, b.low), jnp.fmax(a.high, b.high))
 
 
 def _wilson_real(p, n, level: float) -> Interval:
@@ -118,19 +124,12 @@ def _wilson_real(p, n, level: float) -> Interval:
     return Interval(jnp.where(empty, jnp.nan, 100.0 * low), jnp.where(empty, jnp.nan, 100.0 * high))
 
 
-def hull(a: Interval, b: Interval) -> Interval:
-    """The smallest interval containing both (NaN bounds of one side are ignored)."""
-    return Interval(jnp.fmin(a.low, b.low), jnp.fmax(a.high, b.high))
-
-
 def identity_counts(
     obs: Observations,
     *,
-    n_datasets: int,
-    n_identities: int,
-    n_vendors: int = len(VENDORS),
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    sizes: GroupSizes,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
     """Counts per (metric, group, target identity), shape (6, G, I): the bootstrap's clusters.
 
@@ -138,8 +137,8 @@ def identity_counts(
     and kernel as `dicore.core.metrics.group_counts`); row 5 (SIC) is 1/1 when the
     identity has a TA fake, 0/1 when it has fakes but none achieves TA, 0/0 otherwise.
     """
-    n_groups = n_datasets * n_vendors
-    seg = identity_segments(obs, n_identities=n_identities, n_vendors=n_vendors)
+    n_groups, n_identities = sizes.n_groups, sizes.n_identities
+    seg = identity_segments(obs, sizes=sizes)
     c = segment_counts(
         fake_outcomes(obs), seg, num_segments=n_groups * n_identities, beta=beta, gamma=gamma
     )
@@ -165,7 +164,7 @@ def resample_weights(key: Array, present: Array) -> Array:
     picked = jnp.take_along_axis(order, u, axis=1)
     used = jnp.arange(n_identities)[None, :] < m[:, None]
     flat = (jnp.arange(n_groups)[:, None] * n_identities + picked).reshape(-1)
-    w = segment_sum(used.reshape(-1).astype(jnp.int32), flat, num_segments=n_groups * n_identities)
+    w = segment_count(used.reshape(-1), flat, n_groups * n_identities)
     return w.reshape(n_groups, n_identities)
 
 
@@ -205,13 +204,11 @@ def cluster_bootstrap(
     obs: Observations,
     *,
     key: Array,
-    n_datasets: int,
-    n_identities: int,
-    n_vendors: int = len(VENDORS),
+    sizes: GroupSizes,
     n_resamples: int = 1000,
     level: float = 0.95,
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Interval:
     """Cluster-bootstrap percentile intervals (6, G) for all metrics, in percent, with a
     cluster-adjusted Wilson floor.
@@ -224,48 +221,18 @@ def cluster_bootstrap(
     Vectorised over `n_resamples` PRNG keys split from `key` with `vmap`;
     memory is about n_resamples x G x I integers.
     """
-    clusters = identity_counts(
-        obs,
-        n_datasets=n_datasets,
-        n_identities=n_identities,
-        n_vendors=n_vendors,
-        beta=beta,
-        gamma=gamma,
-    )
+    clusters = identity_counts(obs, sizes=sizes, beta=beta, gamma=gamma)
     present = clusters.denominator[0] > 0
     keys = jax.random.split(key, n_resamples)
     samples = jax.vmap(lambda k: weighted_rates(clusters, resample_weights(k, present)))(keys)
-    estimate = rates(
-        group_counts(
-            obs,
-            n_datasets=n_datasets,
-            n_identities=n_identities,
-            n_vendors=n_vendors,
-            beta=beta,
-            gamma=gamma,
-        )
-    )
+    estimate = rates(group_counts(obs, sizes=sizes, beta=beta, gamma=gamma))
     boot = percentile_interval(samples, estimate, level=level)
-    floor = cluster_wilson_interval(
-clusters.numerator, clusters.denominator, level=level)
-    return _floored(boot, floor, estimate)
+    floor = cluster_wilson_interval(clusters.numerator, clusters.denominator, level=level)
+    return floored(boot, floor, estimate)
 
 
-def _floored(boot: Interval, floor: Interval, estimate: Array) -> Interval:
+def floored(boot: Interval, floor: Interval, estimate: Array) -> Interval:
     """`boot` widened to contain `floor` (NaN where the estimate is NaN)."""
     out = hull(boot, floor)
     empty = jnp.isnan(estimate)
     return Interval(jnp.where(empty, jnp.nan, out.low), jnp.where(empty, jnp.nan, out.high))
-
-
-cluster_wilson_interval_jit = jax.jit(cluster_wilson_interval, static_argnames=("level",))
-"""`cluster_wilson_interval` compiled once per shape and level."""
-
-cluster_bootstrap_jit = jax.jit(
-    cluster_bootstrap,
-    static_argnames=("n_datasets", "n_identities", "n_vendors", "n_resamples", "level"),
-)
-"""`cluster_bootstrap` compiled once per input shape and static arguments."""
-
-wilson_interval_jit = jax.jit(wilson_interval, static_argnames=("level",))
-"""`wilson_interval` compiled once per shape and level."""

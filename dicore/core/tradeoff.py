@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, UniformGrid, counts_above, threshold_values
 from dicore.core.metrics import Counts, group_ids, paired_values, rates
 from dicore.core.observations import Observations
@@ -58,17 +59,14 @@ class PolicyReplay(NamedTuple):
     genuine: Counts
 
 
-def replay_counts(
-    obs: Observations, taus: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> PolicyReplay:
+def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> PolicyReplay:
     """TA, NA and genuine recognition at every tau (inclusive `>=`), no censoring check.
 
     Pure and jit-able; see the module docstring for the rules. Use `replay_policy`
     unless the taus were checked against the vendors' floors.
     """
     return replay_segment_counts(
-        obs, taus, segment_ids=group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        obs, taus, segment_ids=group_ids(obs, sizes=sizes), num_segments=sizes.n_groups
     )
 
 
@@ -85,12 +83,12 @@ def replay_segment_counts(
     g = num_segments
     is_fake = jnp.asarray(obs.is_fake, bool)
     genuine_row = ~is_fake & (jnp.asarray(obs.method, jnp.int32) != METHODS.index("impostor"))
-    conf = jnp.asarray(obs.confidence, jnp.float32)
+    conf = jnp.asarray(obs.confidence, jnp.float64)  # exact: see Observations
     predicted = jnp.asarray(obs.predicted, jnp.int32)
     target = jnp.asarray(obs.target, jnp.int32)
     reference = jnp.asarray(obs.reference, jnp.int32)
     named = is_fake & (predicted >= 0)
-    nan = jnp.float32(jnp.nan)
+    nan = jnp.float64(jnp.nan)
 
     # TA survives tau while both the fake's and the matching real's confidence are >= tau.
     def via(rows, identity, allowed):
@@ -109,7 +107,7 @@ def replay_segment_counts(
         return counts_above(values, taus, segment_ids=seg, num_segments=g, inclusive=True)
 
     def per_group(mask):
-        return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=g)
+        return segment_count(mask, seg, g)
 
     ta = above(ta_value)
     k = ta.shape[1]
@@ -122,7 +120,7 @@ def replay_segment_counts(
     )
 
 
-replay_counts_jit = jax.jit(replay_counts, static_argnames=("n_datasets", "n_vendors"))
+_replay_counts = jax.jit(replay_counts)  # `sizes` is a static pytree: one compile per shape
 
 
 def check_taus(
@@ -146,8 +144,8 @@ def check_taus(
         if vendor not in floors:
             raise ValueError(f"no reporting floor known for vendor {vendor!r}; pass floors=")
         floor = float(floors[vendor])
-        # Compare in float32 as the kernel does: a grid point equal to the floor passes.
-        if np.float32(lowest) < np.float32(floor):
+        # float64, as the kernel compares: a grid point equal to the floor passes.
+        if lowest < floor:
             raise ValueError(
                 f"tau {lowest:g} is below {vendor}'s reporting floor {floor:g}: the vendor hides "
                 f"names under {floor:g}% confidence, so what it would report there is unknown "
@@ -159,8 +157,7 @@ def replay_policy(
     obs: Observations,
     taus: Thresholds,
     *,
-    n_datasets: int,
-    n_vendors: int = len(VENDORS),
+    sizes: GroupSizes,
     floors: Mapping[str, float],
 ) -> PolicyReplay:
     """`replay_counts` after checking taus against the floor of every vendor present in `obs`.
@@ -172,7 +169,7 @@ def replay_policy(
     present = sorted({int(v) for v in np.unique(np.asarray(obs.vendor))})
     vendor_names = [VENDORS[v] for v in present if 0 <= v < len(VENDORS)]
     check_taus(taus, vendor_names, floors=floors)
-    return replay_counts_jit(obs, taus, n_datasets=n_datasets, n_vendors=n_vendors)
+    return _replay_counts(obs, taus, sizes=sizes)
 
 
 class TradeOff(NamedTuple):
@@ -188,7 +185,7 @@ def trade_off(replay: PolicyReplay, taus: Thresholds, *, attack: str = "TA") -> 
     if attack not in ATTACKS:
         raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
     counts = replay.ta if attack == "TA" else replay.na
-    return TradeOff(threshold_values(taus), rates(counts), rates(replay.genuine))
+    return TradeOff(threshold_values(taus, np.float64), rates(counts), rates(replay.genuine))
 
 
 class OperatingPoint(NamedTuple):
@@ -203,9 +200,9 @@ class OperatingPoint(NamedTuple):
 
 
 def _check_curves(taus, attack, genuine):
-    taus = jnp.asarray(taus, jnp.float32)
-    attack = jnp.asarray(attack, jnp.float32)
-    genuine = jnp.asarray(genuine, jnp.float32)
+    taus = jnp.asarray(taus, jnp.float64)
+    attack = jnp.asarray(attack, jnp.float64)
+    genuine = jnp.asarray(genuine, jnp.float64)
     if taus.ndim != 1 or attack.ndim != 2 or attack.shape != genuine.shape or attack.shape[1] != taus.shape[0]:
         raise ValueError(
             f"need taus (K,) and attack, genuine (G, K); got {taus.shape}, {attack.shape}, {genuine.shape}"
@@ -266,6 +263,3 @@ def equal_error_point(taus, attack, genuine) -> OperatingPoint:
 
     return OperatingPoint(exact.astype(jnp.int32), pick(tau_grid), pick(attack), pick(genuine), found)
 
-
-min_attack_point_jit = jax.jit(min_attack_point)
-equal_error_point_jit = jax.jit(equal_error_point)
