@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.harness import target, timeit
+from dicore.core.groups import GroupSizes
 from dicore.core.kernel import UniformGrid, counts_above, distinct_curve
 from dicore.core.observations import Observations
 
@@ -225,10 +226,10 @@ def bench_joint(n: int, repeat: int) -> dict:
     one = _observations(n, 1)
     one = Observations(**{**one.__dict__, "vendor": np.zeros(n, np.int32)})
     many = _observations(n, 5)
-    single = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=1, n_vendors=1).numerator)
-    study = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=5).numerator)
-    one_d = jax.jit(lambda o: (dhc_sweep(o, GRID, n_datasets=1, n_vendors=1).numerator,
-                               dhs_sweep(o, GRID, n_datasets=1, n_vendors=1).numerator))
+    single = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator)
+    study = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=5)).numerator)
+    one_d = jax.jit(lambda o: (dhc_sweep(o, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator,
+                               dhs_sweep(o, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator))
     t_single = timeit(lambda: single(one), repeat=repeat)
     t_study = timeit(lambda: study(many), repeat=repeat)
     t_1d = timeit(lambda: one_d(one), repeat=repeat)
@@ -276,10 +277,10 @@ def bench_traces(n: int = 4096) -> dict:
 
     fns = {
         "counts_above": counted("counts_above", lambda o: counts_above(o.confidence, GRID)),
-        "dhc_sweep": counted("dhc_sweep", lambda o: dhc_sweep(o, GRID, n_datasets=5)),
-        "dhs_sweep": counted("dhs_sweep", lambda o: dhs_sweep(o, GRID, n_datasets=5)),
-        "high_risk_sweep": counted("high_risk_sweep", lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=5)),
-        "replay_counts": counted("replay_counts", lambda o: replay_counts(o, GRID, n_datasets=5)),
+        "dhc_sweep": counted("dhc_sweep", lambda o: dhc_sweep(o, GRID, sizes=GroupSizes(n_datasets=5))),
+        "dhs_sweep": counted("dhs_sweep", lambda o: dhs_sweep(o, GRID, sizes=GroupSizes(n_datasets=5))),
+        "high_risk_sweep": counted("high_risk_sweep", lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=5))),
+        "replay_counts": counted("replay_counts", lambda o: replay_counts(o, GRID, sizes=GroupSizes(n_datasets=5))),
     }
     for seed in range(3):
         obs = _observations(n, 5, seed=seed)

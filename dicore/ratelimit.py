@@ -15,7 +15,6 @@ import time
 from dicore.errors import UserError
 
 LIVE_TPS = {"aws": 5.0, "azure": 10.0, "naver": 5.0}
-AZURE_FREE_TPS = 0.3
 
 
 def default_rate(vendor: str, backend: str) -> float | None:

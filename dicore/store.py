@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicore import RESULT_COLUMNS
 from dicore.errors import UserError
+from dicore.formats.results import RESULT_COLUMNS
+from dicore.tables import none_if_nan
 
 ITEM_COLUMNS = (
     "item_id",
@@ -279,11 +280,6 @@ class Store:
         cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
         return cols
 
-    def result_rows(self, **filters) -> list[dict]:
-        """`result_columns` as one dict per row."""
-        cols = self.result_columns(**filters)
-        return [dict(zip(RESULT_COLUMNS, r, strict=False)) for r in zip(*(cols[c] for c in RESULT_COLUMNS), strict=False)]
-
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection):
@@ -298,10 +294,7 @@ class _Transaction:
 
 
 def _num(v) -> float | None:
-    if v is None or v == "":
-        return None
-    f = float(v)
-    return None if f != f else f  # NaN is absent
+    return None if v == "" else none_if_nan(v)  # empty and NaN are absent
 
 
 def _item_tuple(rec) -> tuple:

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, SIMULATED_LABEL
 from dicore.errors import UserError
 from dicore.formats.results import RESULT_COLUMNS
 from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
 from dicore.store import Store
-
-SIMULATED_NOTE = "SIMULATED (dicore offline simulator; not the real vendor API)"
 
 
 @dataclass
@@ -37,8 +36,8 @@ class StudyConfig:
     manifest: Path | None = None
     vendors: tuple[str, ...] = VENDORS
     backend: str = "sim"
-    beta: float = 90.0
-    gamma: float = 80.0
+    beta: float = DEFAULT_BETA
+    gamma: float = DEFAULT_GAMMA
     seed: int = 0
     yes: bool = False
     concurrency: int | None = None
@@ -302,7 +301,8 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
 
     sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab)
     files["sweeps"] = sweeps_json.write_sweeps_json(
-        out / "sweeps.json", sweeps, tradeoffs, simulated=simulated
+        out / "sweeps.json", sweeps, tradeoffs, simulated=simulated,
+        genuine_keep=analysis.GENUINE_KEEP,
     )
 
     defence = stages.run("defence table", analysis.compute_defence, metrics)
@@ -371,10 +371,10 @@ def _provenance(cfg: StudyConfig, simulated: bool) -> dict:
     }
     if cfg.manifest is None:
         prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
-                    calibration_sha256=params_digest(), label=SIMULATED_NOTE)
+                    calibration_sha256=params_digest(), label=SIMULATED_LABEL)
     elif simulated:
         prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
-                    label=SIMULATED_NOTE)
+                    label=SIMULATED_LABEL)
     return prov
 
 

@@ -3,10 +3,14 @@
 `metrics_table` (metrics.json rows), the sweep and trade-off curve records, defence rows
 (defence.csv), the paper comparison (calibration.json, the report). The one step from
 counts to percent (`percent`) and the one from NaN to JSON null (`none_if_nan`) live here.
+
+Over 400 lines because it is the one presentation layer: every row and curve record
+the files and the report hold, with the single percent and NaN steps they share.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from dicore import paper
-from dicore.core import defence, intervals, sweeps
+from dicore.core import defence, intervals, sweeps, tradeoff
+from dicore.core.groups import GroupSizes
+from dicore.core.kernel import Thresholds, UniformGrid, threshold_values
 from dicore.core.metrics import group_counts
 from dicore.core.observations import Observations, Vocab
-from dicore.core.vocab import METRICS, VENDORS
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_GENUINE_KEEP, METRICS, VENDORS
 
 SWEEP_GRID = np.linspace(0.0, 100.0, 101)
 """Thresholds of the study's DHC and DHS curves: 0..100 step 1, percent."""
@@ -44,17 +50,30 @@ def none_if_nan(x: Any, digits: int | None = None) -> float | None:
     return x if digits is None else round(x, digits)
 
 
-_group_counts_jit = jax.jit(
-    group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors")
-)
+# The core jitted where it is called (`GroupSizes` and `UniformGrid` are static pytrees).
+_group_counts = jax.jit(group_counts)
+_wilson = jax.jit(intervals.wilson_interval, static_argnames=("level",))
+_bootstrap = jax.jit(intervals.cluster_bootstrap, static_argnames=("n_resamples", "level"))
+_dhc_sweep = jax.jit(sweeps.dhc_sweep)
+_dhs_sweep = jax.jit(sweeps.dhs_sweep)
+_high_risk_sweep = jax.jit(sweeps.high_risk_sweep)
+_replay_counts = jax.jit(tradeoff.replay_counts)
+_min_attack_point = jax.jit(tradeoff.min_attack_point)
+_equal_error_point = jax.jit(tradeoff.equal_error_point)
+
+
+def present_groups(obs: Observations, sizes: GroupSizes) -> np.ndarray:
+    """Sorted ids of the (dataset, vendor) groups that have at least one row."""
+    g = np.asarray(obs.dataset, np.int64) * sizes.n_vendors + np.asarray(obs.vendor, np.int64)
+    return np.unique(g)
 
 
 def metrics_table(
     obs: Observations,
     vocab: Vocab,
     *,
-    beta: float = 90.0,
-    gamma: float = 80.0,
+    beta: float = DEFAULT_BETA,
+    gamma: float = DEFAULT_GAMMA,
     ci: str = "wilson",
     level: float = 0.95,
     n_resamples: int = 1000,
@@ -70,27 +89,18 @@ def metrics_table(
     """
     if ci not in ("wilson", "bootstrap"):
         raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
-    n_datasets, n_vendors = len(vocab.datasets), len(vocab.vendors)
-    n_identities = max(len(vocab.identities), 1)
-    counts = _group_counts_jit(
-        obs,
-        n_datasets=n_datasets,
-        n_identities=n_identities,
-        n_vendors=n_vendors,
-        beta=jnp.float32(beta),
-        gamma=jnp.float32(gamma),
-    )
+    sizes = GroupSizes.of(vocab)
+    n_vendors = sizes.n_vendors
+    counts = _group_counts(obs, sizes=sizes, beta=jnp.float32(beta), gamma=jnp.float32(gamma))
     den = np.asarray(counts.denominator)
     values = percent(counts.numerator, den)  # float64 for the file
     if ci == "wilson":
-        low, high = intervals.wilson_interval_jit(counts.numerator, counts.denominator, level=level)
+        low, high = _wilson(counts.numerator, counts.denominator, level=level)
     else:
-        low, high = intervals.cluster_bootstrap_jit(
+        low, high = _bootstrap(
             obs,
             key=jax.random.key(seed),
-            n_datasets=n_datasets,
-            n_identities=n_identities,
-            n_vendors=n_vendors,
+            sizes=sizes,
             n_resamples=n_resamples,
             level=level,
             beta=jnp.float32(beta),
@@ -99,9 +109,8 @@ def metrics_table(
     # The intervals contain their float32 estimate; keep them around the float64 value too.
     low = np.fmin(np.asarray(low, np.float64), values)
     high = np.fmax(np.asarray(high, np.float64), values)
-    present = np.zeros(n_datasets * n_vendors, bool)
-    if obs.n:
-        present[np.unique(np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor))] = True
+    present = np.zeros(sizes.n_groups, bool)
+    present[present_groups(obs, sizes)] = True
     table = []
     for d, dataset in enumerate(vocab.datasets):
         for v, vendor in enumerate(vocab.vendors):
@@ -128,13 +137,15 @@ def metrics_table(
 
 @dataclass(frozen=True)
 class SweepCurve:
-    """A metric over a threshold grid for one (dataset, vendor): DHC over beta, DHS over gamma."""
+    """A metric over a threshold grid for one (dataset, vendor): DHC over beta, DHS over
+    gamma. `n` is the metric's denominator (named fakes; unnamed fakes with a similarity)."""
 
     dataset: str
     vendor: str
     metric: str
     thresholds: list[float]
     values: list[float | None]
+    n: int | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in ("DHC", "DHS"):
@@ -145,17 +156,35 @@ class SweepCurve:
 
 
 @dataclass(frozen=True)
+class JointGrid:
+    """The high-risk share of all fakes (DHC(beta) or DHS(gamma)) on the beta x gamma grid
+    of one (dataset, vendor): `values[b][g]`, percent; `n` = fakes."""
+
+    dataset: str
+    vendor: str
+    betas: list[float]
+    gammas: list[float]
+    values: list[list[float | None]]
+    n: int
+
+
+@dataclass(frozen=True)
 class OperatingPoint:
+    """A chosen tau and the rates there. `target`: the genuine recognition the point had to
+    keep (percent), for the rule-based point; None for the equal-error point."""
+
     name: str
     tau: float | None
     attack_success: float | None
     genuine_recognition: float | None
+    target: float | None = None
 
 
 @dataclass(frozen=True)
 class TradeoffCurve:
     """Attack success and genuine recognition if the vendor reported names only at
-    confidence >= tau, over a grid of tau (percent)."""
+    confidence >= tau, over a grid of tau (percent), for one vendor on one dataset or on
+    all datasets pooled (`dataset="all"`)."""
 
     vendor: str
     tau: list[float]
@@ -164,6 +193,9 @@ class TradeoffCurve:
     operating_points: list[OperatingPoint] = field(default_factory=list)
     dataset: str = "all"
     attack: str = "TA"
+    floor: float | None = None
+    n_fakes: int | None = None
+    n_reals: int | None = None
 
     def __post_init__(self) -> None:
         k = len(self.tau)
@@ -184,23 +216,139 @@ class ComparisonRow:
     difference: float | None
 
 
-def sweep_curves(obs, vocab, grid: np.ndarray = SWEEP_GRID) -> list[SweepCurve]:
-    """DHC over beta and DHS over gamma per (dataset, vendor), by `dicore.core.sweeps` (strict `>`;
-    DHC over named fakes, DHS over unnamed fakes that have a similarity). Groups with no such
-    fakes (Naver has no similarity) get no curve."""
-    thresholds = np.asarray(grid, np.float32)
-    n_d, n_v = len(vocab.datasets), len(vocab.vendors)
+def sweep_curves(
+    obs: Observations, vocab: Vocab, betas: Thresholds = SWEEP_GRID,
+    gammas: Thresholds = SWEEP_GRID,
+) -> list[SweepCurve]:
+    """DHC over `betas` and DHS over `gammas` per (dataset, vendor), by `dicore.core.sweeps`
+    (strict `>`; DHC over named fakes, DHS over unnamed fakes that have a similarity).
+    Groups with no such fakes (Naver has no similarity) get no curve."""
+    sizes = GroupSizes.of(vocab)
+    n_v = sizes.n_vendors
     curves = []
-    for metric, fn in (("DHC", sweeps.dhc_sweep_jit), ("DHS", sweeps.dhs_sweep_jit)):
-        counts = fn(obs, thresholds, n_datasets=n_d, n_vendors=n_v)
-        num, den = np.asarray(counts.numerator), np.asarray(counts.denominator)
-        for g in range(n_d * n_v):
-            if den[g, 0] == 0:
+    for metric, fn, grid in (("DHC", _dhc_sweep, betas), ("DHS", _dhs_sweep, gammas)):
+        thresholds = _grid(grid)
+        counts = jax.tree.map(np.asarray, fn(obs, thresholds, sizes=sizes))
+        values = percent(counts.numerator, counts.denominator)
+        taus = [float(x) for x in threshold_values(thresholds)]
+        for g in range(sizes.n_groups):
+            n = int(counts.denominator[g, 0])
+            if n == 0:
                 continue
             d, v = divmod(g, n_v)
-            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric,
-                                     [float(t) for t in grid],
-                                     [none_if_nan(x) for x in percent(num[g], den[g])]))
+            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric, taus,
+                                     [none_if_nan(x) for x in values[g]], n))
+    return curves
+
+
+def joint_grids(
+    obs: Observations, vocab: Vocab, betas: Thresholds, gammas: Thresholds
+) -> list[JointGrid]:
+    """The high-risk share on the beta x gamma grid for every (dataset, vendor) with fakes."""
+    sizes = GroupSizes.of(vocab)
+    betas, gammas = _grid(betas), _grid(gammas)
+    hr = jax.tree.map(np.asarray, _high_risk_sweep(obs, betas, gammas, sizes=sizes))
+    values = percent(hr.numerator, hr.fakes[:, None, None])
+    b_list = [float(x) for x in threshold_values(betas)]
+    g_list = [float(x) for x in threshold_values(gammas)]
+    out = []
+    for g in present_groups(obs, sizes):
+        if hr.fakes[g] == 0:
+            continue
+        d, v = divmod(int(g), sizes.n_vendors)
+        out.append(JointGrid(vocab.datasets[d], vocab.vendors[v], b_list, g_list,
+                             [[none_if_nan(x) for x in row] for row in values[g]],
+                             int(hr.fakes[g])))
+    return out
+
+
+def _grid(grid: Thresholds) -> Thresholds:
+    """A UniformGrid as it is (static); anything else as a float32 array."""
+    return grid if isinstance(grid, UniformGrid) else np.asarray(grid, np.float32)
+
+
+GENUINE_KEEP = DEFAULT_GENUINE_KEEP
+"""The operating-point rule's default share (docs/thresholds.md)."""
+
+
+def tradeoff_curves(
+    obs: Observations,
+    vocab: Vocab,
+    *,
+    floors: Mapping[str, float],
+    taus: Mapping[str, np.ndarray],
+    attack: str = "TA",
+    genuine_keep: float = GENUINE_KEEP,
+    pooled: bool = True,
+) -> list[TradeoffCurve]:
+    """Trade-off curves of attack success against genuine recognition over the reporting
+    threshold tau, with the two operating points of docs/thresholds.md:
+
+    - lowest `attack` success among the taus whose genuine recognition is >= `genuine_keep`
+      percent of the genuine recognition at the vendor's floor (ties -> smallest tau);
+    - where attack success equals the genuine miss rate (interpolated).
+
+    One curve per vendor over all datasets pooled (`pooled=True`, dataset "all") or per
+    (dataset, vendor). `taus[vendor]`: that vendor's grid (ascending, at or above its floor;
+    `tradeoff.check_taus` first). Vendors without a floor, and groups without real images
+    (no genuine rate), get no curve. Replay runs once on the union of the grids and floors.
+    """
+    if attack not in tradeoff.ATTACKS:
+        raise ValueError(f"attack must be one of {tradeoff.ATTACKS}, got {attack!r}")
+    sizes = GroupSizes.of(vocab)
+    datasets: Sequence[str] = vocab.datasets
+    if pooled:
+        obs = dataclasses.replace(obs, dataset=jnp.zeros_like(obs.dataset))
+        sizes = dataclasses.replace(sizes, n_datasets=1)
+        datasets = ("all",)
+    present = present_groups(obs, sizes)
+    n_v = sizes.n_vendors
+    vendors = [vocab.vendors[v] for v in sorted({int(g) % n_v for g in present})
+               if vocab.vendors[v] in floors and vocab.vendors[v] in taus]
+    if not vendors:
+        return []
+    grids = {v: np.asarray(taus[v], np.float32) for v in vendors}
+    floor32 = {v: np.float32(floors[v]) for v in vendors}
+    all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor32.values()))]))
+    rep = jax.tree.map(np.asarray, _replay_counts(obs, all_taus, sizes=sizes))
+    attack_counts = rep.ta if attack == "TA" else rep.na
+    attack_rate = percent(attack_counts.numerator, attack_counts.denominator)
+    genuine = percent(rep.genuine.numerator, rep.genuine.denominator)
+    k = max(len(g) for g in grids.values())
+    curves = []
+    for vendor in vendors:
+        v = vocab.vendors.index(vendor)
+        cols = np.searchsorted(all_taus, grids[vendor])
+        at_floor = genuine[:, np.searchsorted(all_taus, floor32[vendor])]
+        target = genuine_keep / 100.0 * at_floor  # (G,); NaN without reals: no point
+        # Pad by repeating the last column: one compiled shape for every vendor, and a
+        # repeated point changes neither operating point.
+        padded = np.concatenate([cols, np.full(k - len(cols), cols[-1])])
+        best = jax.tree.map(np.asarray, _min_attack_point(
+            all_taus[padded], attack_rate[:, padded], genuine[:, padded],
+            target=target[:, None].astype(np.float32)))
+        eer = jax.tree.map(np.asarray, _equal_error_point(
+            all_taus[padded], attack_rate[:, padded], genuine[:, padded]))
+        for g in (int(g) for g in present if int(g) % n_v == v):
+            n_reals = int(rep.genuine.denominator[g, 0])
+            if n_reals == 0:
+                continue  # no real images: no genuine rate to trade against
+            name = (f"lowest {attack}, genuine >= {target[g]:.1f}% ({genuine_keep:g}% of "
+                    f"{at_floor[g]:.1f}% at the floor {floors[vendor]:g})")
+            points = [
+                OperatingPoint(name, none_if_nan(best.tau[g]), none_if_nan(best.attack[g]),
+                               none_if_nan(best.genuine[g]), none_if_nan(target[g])),
+                OperatingPoint(f"{attack} = genuine miss rate", none_if_nan(eer.tau[g]),
+                               none_if_nan(eer.attack[g]), none_if_nan(eer.genuine[g])),
+            ]
+            curves.append(TradeoffCurve(
+                vendor=vendor, tau=[float(x) for x in grids[vendor]],
+                attack_success=[none_if_nan(x) for x in attack_rate[g, cols]],
+                genuine_recognition=[none_if_nan(x) for x in genuine[g, cols]],
+                operating_points=points, dataset=datasets[g // n_v], attack=attack,
+                floor=float(floors[vendor]), n_fakes=int(attack_counts.denominator[g, 0]),
+                n_reals=n_reals,
+            ))
     return curves
 
 
@@ -223,7 +371,7 @@ def comparison_rows(metrics: list[dict[str, Any]]) -> list[ComparisonRow]:
 
 # ---- defence rows (defence.csv) ---------------------------------------------------
 
-ALL_DATASETS = "All Datasets Combined"
+ALL_DATASETS = paper.COMBINED  # "All Datasets Combined", as in the paper's Table 2
 
 
 def defence_table(

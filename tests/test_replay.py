@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicore import METHODS, VENDORS, paper
+from dicore.core.groups import GroupSizes
 from dicore.core.kernel import UniformGrid
 from dicore.core.metrics import na_counts, ta_counts
 from dicore.core.tradeoff import (
@@ -19,7 +20,6 @@ from dicore.core.tradeoff import (
     equal_error_point,
     min_attack_point,
     replay_counts,
-    replay_counts_jit,
     replay_policy,
     trade_off,
 )
@@ -33,9 +33,12 @@ from tests.test_sweeps import (
     observations,
 )
 
+# jitted at the call site, as every caller of the core does
+replay_counts_jit = jax.jit(replay_counts)
+
 G = N_DATASETS * N_VENDORS
 SYN = METHODS.index("synthesis")
-KW = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+KW = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
 FLOORS = paper.reporting_floors()
 
 

@@ -19,13 +19,6 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from dicore.backends import (
-    auth_failed,
-    endpoint_override,
-    image_label,
-    is_simulated_response,
-    missing_credential,
-)
 from dicore.backends.base import (
     BackendError,
     BackendKind,
@@ -34,6 +27,13 @@ from dicore.backends.base import (
     ServerError,
     ThrottledError,
     Vendor,
+)
+from dicore.backends.common import (
+    auth_failed,
+    endpoint_override,
+    image_label,
+    is_simulated_response,
+    missing_credential,
 )
 from dicore.backends.retry import RetryPolicy
 

@@ -21,14 +21,14 @@ from typing import cast
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import RetryPolicy
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"

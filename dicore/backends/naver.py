@@ -17,14 +17,14 @@ import os
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.retry import RetryPolicy
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from dicore.backends import image_label, live_client
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
 from dicore.backends.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
+from dicore.backends.common import image_label
+from dicore.backends.live import live_client
 from dicore.backends.retry import NO_RETRY
 from dicore.errors import UserError
 

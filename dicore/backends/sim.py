@@ -9,8 +9,8 @@ Every result has `simulated=True`.
 
 from __future__ import annotations
 
-from dicore.backends import image_label
 from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor
+from dicore.backends.common import image_label
 
 
 class SimBackend:

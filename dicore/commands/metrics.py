@@ -18,6 +18,8 @@ import argparse
 import math
 import sys
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+
 NAME = "metrics"
 HELP = "compute the study's metrics (with confidence intervals) from a results file"
 
@@ -29,14 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta",
         type=float,
-        default=90.0,
-        help="DHC confidence threshold, percent, strict > (default 90)",
+        default=DEFAULT_BETA,
+        help=f"DHC confidence threshold, percent, strict > (default {DEFAULT_BETA:g})",
     )
     parser.add_argument(
         "--gamma",
         type=float,
-        default=80.0,
-        help="DHS similarity threshold, percent, strict > (default 80)",
+        default=DEFAULT_GAMMA,
+        help=f"DHS similarity threshold, percent, strict > (default {DEFAULT_GAMMA:g})",
     )
     parser.add_argument(
         "--ci",

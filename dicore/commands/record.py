@@ -20,6 +20,9 @@ Examples:
       --out cassettes/aws/live_2026-01-01.yaml
   dicore record --vendor azure --images simulators/photos --simulator   # in-process server
   dicore record --vendor naver --from-docs --out cassettes/naver/docs_examples.yaml
+
+Over 400 lines because recording is one job with three parts that only make sense
+together: the scripted local proxy, the vcrpy session, and the provenance it writes.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from dicore.backends.cassettes import (
     sha256,
     write_provenance,
 )
+from dicore.core.vocab import SIMULATED_HEADER, SIMULATED_LABEL
 from dicore.errors import UserError
 
 NAME = "record"
@@ -60,7 +64,6 @@ VENDOR_HOSTS = {
     "azure": (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com"),
     "naver": ("naveropenapi.apigw.ntruss.com", ".naver.com"),
 }
-SIMULATED_HEADER = "x-dicore-simulated"
 INLINE_MAX_BYTES = 2048
 
 
@@ -202,7 +205,7 @@ def _display_path(path: Path) -> str:
 def _source(vendor: str, endpoint: str | None, path: Path) -> str:
     """simulator if any answer carried the simulator's header; live only for the vendor's own host."""
     for inter in load_interactions(path):
-        if header_value(inter["response"].get("headers"), SIMULATED_HEADER) is not None:
+        if header_value(inter["response"].get("headers"), SIMULATED_HEADER.lower()) is not None:
             return "simulator"
     host = urlsplit(endpoint).hostname if endpoint else None
     if host is None or host.endswith(VENDOR_HOSTS[vendor]) or host in VENDOR_HOSTS[vendor]:
@@ -251,8 +254,6 @@ def record_images(
         "command": command,
     }
     if source == "simulator":
-        from simulators import SIMULATED_LABEL
-
         prov["notes"] = f"{SIMULATED_LABEL}; recorded from dicore serve {vendor}."
     if source == "live":
         prov["region"] = getattr(client, "region", None) or urlsplit(

@@ -27,6 +27,8 @@ import argparse
 import math
 from pathlib import Path
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+
 NAME = "study"
 HELP = "run the whole study (default: the simulated cohort at the paper's scale) into a report folder"
 
@@ -59,10 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cohort size: paper (Table 1) or small (a quick run)")
     parser.add_argument("--manifest", type=Path, metavar="FILE",
                         help="your images (CSV or Parquet manifest) instead of the cohort")
-    parser.add_argument("--beta", type=float, default=90.0,
-                        help="DHC confidence threshold, percent (default 90)")
-    parser.add_argument("--gamma", type=float, default=80.0,
-                        help="DHS similarity threshold, percent (default 80)")
+    parser.add_argument("--beta", type=float, default=DEFAULT_BETA,
+                        help=f"DHC confidence threshold, percent (default {DEFAULT_BETA:g})")
+    parser.add_argument("--gamma", type=float, default=DEFAULT_GAMMA,
+                        help=f"DHS similarity threshold, percent (default {DEFAULT_GAMMA:g})")
     parser.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     parser.add_argument("--recompute", action="store_true",
                         help="rebuild metrics, sweeps and report even if they are up to date")

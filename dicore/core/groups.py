@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.ops import segment_sum
 
 from dicore.core.vocab import VENDORS
 
@@ -43,3 +46,9 @@ class GroupSizes:
 jax.tree_util.register_dataclass(
     GroupSizes, data_fields=[], meta_fields=["n_datasets", "n_vendors", "n_identities"]
 )
+
+
+def segment_count(mask: Array, segment_ids: Array, num_segments: int) -> Array:
+    """How many rows of each segment have `mask` set: (num_segments,) int32. Segment ids
+    outside 0..num_segments-1 are dropped."""
+    return segment_sum(jnp.asarray(mask).astype(jnp.int32), segment_ids, num_segments=num_segments)

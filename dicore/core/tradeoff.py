@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, UniformGrid, counts_above, threshold_values
 from dicore.core.metrics import Counts, group_ids, paired_values, rates
 from dicore.core.observations import Observations
@@ -57,17 +58,15 @@ class PolicyReplay(NamedTuple):
     genuine: Counts
 
 
-def replay_counts(
-    obs: Observations, taus: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> PolicyReplay:
+def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> PolicyReplay:
     """TA, NA and genuine recognition at every tau (inclusive `>=`), no censoring check.
 
     Pure and jit-able; see the module docstring for the rules. Use `replay_policy`
     unless the taus were checked against the vendors' floors.
     """
     obs.check()
-    seg = group_ids(obs, n_vendors=n_vendors)
-    g = n_datasets * n_vendors
+    seg = group_ids(obs, sizes=sizes)
+    g = sizes.n_groups
     is_fake = jnp.asarray(obs.is_fake, bool)
     conf = jnp.asarray(obs.confidence, jnp.float32)
     predicted = jnp.asarray(obs.predicted, jnp.int32)
@@ -93,7 +92,7 @@ def replay_counts(
         return counts_above(values, taus, segment_ids=seg, num_segments=g, inclusive=True)
 
     def per_group(mask):
-        return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=g)
+        return segment_count(mask, seg, g)
 
     ta = above(ta_value)
     k = ta.shape[1]
@@ -106,7 +105,7 @@ def replay_counts(
     )
 
 
-replay_counts_jit = jax.jit(replay_counts, static_argnames=("n_datasets", "n_vendors"))
+_replay_counts = jax.jit(replay_counts)  # `sizes` is a static pytree: one compile per shape
 
 
 def check_taus(
@@ -143,8 +142,7 @@ def replay_policy(
     obs: Observations,
     taus: Thresholds,
     *,
-    n_datasets: int,
-    n_vendors: int = len(VENDORS),
+    sizes: GroupSizes,
     floors: Mapping[str, float],
 ) -> PolicyReplay:
     """`replay_counts` after checking taus against the floor of every vendor present in `obs`.
@@ -156,7 +154,7 @@ def replay_policy(
     present = sorted({int(v) for v in np.unique(np.asarray(obs.vendor))})
     vendor_names = [VENDORS[v] for v in present if 0 <= v < len(VENDORS)]
     check_taus(taus, vendor_names, floors=floors)
-    return replay_counts_jit(obs, taus, n_datasets=n_datasets, n_vendors=n_vendors)
+    return _replay_counts(obs, taus, sizes=sizes)
 
 
 class TradeOff(NamedTuple):
@@ -250,6 +248,3 @@ def equal_error_point(taus, attack, genuine) -> OperatingPoint:
 
     return OperatingPoint(exact.astype(jnp.int32), pick(tau_grid), pick(attack), pick(genuine), found)
 
-
-min_attack_point_jit = jax.jit(min_attack_point)
-equal_error_point_jit = jax.jit(equal_error_point)

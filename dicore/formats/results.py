@@ -12,6 +12,9 @@ each naming the row (1-based, counting data rows after the header) and field.
 
 Writing (`write_results`, `write_results_csv`, `write_results_parquet`): empty CSV cells
 (Parquet nulls) for absent values, floats shortest-exact, atomically.
+
+Over 400 lines because it is the whole results contract in one place: the columns,
+the one-pass validation (every rule with its message) and both writers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dicore.core.observations import Loaded, Observations, Vocab
 from dicore.core.vocab import METHODS, VENDORS
 from dicore.errors import UserError
 from dicore.formats.atomic import write_atomic
+from dicore.tables import none_if_nan
 
 RESULT_COLUMNS = (
     "vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
@@ -180,6 +184,15 @@ def _boolean(value: Any, row: int, problems: _Problems) -> bool | None:
     return None
 
 
+def _known(text: str, names: Sequence[str], row: int, field: str, problems: _Problems) -> int:
+    """Index of `text` (case-insensitive) in `names`; -1 and a problem when unknown."""
+    key = text.lower()
+    if key in names:
+        return names.index(key)
+    problems.add(row, field, f"unknown {field} {text!r} (known: {', '.join(names)})")
+    return -1
+
+
 def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) -> Loaded:
     text = {c: [_text(v) for v in columns[c]] for c in RESULT_COLUMNS if c != "is_fake"}
     datasets: dict[str, int] = {}
@@ -197,20 +210,9 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
     similarity = np.full(n, np.nan, np.float32)
     for i in range(n):
         row = i + 1
-        v = text["vendor"][i].lower()
-        if v in VENDORS:
-            vendor[i] = VENDORS.index(v)
-        else:
-            problems.add(
-                row, "vendor", f"unknown vendor {text['vendor'][i]!r} (known: {', '.join(VENDORS)})"
-            )
+        vendor[i] = _known(text["vendor"][i], VENDORS, row, "vendor", problems)
         m = text["method"][i].lower()
-        if m in METHODS:
-            method[i] = METHODS.index(m)
-        else:
-            problems.add(
-                row, "method", f"unknown method {text['method'][i]!r} (known: {', '.join(METHODS)})"
-            )
+        method[i] = _known(text["method"][i], METHODS, row, "method", problems)
         fake = _boolean(columns["is_fake"][i], row, problems)
         is_fake[i] = bool(fake)
         if fake is not None and m in METHODS and fake != (m != "real"):
@@ -341,7 +343,7 @@ def _arrow_table(cols: Mapping[str, Sequence], extra: Sequence[str] = ()):
         if c in _NULLABLE_TEXT:
             values = [v or None for v in values]  # empty = null (an empty CSV cell)
         elif c in ("confidence", "similarity"):
-            values = [None if v is None or v != v else float(v) for v in values]
+            values = [none_if_nan(v) for v in values]
         data[c] = values
     schema = pa.schema([(c, types.get(c, pa.string())) for c in RESULT_COLUMNS])
     table = pa.table(data, schema=schema)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.errors import UserError
 from dicore.formats import calibration_json, defence_csv, metrics_json, provenance_json, sweeps_json
 from dicore.formats.results import read_backends
@@ -54,19 +55,13 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     sweeps: list[SweepCurve] = []
     tradeoffs: list[TradeoffCurve] = []
     spath = folder / "sweeps.json"
-    sweeps_note = None
     if spath.is_file():
-        sdata = sweeps_json.read_sweeps_json(spath)
-        if isinstance(sdata, dict) and "groups" in sdata and not {"sweeps", "tradeoffs"} & set(sdata):
-            # `dicore sweep` output (groups/replay), not the report's curves: recompute instead
-            sweeps_note = "recomputed from results (sweeps.json is `dicore sweep` output)"
-            if recompute and results is not None:
-                sweeps = recompute_sweeps(results)
-        else:
-            try:
-                sweeps, tradeoffs = sweeps_json.sweeps_from_json(sdata)
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise UserError(f"{spath}: {exc}", "see dicore/formats/sweeps_json.py for the format") from exc
+        try:
+            sweeps, tradeoffs = sweeps_json.sweeps_from_json(sweeps_json.read_sweeps_json(spath))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UserError(f"{spath}: {exc}",
+                            "rewrite it with `dicore sweep` or `dicore study` "
+                            "(format: dicore/formats/sweeps_json.py)") from exc
     elif recompute and results is not None:
         sweeps = recompute_sweeps(results)
 
@@ -92,13 +87,13 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     if ppath.is_file():
         provenance.update(provenance_json.read_provenance_json(ppath))
     provenance.setdefault("dicore version", __version__)
-    provenance.setdefault("sweeps", sweeps_note or ("sweeps.json" if spath.is_file() else
-                          ("recomputed from results" if sweeps else "none")))
+    provenance.setdefault("sweeps", "sweeps.json" if spath.is_file() else
+                          ("recomputed from results" if sweeps else "none"))
     try:
         return ReportInputs(
             metrics=list(metrics["rows"]),
-            beta=float(metrics.get("beta", 90.0)),
-            gamma=float(metrics.get("gamma", 80.0)),
+            beta=float(metrics.get("beta", DEFAULT_BETA)),
+            gamma=float(metrics.get("gamma", DEFAULT_GAMMA)),
             sweeps=sweeps, tradeoffs=tradeoffs, defence=defence, provenance=provenance,
             # An explicit false stays false; absent -> the report model decides from provenance.
             simulated=metrics.get("simulated"),

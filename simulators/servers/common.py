@@ -26,7 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-SIMULATED_HEADER = "X-Dicore-Simulated"
+from dicore.core.vocab import SIMULATED_HEADER
+
 MAX_BODY_BYTES = 32 * 1024 * 1024  # far above every vendor limit; vendors answer their own errors
 IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
 
