@@ -73,11 +73,12 @@ def start_ray(workers: int, address: str | None = None):
 class PipelineWorker:
     """One Ray actor: the simulated vendors with their models loaded once."""
 
-    def __init__(self, vendors: Sequence[str]):  # vendor ids from the plan
+    def __init__(self, vendors: Sequence[str], gallery: Path | None = None):
         from dicore.backends.retry import RetryPolicy
-        from dicore.backends.sim import SimBackend
+        from dicore.study import make_backends
 
-        self.backends = {v: SimBackend(v) for v in vendors}  # type: ignore[arg-type]
+        # The same backends as the single-process run builds (and the same gallery).
+        self.backends = make_backends(vendors, "sim", None, gallery)
         self.retry = RetryPolicy()
 
     def pid(self) -> int:
@@ -120,6 +121,7 @@ def run_tasks_ray(
     *,
     workers: int,
     address: str | None = None,
+    gallery: Path | None = None,
     on_result: Callable[[CallResult], None] | None = None,
     on_workers: Callable[[list[int]], None] | None = None,
 ) -> RunSummary:
@@ -136,7 +138,7 @@ def run_tasks_ray(
         return summary
     # A killed actor is restarted and its batch retried (its calls were never committed).
     actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(PipelineWorker)
-    pool = [actor.remote(tuple(vendors)) for _ in range(workers)]
+    pool = [actor.remote(tuple(vendors), gallery) for _ in range(workers)]
     try:
         if on_workers:
             on_workers(ray.get([a.pid.remote() for a in pool]))

@@ -47,8 +47,9 @@ KINDS = ("sim", "live", "replay")
 
 
 def make_backend(vendor: str, kind: str, **options) -> Backend:
-    """Build a backend. Options: live `endpoint`, `retry` (RetryPolicy), `region` (aws);
-    replay `cassette` (path); sim `gallery`, `recognizer`, `seed`."""
+    """Build a backend. Options: live `endpoint`, `region` (aws); replay `cassette` (path);
+    sim `gallery`, `recognizer`, `seed`. Backends send each request once: wrap calls in
+    `dicore.backends.retry.RetryPolicy.call` to retry (the runner does)."""
     if vendor not in VENDORS:
         raise UserError(f"unknown vendor {vendor!r}", hint=f"choose one of {', '.join(VENDORS)}")
     vendor = cast(Vendor, vendor)

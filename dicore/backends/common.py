@@ -79,11 +79,9 @@ def http_error(
     if status in (401, 403):
         return auth_failed(vendor, status, f"{code}: {detail}", variables)
     if status == 429:
-        exc: BackendError = ThrottledError(message, code=code, status=status)
-        exc.retry_after = retry_after  # type: ignore[attr-defined]
-        return exc
+        return ThrottledError(message, code=code, status=status, retry_after=retry_after)
     if status >= 500:
-        return ServerError(message, code=code, status=status)
+        return ServerError(message, code=code, status=status, retry_after=retry_after)
     if 400 <= status < 500:
         return BadInputError(message, code=code, status=status)
     return BackendError(message, code=code, status=status)
@@ -98,8 +96,8 @@ def post_once(session, vendor: str, url: str, *, label: str, variables: str, err
               **kwargs):
     """One POST of a REST vendor (Azure, Naver); failures become backend errors.
 
-    `error_fields(response) -> (code, detail)` reads the vendor's error body. Retrying is
-    the caller's (`RetryPolicy.call`), so that the policy sees every attempt.
+    `error_fields(response) -> (code, detail)` reads the vendor's error body. Sent exactly
+    once: retrying is the runner's (`RetryPolicy.call`, the only retry layer).
     """
     import requests
 

@@ -9,17 +9,21 @@ Every result has `simulated=True`.
 
 from __future__ import annotations
 
-from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor
+from collections.abc import Callable
+
+from dicore.backends.base import BackendKind, BadInputError, Recognition, Vendor, no_gate
 from dicore.backends.common import image_label
 
 
 class SimBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     kind: BackendKind = "sim"
 
     def __init__(self, vendor: Vendor, gallery=None, recognizer=None, seed: int = 0, **_ignored):
         from simulators.vendor import SimulatedVendor, default_vendor
 
         self.vendor = vendor
+        self.gate = no_gate  # one "request" per call; the runner sets it under --rate
         if gallery is None and recognizer is None and seed == 0:
             self.sim = default_vendor(vendor)  # process-wide: one model load, one cache
         else:
@@ -29,6 +33,7 @@ class SimBackend:
     def recognize(self, image: bytes) -> Recognition:
         from simulators.images import ImageRejected
 
+        self.gate()
         try:
             rec = self.sim.recognize_image(bytes(image))
         except ImageRejected as exc:
@@ -40,13 +45,16 @@ class SimBackend:
         name = top.name if top else None
         conf = top.confidence if top is not None and name else None
         raw = {"faces": [{"name": f.name, "confidence": f.confidence, "bbox": f.bbox} for f in rec.faces]}
-        return Recognition(name, conf, len(faces), simulated=True, raw=raw)
+        # AWS names its celebrities with an Id (the simulator's, as `dicore serve aws` sends it).
+        ids = (f"aws:{top.celebrity_id}",) if self.vendor == "aws" and name and top and top.celebrity_id else ()
+        return Recognition(name, conf, len(faces), simulated=True, raw=raw, vendor_ids=ids)
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
         from simulators.images import ImageRejected
 
         if not self.supports_similarity:
             return None
+        self.gate()
         try:
             cmp = self.sim.compare_faces(bytes(image_a), bytes(image_b))
         except ImageRejected as exc:
@@ -59,3 +67,28 @@ class SimBackend:
             return None
         _, sim = max(cmp.targets, key=lambda ts: ts[0].width * ts[0].height)
         return float(sim)
+
+
+def load_gallery(path, recognizer=None):
+    """The people a simulated vendor knows: a folder `<name>/*.jpg` or a `.npz` saved by
+    `simulators.gallery.Gallery.save`; UserError naming the path otherwise."""
+    from pathlib import Path
+
+    from dicore.errors import UserError
+    from simulators.errors import GalleryError
+    from simulators.gallery import Gallery
+
+    path = Path(path)
+    hint = "a gallery is a folder <name>/*.jpg (one sub-folder per person) or a .npz saved by Gallery.save"
+    if recognizer is None:
+        from simulators.recognizer import default_recognizer
+
+        recognizer = default_recognizer()
+    try:
+        if path.is_dir():
+            return Gallery.from_folder(path, recognizer)
+        if path.suffix == ".npz" and path.is_file():
+            return Gallery.load(path, expected_model_id=recognizer.model_id)
+    except GalleryError as exc:
+        raise UserError(f"--gallery {path}: {exc}", hint) from None
+    raise UserError(f"--gallery {path}: not a folder or a .npz file", hint)

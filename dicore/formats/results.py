@@ -44,7 +44,8 @@ _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 
 
-def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None) -> Loaded:
+def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None,
+              identities=None) -> Loaded:
     """Read rows of the results-file contract (values may be CSV strings; '' = absent).
 
     Returns `Loaded(obs, vocab)`. Raises `UserError` listing every problem
@@ -60,12 +61,15 @@ def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None) -
         for c in RESULT_COLUMNS:
             columns[c].append(row.get(c))
     problems.raise_if_any()
-    return read_columns(columns, source=source)
+    return read_columns(columns, source=source, identities=identities)
 
 def read_columns(
-    columns: Mapping[str, Sequence[Any]], *, source: str | None = None
+    columns: Mapping[str, Sequence[Any]], *, source: str | None = None, identities=None
 ) -> Loaded:
-    """Read results-file columns (name -> equal-length sequence); see `read_rows`."""
+    """Read results-file columns (name -> equal-length sequence); see `read_rows`.
+
+    `identities(columns) -> columns`, if given, puts target/reference/predicted in
+    canonical form first (`dicore.names.canonical_columns`: --names, normalised names)."""
     problems = _Problems(source)
     absent = [c for c in RESULT_COLUMNS if c not in columns]
     if absent:
@@ -75,10 +79,13 @@ def read_columns(
     if len(set(lengths.values())) > 1:
         problems.add(None, "columns", f"mismatched column lengths {lengths}")
         problems.raise_if_any()
+    if identities is not None:
+        columns = identities(columns)
     return _parse(columns, lengths["vendor"], problems)
 
-def read_results_file(path: str | Path) -> Loaded:
-    """Read `results.csv` (or `.parquet`, via pyarrow) and validate it; see `read_rows`."""
+def read_results_file(path: str | Path, *, identities=None) -> Loaded:
+    """Read `results.csv` (or `.parquet`, via pyarrow) and validate it; see `read_rows`
+    (and `read_columns` for `identities`)."""
     path = Path(path)
     if path.is_dir():
         raise UserError(
@@ -102,7 +109,7 @@ def read_results_file(path: str | Path) -> Loaded:
                 f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
                 "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
             ) from exc
-        return read_columns(table.to_pydict(), source=str(path))
+        return read_columns(table.to_pydict(), source=str(path), identities=identities)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -119,7 +126,7 @@ def read_results_file(path: str | Path) -> Loaded:
             f"{path}: not a readable UTF-8 CSV file ({exc})",
             "results files are UTF-8 CSV with a header row, or .parquet",
         ) from exc
-    return read_rows(rows, source=str(path))
+    return read_rows(rows, source=str(path), identities=identities)
 
 
 class _Problems:
