@@ -75,7 +75,7 @@ class PipelineWorker:
 
     def __init__(self, vendors: Sequence[str], gallery: Path | None = None):
         from dicore.backends.retry import RetryPolicy
-        from dicore.study import make_backends
+        from dicore.run_setup import make_backends
 
         # The same backends as the single-process run builds (and the same gallery).
         self.backends = make_backends(vendors, "sim", None, gallery)
