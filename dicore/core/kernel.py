@@ -411,8 +411,8 @@ def _distinct_curve_xla(scores, positive, w):
     neg = jnp.where(nan | positive, 0, w).astype(dtype)
     # Sorting -score ascending puts the highest score first and NaN last.
     key, pos, neg = jax.lax.sort((-scores, pos, neg), num_keys=1)
-    cpos = jnp.cumsum(pos)
-    cneg = jnp.cumsum(neg)
+    cpos = jnp.cumsum(pos, dtype=dtype)
+    cneg = jnp.cumsum(neg, dtype=dtype)
     valid = ~jnp.isnan(key)
     # The last row of each run of equal scores carries the counts at that score.
     last = valid & jnp.concatenate([key[1:] != key[:-1], jnp.ones((1,), bool)])
@@ -423,7 +423,7 @@ def _distinct_curve_xla(scores, positive, w):
     total_neg = cneg[-1] if n else jnp.zeros((), dtype)
     tps = jnp.full((n,), total_pos, dtype).at[dest].set(cpos, mode="drop")
     fps = jnp.full((n,), total_neg, dtype).at[dest].set(cneg, mode="drop")
-    return thresholds, tps, fps, num
+    return thresholds, tps.astype(dtype), fps.astype(dtype), num.astype(jnp.int32)
 
 
 def _distinct_curve_numpy(scores, positive, w, *, weighted: bool):
