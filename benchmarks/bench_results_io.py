@@ -104,8 +104,16 @@ def _agree(metrics_json: Path, pandas_out: str) -> bool:
     return ours == theirs
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, gpu: bool = False) -> dict:
+    """`gpu`: the full `dicore metrics` at 10^7 rows with JAX on the accelerator (the
+    reading stays on the CPU), against pandas on the CPU."""
     sizes = [10**5] if quick else [10**5, 10**6, 10**7]
+    if gpu:
+        import jax
+
+        if jax.default_backend() == "cpu":
+            return {"figures": {"gpu_skipped": "jax backend is cpu; pip install -e '.[gpu]'"}}
+        sizes = [10**7]
     figures: dict = {"sizes": sizes, "load_average_before": list(os.getloadavg())}
     baselines, ratios, targets = {}, {}, {}
     from benchmarks.harness import target

@@ -6,9 +6,10 @@ real_item_id, target, reference, predicted, confidence, similarity. Writers may 
 extra columns after these (`extra=`); readers ignore columns they do not know.
 
 Reading (`read_rows`, `read_columns`, `read_results_file`) returns
-`Loaded(obs, vocab)` (`dicore.core.observations`). Validation is one pass that
-collects every problem and raises a single `UserError` listing the first 20,
-each naming the row (1-based, counting data rows after the header) and field.
+`Loaded(obs, vocab)` (`dicore.core.observations`). The file is read with pyarrow into
+columns; every validation rule is a vectorised mask over the rows (no Python loop over
+rows), and one `UserError` lists the first 20 problems in row order (all are counted),
+each naming the row (1-based, counting data rows after the header), field and value.
 
 Writing (`write_results`, `write_results_csv`, `write_results_parquet`): empty CSV cells
 (Parquet nulls) for absent values, floats shortest-exact, atomically.
