@@ -316,10 +316,13 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
+        from dicore.tables import identity_rows
 
+        identity = stages.run("per-identity means", identity_rows, obs, vocab)
         inputs = ReportInputs(
             metrics=metrics, beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
             tradeoffs=tradeoffs, defence=defence, provenance=provenance, simulated=simulated,
+            identity=identity,
         )
         written = stages.run("writing the report", write_report, out, inputs)
         files.update({f"report:{k}": Path(p) for k, p in written.items()})
