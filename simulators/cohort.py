@@ -45,6 +45,7 @@ from simulators.policies import (
     max_cosine_quantile,
 )
 from simulators.simulate import NO_NAME, decide
+from simulators.wire import reported
 
 REAL_COS = (0.74, 0.86)  # cosine of a real image to its identity centre
 CAP = REAL_COS[1]  # a fake is never closer to its target than a real image gets
@@ -345,10 +346,13 @@ def simulate_cohort_results(
                 np.concatenate([np.full(sp.n_real, "", dtype=object), ids[dr.fake_reference]])
             )
             cols["predicted"].append(predicted)
-            cols["confidence"].append(np.concatenate([real.confidence, fake.confidence]))
-            cols["similarity"].append(
-                np.concatenate([np.full(sp.n_real, np.nan), pol.similarity_percent(pair_cos)])
-            )
+            # Scores at the vendor's wire precision (simulators.wire): what a client reads.
+            confidence = np.concatenate([real.confidence, fake.confidence])
+            cols["confidence"].append(reported(vendor, "confidence", confidence))
+            similarity = pol.similarity_percent(pair_cos)
+            if pol.has_similarity:
+                similarity = reported(vendor, "similarity", similarity)
+            cols["similarity"].append(np.concatenate([np.full(sp.n_real, np.nan), similarity]))
     return {c: np.concatenate(v) if v else np.array([]) for c, v in cols.items()}
 
 
