@@ -35,6 +35,7 @@ from scipy import optimize, special
 
 from simulators import cohort
 from simulators.policies import DATASETS, EMBEDDING_DIM, build_policies, load_params
+from simulators.wire import reported
 
 VENDOR_OF_API = {"AWS": "aws", "MS": "azure", "NAV": "naver"}
 METRIC_OF_ATTACK = {"targeted": "TA", "nontargeted": "NA"}
@@ -602,7 +603,8 @@ def summarize(rows) -> dict[str, float]:
 
 def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "paper"):
     """targets.group_stats from the full cohort simulation (`cohort.run_vendor`, exact
-    distractor maxima): what `dicore study` produces, not the fit's fast engine."""
+    distractor maxima, scores at wire precision): what `dicore study` exports, not the fit's
+    fast engine."""
     from simulators import targets
 
     params = load_params() if params is None else params
@@ -618,7 +620,10 @@ def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "p
             pair = np.einsum("kn,kn->n", coef, dr.r)
             for v, pol in pols.items():
                 real, fake = cohort.run_vendor(pol, dr, coef, s, scale)
-                sim = pol.similarity_percent(pair) if pol.has_similarity else None
+                # at the vendor's wire precision, as the study exports them (ties included)
+                real = real._replace(confidence=reported(v, "confidence", real.confidence))
+                fake = fake._replace(confidence=reported(v, "confidence", fake.confidence))
+                sim = reported(v, "similarity", pol.similarity_percent(pair)) if pol.has_similarity else None
                 items.append((s, d, v, dr, real, fake, sim))
     return targets.group_stats(items)
 
