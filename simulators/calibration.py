@@ -623,7 +623,11 @@ def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "p
                 # at the vendor's wire precision, as the study exports them (ties included)
                 real = real._replace(confidence=reported(v, "confidence", real.confidence))
                 fake = fake._replace(confidence=reported(v, "confidence", fake.confidence))
-                sim = reported(v, "similarity", pol.similarity_percent(pair)) if pol.has_similarity else None
+                sim = (
+                    reported(v, "similarity", pol.similarity_percent(pair))
+                    if pol.has_similarity
+                    else None
+                )
                 items.append((s, d, v, dr, real, fake, sim))
     return targets.group_stats(items)
 
