@@ -52,6 +52,8 @@ def outputs_key(store: Store, cfg, items: str | None) -> dict:
         "dicore": __version__, "params": params_digest(), "items": items,
         # The identity map changes every metric without touching the store.
         "names": _optional_sha256(getattr(cfg, "names", None)),
+        "protocol": [getattr(cfg, "protocol", "all"), getattr(cfg, "dev_fraction", 0.5),
+                     getattr(cfg, "split_seed", 0)],
     }
 
 

@@ -22,7 +22,34 @@ from dicore.tables import (
 TRADEOFF_POINTS = 101  # taus per vendor, from its reporting floor to 100 (one compile)
 
 
-def compute_sweeps(obs, vocab):
+def protocol_split(obs, vocab, protocol: str, dev_fraction: float, split_seed: int):
+    """(dev_rows or None, the protocol record for sweeps.json) for --protocol."""
+    import numpy as np
+
+    from dicore.core.protocol import split_identities
+
+    if protocol == "all":
+        return None, None
+    if protocol != "dev-eval":
+        raise ValueError(f"protocol must be 'all' or 'dev-eval', got {protocol!r}")
+    dev = split_identities(np.asarray(obs.dataset), np.asarray(obs.target),
+                           dev_fraction=dev_fraction, seed=split_seed)
+    sides: dict[str, dict[str, list[str]]] = {"dev": {}, "eval": {}}
+    for d, t, is_dev in sorted(set(zip(np.asarray(obs.dataset).tolist(),
+                                       np.asarray(obs.target).tolist(), dev.tolist(), strict=True))):
+        sides["dev" if is_dev else "eval"].setdefault(vocab.datasets[d], []).append(
+            vocab.identities[t])
+    record = {
+        "name": "dev-eval", "dev_fraction": float(dev_fraction), "split_seed": int(split_seed),
+        "unit": "target identity, stratified by dataset (dicore.core.protocol)",
+        "note": "operating points chosen on dev, reported on eval (curves: eval; dev_*: dev)",
+        "n_dev_rows": int(dev.sum()), "n_eval_rows": int((~dev).sum()),
+        "dev_identities": sides["dev"], "eval_identities": sides["eval"],
+    }
+    return dev, record
+
+
+def compute_sweeps(obs, vocab, *, dev_rows=None):
     """(sweep curves, trade-off curves) in `dicore.tables`' form.
 
     Sweeps: DHC over beta and DHS over gamma per (dataset, vendor), grid 0..100 step 1.
@@ -31,16 +58,17 @@ def compute_sweeps(obs, vocab):
     (below the floor the data are censored), with the operating points of
     docs/thresholds.md.
     """
-    return sweep_curves(obs, vocab), compute_tradeoffs(obs, vocab)
+    return sweep_curves(obs, vocab), compute_tradeoffs(obs, vocab, dev_rows=dev_rows)
 
 
-def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = GENUINE_KEEP):
+def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = GENUINE_KEEP,
+                      dev_rows=None):
     """Per-vendor trade-off curves (all datasets pooled), `TRADEOFF_POINTS` taus from each
     vendor's floor to 100, operating points by `dicore.tables.tradeoff_curves`' rule."""
     floors = paper.reporting_floors()
     taus = {v: np.linspace(f, 100.0, TRADEOFF_POINTS, dtype=np.float64) for v, f in floors.items()}
     return tradeoff_curves(obs, vocab, floors=floors, taus=taus, attack=attack,
-                           genuine_keep=genuine_keep, pooled=True)
+                           genuine_keep=genuine_keep, pooled=True, dev_rows=dev_rows)
 
 
 def compute_defence(metrics: list[dict]) -> list[dict]:

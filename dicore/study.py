@@ -49,6 +49,9 @@ class StudyConfig:
     gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
+    protocol: str = "all"  # "dev-eval": operating points chosen on dev identities, reported on eval
+    dev_fraction: float = 0.5
+    split_seed: int = 0
     workers: int | None = None  # sim manifest: run the pipeline on this many Ray workers
     ray_address: str | None = None  # join this Ray cluster instead of a local Ray
 
@@ -73,8 +76,10 @@ class StudyOutcome:
 
 def fill_from_cohort(store: Store, cfg: StudyConfig, progress=None) -> list[str]:
     """Simulate the cohort (only the datasets the store lacks) and commit it per dataset."""
-    from dicore.paper import DATASETS
+    from dicore.paper import DATASETS as PAPER_DATASETS
+    from simulators.impostors import IMPOSTOR_DATASET
 
+    DATASETS = (*PAPER_DATASETS, IMPOSTOR_DATASET)  # the paper's sets and the impostors
     if cfg.scale not in ("paper", "small"):
         raise UserError(f"--scale: unknown scale {cfg.scale!r}", hint="paper or small")
     study_key = {"source": "cohort", "scale": cfg.scale, "seed": cfg.seed}
@@ -286,10 +291,13 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
                        simulated=simulated)
     files["metrics"] = out / "metrics.json"
 
-    sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab)
+    dev_rows, protocol = analysis.protocol_split(obs, vocab, cfg.protocol, cfg.dev_fraction,
+                                                 cfg.split_seed)
+    sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab,
+                                   dev_rows=dev_rows)
     files["sweeps"] = sweeps_json.write_sweeps_json(
         out / "sweeps.json", sweeps, tradeoffs, simulated=simulated,
-        genuine_keep=analysis.GENUINE_KEEP,
+        genuine_keep=analysis.GENUINE_KEEP, protocol=protocol,
     )
 
     defence = stages.run("defence table", analysis.compute_defence, metrics)

@@ -11,6 +11,7 @@ the files and the report hold, with the single percent and NaN steps they share.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,10 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from dicore import paper
-from dicore.core import defence, identity, impostors, intervals, sweeps, tradeoff
-from dicore.core.groups import GroupSizes
+from dicore.core import curve_intervals, defence, identity, impostors, intervals, sweeps, tradeoff
+from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, UniformGrid, threshold_values
-from dicore.core.metrics import group_counts
+from dicore.core.metrics import Counts, group_counts, rates
 from dicore.core.observations import Observations, Vocab
 from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_GENUINE_KEEP, METRICS, VENDORS
 
@@ -164,6 +165,8 @@ class SweepCurve:
     thresholds: list[float]
     values: list[float | None]
     n: int | None = None
+    ci_low: list[float | None] | None = None  # cluster-adjusted Wilson 95%, per threshold
+    ci_high: list[float | None] | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in ("DHC", "DHS"):
@@ -184,6 +187,10 @@ class JointGrid:
     gammas: list[float]
     values: list[list[float | None]]
     n: int
+    # The grid's marginals as shares of all fakes, with cluster-adjusted Wilson 95%
+    # intervals: {"beta": {"values", "ci_low", "ci_high"}} (named, confidence > beta) and
+    # {"gamma": ...} (not named, similarity > gamma); high-risk(b, g) = beta[b] + gamma[g].
+    marginals: dict[str, dict[str, list[float | None]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,17 @@ class OperatingPoint:
     attack_success: float | None
     genuine_recognition: float | None
     target: float | None = None
+    # 95% intervals [low, high]: tau and rates by the cluster bootstrap over identities
+    # (rates floored by the cluster-adjusted Wilson interval); under dev-eval, tau's from
+    # the dev set and the rates' from the eval set at that tau.
+    tau_ci: list[float | None] | None = None
+    attack_ci: list[float | None] | None = None
+    genuine_ci: list[float | None] | None = None
+    chosen_on: str = "all"  # the data the point was chosen on: "all" or "dev"
+    reported_on: str = "all"  # the data its rates come from: "all" or "eval"
+    dev_attack_success: float | None = None  # dev-eval: the rates on the dev set
+    dev_genuine_recognition: float | None = None
+    false_name_rate: float | None = None  # impostors named at this tau (three-class view)
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,20 @@ class TradeoffCurve:
     floor: float | None = None
     n_fakes: int | None = None
     n_reals: int | None = None
+    # Cluster-adjusted Wilson 95% intervals per tau.
+    attack_ci_low: list[float | None] | None = None
+    attack_ci_high: list[float | None] | None = None
+    genuine_ci_low: list[float | None] | None = None
+    genuine_ci_high: list[float | None] | None = None
+    # The zero-effort impostor view (three classes): impostors named at confidence >= tau.
+    false_name_rate: list[float | None] | None = None
+    false_name_ci_low: list[float | None] | None = None
+    false_name_ci_high: list[float | None] | None = None
+    n_impostors: int | None = None
+    false_name_points: list[OperatingPoint] = field(default_factory=list)
+    # dev-eval protocol: the curves above are the eval set's; these the dev set's.
+    dev_attack_success: list[float | None] | None = None
+    dev_genuine_recognition: list[float | None] | None = None
 
     def __post_init__(self) -> None:
         k = len(self.tau)
@@ -234,6 +266,36 @@ class ComparisonRow:
     difference: float | None
 
 
+MAX_CLUSTER_CELLS = 50_000_000
+"""Curve intervals need groups x thresholds x identities counts; finer grids get none."""
+
+LEVEL = 0.95
+"""The level of every interval on a curve or an operating point."""
+
+
+def cluster_ids(obs: Observations) -> tuple[np.ndarray, int]:
+    """Dense cluster id of each row (its target identity) and the number of clusters."""
+    uniq, inverse = np.unique(np.asarray(obs.target), return_inverse=True)
+    return inverse.astype(np.int32).reshape(-1), max(len(uniq), 1)
+
+
+def _sweep_ci(obs, grid, cids, *, sizes, n_clusters, metric):
+    c = curve_intervals.sweep_clusters(obs, grid, cids, sizes=sizes, n_clusters=n_clusters,
+                                       metric=metric)
+    return curve_intervals.curve_interval(c, level=LEVEL)
+
+
+_sweep_ci_jit = jax.jit(_sweep_ci, static_argnames=("n_clusters", "metric"))
+
+
+def _fits(sizes: GroupSizes, k: int, n_clusters: int) -> bool:
+    return sizes.n_groups * k * n_clusters <= MAX_CLUSTER_CELLS
+
+
+def _list(a) -> list[float | None]:
+    return [none_if_nan(x) for x in np.asarray(a, np.float64)]
+
+
 def sweep_curves(
     obs: Observations, vocab: Vocab, betas: Thresholds = SWEEP_GRID,
     gammas: Thresholds = SWEEP_GRID,
@@ -243,19 +305,27 @@ def sweep_curves(
     Groups with no such fakes (Naver has no similarity) get no curve."""
     sizes = GroupSizes.of(vocab)
     n_v = sizes.n_vendors
+    cids, n_c = cluster_ids(obs)
     curves = []
     for metric, fn, grid in (("DHC", _dhc_sweep, betas), ("DHS", _dhs_sweep, gammas)):
         thresholds = _grid(grid)
         counts = jax.tree.map(np.asarray, fn(obs, thresholds, sizes=sizes))
         values = percent(counts.numerator, counts.denominator)
         taus = [float(x) for x in threshold_values(thresholds, np.float64)]
+        ci = None
+        if _fits(sizes, len(taus), n_c):
+            ci = jax.tree.map(np.asarray, _sweep_ci_jit(obs, thresholds, cids, sizes=sizes,
+                                                        n_clusters=n_c, metric=metric))
         for g in range(sizes.n_groups):
             n = int(counts.denominator[g, 0])
             if n == 0:
                 continue
             d, v = divmod(g, n_v)
-            curves.append(SweepCurve(vocab.datasets[d], vocab.vendors[v], metric, taus,
-                                     [none_if_nan(x) for x in values[g]], n))
+            curves.append(SweepCurve(
+                vocab.datasets[d], vocab.vendors[v], metric, taus,
+                [none_if_nan(x) for x in values[g]], n,
+                None if ci is None else _list(np.fmin(ci.low[g], values[g])),
+                None if ci is None else _list(np.fmax(ci.high[g], values[g]))))
     return curves
 
 
@@ -269,15 +339,41 @@ def joint_grids(
     values = percent(hr.numerator, hr.fakes[:, None, None])
     b_list = [float(x) for x in threshold_values(betas, np.float64)]
     g_list = [float(x) for x in threshold_values(gammas, np.float64)]
+    cids, n_c = cluster_ids(obs)
+    margins = None
+    if _fits(sizes, max(len(b_list), len(g_list)), n_c):
+        margins = {axis: jax.tree.map(np.asarray, _marginal_jit(
+            obs, grid, cids, sizes=sizes, n_clusters=n_c, metric=metric))
+            for axis, grid, metric in (("beta", betas, "DHC"), ("gamma", gammas, "DHS"))}
     out = []
     for g in present_groups(obs, sizes):
         if hr.fakes[g] == 0:
             continue
         d, v = divmod(int(g), sizes.n_vendors)
+        marginals = None
+        if margins is not None:
+            marginals = {axis: {"values": _list(m[0][g]), "ci_low": _list(np.fmin(m[1][g], m[0][g])),
+                                "ci_high": _list(np.fmax(m[2][g], m[0][g]))}
+                         for axis, m in margins.items()}
         out.append(JointGrid(vocab.datasets[d], vocab.vendors[v], b_list, g_list,
                              [[none_if_nan(x) for x in row] for row in values[g]],
-                             int(hr.fakes[g])))
+                             int(hr.fakes[g]), marginals))
     return out
+
+
+def _marginal(obs, grid, cids, *, sizes, n_clusters, metric):
+    """A joint-grid marginal: DHC (or DHS) counts over all fakes, rate and interval (G, K)."""
+    c = curve_intervals.sweep_clusters(obs, grid, cids, sizes=sizes, n_clusters=n_clusters,
+                                       metric=metric)
+    seg = curve_intervals.cluster_segments(obs, cids, sizes=sizes, n_clusters=n_clusters)
+    fakes = segment_count(jnp.asarray(obs.is_fake), seg, sizes.n_groups * n_clusters)
+    fakes = jnp.broadcast_to(fakes.reshape(sizes.n_groups, 1, n_clusters), c.numerator.shape)
+    share = Counts(c.numerator, fakes)
+    ci = curve_intervals.curve_interval(share, level=LEVEL)
+    return rates(Counts(share.numerator.sum(-1), share.denominator.sum(-1))), ci.low, ci.high
+
+
+_marginal_jit = jax.jit(_marginal, static_argnames=("n_clusters", "metric"))
 
 
 def _grid(grid: Thresholds) -> Thresholds:
@@ -289,6 +385,42 @@ GENUINE_KEEP = DEFAULT_GENUINE_KEEP
 """The operating-point rule's default share (docs/thresholds.md)."""
 
 
+FALSE_NAME_TARGETS = (1.0, 0.1)
+"""False-name rates (percent) at which the trade-off reports the tau (the FMR100/FMR1000 idea)."""
+
+
+def _replay_ci(obs, taus, cids, *, sizes, n_clusters):
+    """Per-cluster replay (TA, NA, genuine) and false-name counts, (G, K, C) each."""
+    rep = curve_intervals.replay_clusters(obs, taus, cids, sizes=sizes, n_clusters=n_clusters)
+    fnr = curve_intervals.false_name_clusters(obs, taus, cids, sizes=sizes, n_clusters=n_clusters)
+    return rep, fnr
+
+
+_replay_ci_jit = jax.jit(_replay_ci, static_argnames=("n_clusters",))
+_bootstrap_points = jax.jit(curve_intervals.bootstrap_points,
+                            static_argnames=("n_resamples", "level"))
+_cluster_wilson = jax.jit(intervals.cluster_wilson_interval, static_argnames=("level",))
+_tau_at_rate = jax.jit(impostors.tau_at_rate)
+
+
+def restrict(obs: Observations, keep: np.ndarray, sizes: GroupSizes) -> Observations:
+    """`obs` with the rows not in `keep` moved to a group past the end (every core count
+    drops them); paired rows stay addressable."""
+    dataset = np.where(np.asarray(keep, bool), np.asarray(obs.dataset), sizes.n_datasets)
+    return dataclasses.replace(obs, dataset=dataset.astype(np.int32))
+
+
+def _summed(c: Counts) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(c.numerator).sum(-1), np.asarray(c.denominator).sum(-1)
+
+
+def _pair(low, high, g, value=None):
+    lo, hi = none_if_nan(low[g]), none_if_nan(high[g])
+    if value is not None and lo is not None:
+        lo, hi = min(lo, value), max(hi, value)
+    return None if lo is None else [lo, hi]
+
+
 def tradeoff_curves(
     obs: Observations,
     vocab: Vocab,
@@ -298,6 +430,9 @@ def tradeoff_curves(
     attack: str = "TA",
     genuine_keep: float = GENUINE_KEEP,
     pooled: bool = True,
+    dev_rows: np.ndarray | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
 ) -> list[TradeoffCurve]:
     """Trade-off curves of attack success against genuine recognition over the reporting
     threshold tau, with the two operating points of docs/thresholds.md:
@@ -310,6 +445,15 @@ def tradeoff_curves(
     (dataset, vendor). `taus[vendor]`: that vendor's grid (ascending, at or above its floor;
     `tradeoff.check_taus` first). Vendors without a floor, and groups without real images
     (no genuine rate), get no curve. Replay runs once on the union of the grids and floors.
+
+    Every rate carries a cluster-adjusted Wilson 95% interval per tau; the operating points
+    carry cluster-bootstrap intervals on tau and on their rates (`n_resamples`, `seed`).
+    Groups with impostor rows also get the false-name rate over tau and the taus where it
+    first falls to `FALSE_NAME_TARGETS` (the three-class view).
+
+    `dev_rows` (N,) bool: the dev/eval protocol. The points are chosen on the dev rows and
+    reported on the others (eval); the curves are the eval set's, `dev_*` the dev set's.
+    Without it the points are chosen on the data they are reported on (`chosen_on` "all").
     """
     if attack not in tradeoff.ATTACKS:
         raise ValueError(f"attack must be one of {tradeoff.ATTACKS}, got {attack!r}")
@@ -328,46 +472,133 @@ def tradeoff_curves(
     grids = {v: np.asarray(taus[v], np.float64) for v in vendors}
     floor64 = {v: np.float64(floors[v]) for v in vendors}
     all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor64.values()))]))
-    rep = jax.tree.map(np.asarray, _replay_counts(obs, all_taus, sizes=sizes))
-    attack_counts = rep.ta if attack == "TA" else rep.na
-    attack_rate = percent(attack_counts.numerator, attack_counts.denominator)
-    genuine = percent(rep.genuine.numerator, rep.genuine.denominator)
+    cids, n_c = cluster_ids(obs)
+    split = dev_rows is not None
+    eval_obs = restrict(obs, ~np.asarray(dev_rows, bool), sizes) if split else obs
+    dev_obs = restrict(obs, np.asarray(dev_rows, bool), sizes) if split else obs
+    to_np = functools.partial(jax.tree.map, np.asarray)
+    rep, fnr = to_np(_replay_ci_jit(eval_obs, all_taus, cids, sizes=sizes, n_clusters=n_c))
+    dev_rep = to_np(_replay_ci_jit(dev_obs, all_taus, cids, sizes=sizes, n_clusters=n_c)[0]) if split else rep
+    attack_c = rep.ta if attack == "TA" else rep.na
+    dev_attack_c = dev_rep.ta if attack == "TA" else dev_rep.na
+    attack_rate, genuine = percent(*_summed(attack_c)), percent(*_summed(rep.genuine))
+    dev_attack, dev_genuine = percent(*_summed(dev_attack_c)), percent(*_summed(dev_rep.genuine))
+    fnr_rate = percent(*_summed(fnr))
+    a_ci = to_np(_cluster_wilson(attack_c.numerator, attack_c.denominator, level=LEVEL))
+    g_ci = to_np(_cluster_wilson(rep.genuine.numerator, rep.genuine.denominator, level=LEVEL))
+    f_ci = to_np(_cluster_wilson(fnr.numerator, fnr.denominator, level=LEVEL))
     k = max(len(g) for g in grids.values())
     curves = []
     for vendor in vendors:
         v = vocab.vendors.index(vendor)
         cols = np.searchsorted(all_taus, grids[vendor])
-        at_floor = genuine[:, np.searchsorted(all_taus, floor64[vendor])]
+        floor_col = np.searchsorted(all_taus, floor64[vendor])
+        at_floor = dev_genuine[:, floor_col]
         target = genuine_keep / 100.0 * at_floor  # (G,); NaN without reals: no point
         # Pad by repeating the last column: one compiled shape for every vendor, and a
         # repeated point changes neither operating point.
         padded = np.concatenate([cols, np.full(k - len(cols), cols[-1])])
-        best = jax.tree.map(np.asarray, _min_attack_point(
-            all_taus[padded], attack_rate[:, padded], genuine[:, padded],
+        best = to_np(_min_attack_point(
+            all_taus[padded], dev_attack[:, padded], dev_genuine[:, padded],
             target=target[:, None].astype(np.float64)))
-        eer = jax.tree.map(np.asarray, _equal_error_point(
-            all_taus[padded], attack_rate[:, padded], genuine[:, padded]))
+        eer = to_np(_equal_error_point(
+            all_taus[padded], dev_attack[:, padded], dev_genuine[:, padded]))
+        # On the vendor's own grid: below its floor its names are censored.
+        fn_points = [to_np(_tau_at_rate(all_taus[padded], fnr_rate[:, padded], target=t))
+                     for t in FALSE_NAME_TARGETS]
+        gv = np.arange(v, sizes.n_groups, n_v)  # this vendor's groups: row g // n_v below
+        boot = to_np(_bootstrap_points(
+            Counts(dev_attack_c.numerator[gv][:, padded], dev_attack_c.denominator[gv][:, padded]),
+            Counts(dev_rep.genuine.numerator[gv][:, padded],
+                   dev_rep.genuine.denominator[gv][:, padded]),
+            Counts(dev_rep.genuine.numerator[gv, floor_col],
+                   dev_rep.genuine.denominator[gv, floor_col]),
+            all_taus[padded], key=jax.random.key(seed), genuine_keep=genuine_keep,
+            n_resamples=n_resamples, level=LEVEL))
         for g in (int(g) for g in present if int(g) % n_v == v):
-            n_reals = int(rep.genuine.denominator[g, 0])
+            n_reals = int(rep.genuine.denominator[g, 0].sum())
             if n_reals == 0:
                 continue  # no real images: no genuine rate to trade against
             name = (f"lowest {attack}, genuine >= {target[g]:.1f}% ({genuine_keep:g}% of "
                     f"{at_floor[g]:.1f}% at the floor {floors[vendor]:g})")
             points = [
-                OperatingPoint(name, none_if_nan(best.tau[g]), none_if_nan(best.attack[g]),
-                               none_if_nan(best.genuine[g]), none_if_nan(target[g])),
-                OperatingPoint(f"{attack} = genuine miss rate", none_if_nan(eer.tau[g]),
-                               none_if_nan(eer.attack[g]), none_if_nan(eer.genuine[g])),
+                _point(name, best, boot.min_attack, g, g // n_v, target[g], all_taus[padded],
+                       (attack_rate[:, padded], genuine[:, padded], fnr_rate[:, padded]),
+                       (a_ci, g_ci), padded, split),
+                _point(f"{attack} = genuine miss rate", eer, boot.equal_error, g, g // n_v, None,
+                       all_taus[padded],
+                       (attack_rate[:, padded], genuine[:, padded], fnr_rate[:, padded]),
+                       (a_ci, g_ci), padded, split),
             ]
+            n_imp = int(fnr.denominator[g, 0].sum())
+            # The tau where the false-name rate first falls to t, read on the reported data.
+            fn_list = [OperatingPoint(
+                f"false-name rate <= {t:g}%", none_if_nan(p.tau[g]),
+                none_if_nan(attack_rate[g, padded[p.index[g]]]) if p.found[g] else None,
+                none_if_nan(genuine[g, padded[p.index[g]]]) if p.found[g] else None, t,
+                false_name_rate=none_if_nan(p.rate[g]), chosen_on="eval" if split else "all",
+                reported_on="eval" if split else "all")
+                for t, p in zip(FALSE_NAME_TARGETS, fn_points, strict=True)] if n_imp else []
             curves.append(TradeoffCurve(
                 vendor=vendor, tau=[float(x) for x in grids[vendor]],
-                attack_success=[none_if_nan(x) for x in attack_rate[g, cols]],
-                genuine_recognition=[none_if_nan(x) for x in genuine[g, cols]],
+                attack_success=_list(attack_rate[g, cols]),
+                genuine_recognition=_list(genuine[g, cols]),
                 operating_points=points, dataset=datasets[g // n_v], attack=attack,
-                floor=float(floors[vendor]), n_fakes=int(attack_counts.denominator[g, 0]),
+                floor=float(floors[vendor]), n_fakes=int(attack_c.denominator[g, 0].sum()),
                 n_reals=n_reals,
+                attack_ci_low=_list(np.fmin(a_ci.low[g, cols], attack_rate[g, cols])),
+                attack_ci_high=_list(np.fmax(a_ci.high[g, cols], attack_rate[g, cols])),
+                genuine_ci_low=_list(np.fmin(g_ci.low[g, cols], genuine[g, cols])),
+                genuine_ci_high=_list(np.fmax(g_ci.high[g, cols], genuine[g, cols])),
+                false_name_rate=_list(fnr_rate[g, cols]) if n_imp else None,
+                false_name_ci_low=_list(np.fmin(f_ci.low[g, cols], fnr_rate[g, cols])) if n_imp else None,
+                false_name_ci_high=_list(np.fmax(f_ci.high[g, cols], fnr_rate[g, cols])) if n_imp else None,
+                n_impostors=n_imp or None, false_name_points=fn_list,
+                dev_attack_success=_list(dev_attack[g, cols]) if split else None,
+                dev_genuine_recognition=_list(dev_genuine[g, cols]) if split else None,
             ))
     return curves
+
+
+def _point(name, p, boot, g, bg, target, taus, eval_curves, cis, padded, split) -> OperatingPoint:
+    """An operating point of group g: tau (and its bootstrap interval) chosen on the dev
+    set (all data without a split), rates read on the eval set at that tau."""
+    tau = none_if_nan(p.tau[g])
+    attack, genuine, fnr = eval_curves
+    if tau is None:
+        return OperatingPoint(name, None, None, None, none_if_nan(target),
+                              chosen_on="dev" if split else "all",
+                              reported_on="eval" if split else "all")
+
+    def at(curve):
+        # the eval curve at the chosen tau: the grid point, or interpolated like the point
+        j = int(np.searchsorted(taus, tau, side="right")) - 1
+        j = min(max(j, 0), len(taus) - 1)
+        if taus[j] == tau or j + 1 >= len(taus):
+            return float(curve[g, j])
+        w = (tau - taus[j]) / (taus[j + 1] - taus[j])
+        return float(curve[g, j] + w * (curve[g, j + 1] - curve[g, j]))
+
+    if split:
+        col = padded[int(np.argmin(np.abs(taus - tau)))]
+        a_ci, g_ci = ([float(c.low[g, col]), float(c.high[g, col])] for c in cis)
+        a, gen = at(attack), at(genuine)
+        attack_ci = [min(a_ci[0], a), max(a_ci[1], a)] if not math.isnan(a) else None
+        genuine_ci = [min(g_ci[0], gen), max(g_ci[1], gen)] if not math.isnan(gen) else None
+        return OperatingPoint(
+            name, tau, none_if_nan(a), none_if_nan(gen), none_if_nan(target),
+            tau_ci=_pair(boot.tau.low, boot.tau.high, bg, tau), attack_ci=attack_ci,
+            genuine_ci=genuine_ci, chosen_on="dev", reported_on="eval",
+            dev_attack_success=none_if_nan(p.attack[g]),
+            dev_genuine_recognition=none_if_nan(p.genuine[g]),
+            false_name_rate=none_if_nan(at(fnr)))
+    a, gen = none_if_nan(p.attack[g]), none_if_nan(p.genuine[g])
+    return OperatingPoint(
+        name, tau, a, gen, none_if_nan(target),
+        tau_ci=_pair(boot.tau.low, boot.tau.high, bg, tau),
+        attack_ci=_pair(boot.attack.low, boot.attack.high, bg, a),
+        genuine_ci=_pair(boot.genuine.low, boot.genuine.high, bg, gen),
+        false_name_rate=none_if_nan(at(fnr)))
 
 
 def comparison_rows(metrics: list[dict[str, Any]]) -> list[ComparisonRow]:

@@ -307,11 +307,20 @@ def simulate_cohort_results(
     Strings are "" and numbers NaN where the contract says empty. `confidence` is the
     reported confidence (percent); `similarity` (fake rows only) is the vendor's face
     similarity between the fake and its paired real (NaN for Naver). Seeded, reproducible.
+    `datasets` may include "NonCelebrities", the zero-effort impostor set
+    (`simulators.impostors`); the default is the paper's five deepfake sets.
     """
     params, policies = _resolve(params)
     datasets = tuple(DATASETS if datasets is None else datasets)
     cols: dict[str, list[np.ndarray]] = {c: [] for c in RESULT_COLUMNS}
     for name in datasets:
+        if name == "NonCelebrities":  # the zero-effort impostors (simulators/impostors.py)
+            from simulators.impostors import simulate_impostor_results
+
+            imp = simulate_impostor_results(scale=scale, seed=seed, vendors=vendors, params=params)
+            for c in RESULT_COLUMNS:
+                cols[c].append(imp[c])
+            continue
         dr = draw(name, scale, seed)
         sp = dr.spec
         dp = params["cohort"]["datasets"][name]

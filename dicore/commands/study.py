@@ -88,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="join this Ray cluster (`ray start --head` prints it), e.g. "
                         "10.0.0.5:6379")
     add_common(parser)
+    add_protocol_arguments(parser)
 
 
 def check_thresholds(args) -> None:
@@ -97,6 +98,26 @@ def check_thresholds(args) -> None:
         v = getattr(args, name)
         if not (math.isfinite(v) and 0.0 <= v <= 100.0):
             raise UserError(f"--{name} {v} is outside 0..100", hint="thresholds are percent")
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """--protocol, --dev-fraction, --split-seed (shared by `dicore study` and `dicore sweep`)."""
+    parser.add_argument("--protocol", choices=("all", "dev-eval"), default="all",
+                        help="all: operating points chosen on the data they are reported on "
+                        "(default); dev-eval: chosen on a development set of identities, "
+                        "reported on the held-out evaluation set")
+    parser.add_argument("--dev-fraction", type=float, default=0.5, metavar="F",
+                        help="dev-eval: share of each dataset's identities in the dev set (default 0.5)")
+    parser.add_argument("--split-seed", type=int, default=0, metavar="S",
+                        help="dev-eval: seed of the identity split (default 0)")
+
+
+def check_protocol(args) -> None:
+    from dicore.errors import UserError
+
+    if not (math.isfinite(args.dev_fraction) and 0.0 < args.dev_fraction < 1.0):
+        raise UserError(f"--dev-fraction {args.dev_fraction} must lie strictly between 0 and 1",
+                        hint="e.g. --dev-fraction 0.5")
 
 
 def check_concurrency(args) -> None:
@@ -114,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_thresholds(args)
     check_concurrency(args)
+    check_protocol(args)
     if (args.workers or args.ray_address) and args.manifest is None:
         from dicore.errors import UserError
 
@@ -137,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         rates=parse_rates(args.rate), cassette=args.cassette, retry_errors=args.retry_errors,
         allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
         report=not args.no_report, recompute=args.recompute,
-        workers=args.workers, ray_address=args.ray_address,
+        workers=args.workers, ray_address=args.ray_address, protocol=args.protocol,
+        dev_fraction=args.dev_fraction, split_seed=args.split_seed,
     )
     console = Console(stderr=True)
     enable_jax_cache()
@@ -192,7 +215,7 @@ def print_summary(outcome, console) -> None:
     from dicore import VENDORS
 
     by = {(r["dataset"], r["vendor"], r["metric"]): r for r in outcome.metrics}
-    datasets = list(dict.fromkeys(r["dataset"] for r in outcome.metrics))
+    datasets = list(dict.fromkeys(r["dataset"] for r in outcome.metrics if r["metric"] != "FMR"))
     vendors = [v for v in VENDORS if any(k[1] == v for k in by)]
     title = "attack success, percent"
     if outcome.simulated:
@@ -210,6 +233,10 @@ def print_summary(outcome, console) -> None:
                 cells.append("-" if r is None or r["value"] is None else f"{r['value']:.1f}")
             table.add_row(d, v, *cells)
     console.print(table)
+    fmr = [r for r in outcome.metrics if r["metric"] == "FMR" and r["value"] is not None]
+    if fmr:  # the zero-effort impostor view
+        console.print("false-name rate of people the vendor does not know (FMR analogue): "
+                      + ", ".join(f"{r['vendor']} {r['value']:.1f}% (n={r['n']})" for r in fmr))
     for note in outcome.notes:
         console.print(f"[dim]{note}[/dim]")
     for warning in outcome.warnings:

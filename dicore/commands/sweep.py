@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-joint", action="store_true", help="leave the beta x gamma grid out of the file")
     parser.add_argument("--out", default="sweeps.json", metavar="FILE", help="output JSON (default sweeps.json)")
+    parser.add_argument("--resamples", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the operating points' intervals (default 1000)")
+    from dicore.commands.study import add_protocol_arguments
+
+    add_protocol_arguments(parser)
 
 
 MAX_GRID_POINTS = 100_001  # 0:100:0.001; a finer sweep is a list of values (a,b,c)
@@ -94,7 +99,7 @@ def default_taus(floor: float) -> np.ndarray:
 
 
 def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=DEFAULT_GENUINE_KEEP,
-            joint=True) -> dict:
+            joint=True, dev_rows=None, n_resamples=1000) -> dict:
     """The sweeps.json parts `{"sweeps", "joint", "tradeoffs"}` (`dicore.tables` records;
     joint None with joint=False); raises UserError on censored taus.
 
@@ -118,7 +123,8 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
         except ValueError as exc:
             raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
         grids[vendor] = grid
-    kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target)
+    kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target,
+              dev_rows=dev_rows, n_resamples=n_resamples)
     return {
         "sweeps": tables.sweep_curves(obs, vocab, betas, gammas),
         "joint": tables.joint_grids(obs, vocab, betas, gammas) if joint else None,
@@ -136,19 +142,28 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.genuine_target) and 0.0 <= args.genuine_target <= 100.0):
         raise UserError(f"--genuine-target {args.genuine_target} is outside 0..100", "a percent, e.g. 90")
     check_output_file(args.out, "--out")
+    from dicore.commands.study import check_protocol
+    from dicore.stages import protocol_split
+
+    check_protocol(args)
+    if args.resamples < 1:
+        raise UserError(f"--resamples {args.resamples} must be at least 1", "e.g. --resamples 1000")
     obs, vocab = read_results_file(args.results)
     if obs.n == 0:
         raise UserError(f"{args.results} has no result rows", "run `dicore run` or `dicore study` first")
+    dev_rows, protocol = protocol_split(obs, vocab, args.protocol, args.dev_fraction, args.split_seed)
     parts = compute(
         obs, vocab, betas=betas, gammas=gammas, taus=taus, attack=args.attack,
-        genuine_target=args.genuine_target, joint=not args.no_joint,
+        genuine_target=args.genuine_target, joint=not args.no_joint, dev_rows=dev_rows,
+        n_resamples=args.resamples,
     )
     from dicore.formats.sweeps_json import write_sweeps_json
 
     simulated = bool(vocab.simulated)
     try:
         write_sweeps_json(args.out, parts["sweeps"], parts["tradeoffs"], joint=parts["joint"],
-                          simulated=simulated, genuine_keep=args.genuine_target, indent=None)
+                          simulated=simulated, genuine_keep=args.genuine_target, indent=None,
+                          protocol=protocol)
     except OSError as exc:
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
     label = " (SIMULATED vendors)" if simulated else ""
@@ -160,5 +175,6 @@ def run(args: argparse.Namespace) -> int:
         best_s = (f"tau {best.tau:g}: {c.attack} {best.attack_success:.1f}%"
                   if best.tau is not None else "none")
         eer_s = f"tau {eer.tau:g}: {eer.attack_success:.1f}%" if eer.tau is not None else "none"
-        print(f"  {c.dataset:<12} {c.vendor:<6} {best.name}: {best_s}; equal error: {eer_s}")
+        where = " (chosen on dev, reported on eval)" if best.chosen_on == "dev" else ""
+        print(f"  {c.dataset:<12} {c.vendor:<6} {best.name}: {best_s}; equal error: {eer_s}{where}")
     return 0

@@ -43,6 +43,23 @@ RULES = {
 }
 
 
+ALL_DATA_PROTOCOL = {
+    "name": "all",
+    "note": "operating points chosen on the data they are reported on (optimistic); "
+            "--protocol dev-eval chooses them on a development set of identities and "
+            "reports them on the held-out evaluation set",
+}
+
+INTERVALS = {
+    "level": 0.95,
+    "curves": "cluster-adjusted Wilson per threshold (identities are the clusters; "
+              "docs/metrics.md): ci_low/ci_high, *_ci_low/*_ci_high",
+    "operating_points": "cluster bootstrap over identities (1000 resamples unless stated), "
+                        "the point re-chosen in every resample; rate intervals floored by "
+                        "the cluster-adjusted Wilson interval: tau_ci, attack_ci, genuine_ci",
+}
+
+
 def sweeps_to_json(
     sweeps: list[SweepCurve], tradeoffs: list[TradeoffCurve],
     joint: list[JointGrid] | None = None,
@@ -66,16 +83,13 @@ def sweeps_from_json(data: dict[str, Any]) -> tuple[list[SweepCurve], list[Trade
             sweeps.append(SweepCurve(str(s["dataset"]), str(s["vendor"]), str(s["metric"]),
                                      [float(t) for t in s["thresholds"]],
                                      [none_if_nan(v) for v in s["values"]],
-                                     None if s.get("n") is None else int(s["n"])))
+                                     None if s.get("n") is None else int(s["n"]),
+                                     _opt_list(s.get("ci_low")), _opt_list(s.get("ci_high"))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"sweeps[{i}]: {exc}") from exc
     for i, t in enumerate(data.get("tradeoffs", [])):
         try:
-            ops = [OperatingPoint(str(o["name"]), none_if_nan(o.get("tau")),
-                                  none_if_nan(o.get("attack_success")),
-                                  none_if_nan(o.get("genuine_recognition")),
-                                  none_if_nan(o.get("target")))
-                   for o in t.get("operating_points", [])]
+            ops = [_point(o) for o in t.get("operating_points", [])]
             tradeoffs.append(TradeoffCurve(
                 str(t["vendor"]), [float(x) for x in t["tau"]],
                 [none_if_nan(x) for x in t["attack_success"]],
@@ -83,10 +97,35 @@ def sweeps_from_json(data: dict[str, Any]) -> tuple[list[SweepCurve], list[Trade
                 str(t.get("dataset", "all")), str(t.get("attack", "TA")),
                 none_if_nan(t.get("floor")),
                 None if t.get("n_fakes") is None else int(t["n_fakes"]),
-                None if t.get("n_reals") is None else int(t["n_reals"])))
+                None if t.get("n_reals") is None else int(t["n_reals"]),
+                **{k: _opt_list(t.get(k)) for k in _CURVE_LISTS},
+                n_impostors=None if t.get("n_impostors") is None else int(t["n_impostors"]),
+                false_name_points=[_point(o) for o in t.get("false_name_points", [])]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"tradeoffs[{i}]: {exc}") from exc
     return sweeps, tradeoffs
+
+
+_CURVE_LISTS = ("attack_ci_low", "attack_ci_high", "genuine_ci_low", "genuine_ci_high",
+                "false_name_rate", "false_name_ci_low", "false_name_ci_high",
+                "dev_attack_success", "dev_genuine_recognition")
+
+
+def _opt_list(values) -> list[float | None] | None:
+    return None if values is None else [none_if_nan(x) for x in values]
+
+
+def _point(o: dict[str, Any]) -> OperatingPoint:
+    """An operating point; the interval and protocol fields are optional (older files)."""
+    return OperatingPoint(
+        str(o["name"]), none_if_nan(o.get("tau")), none_if_nan(o.get("attack_success")),
+        none_if_nan(o.get("genuine_recognition")), none_if_nan(o.get("target")),
+        tau_ci=_opt_list(o.get("tau_ci")), attack_ci=_opt_list(o.get("attack_ci")),
+        genuine_ci=_opt_list(o.get("genuine_ci")), chosen_on=str(o.get("chosen_on", "all")),
+        reported_on=str(o.get("reported_on", "all")),
+        dev_attack_success=none_if_nan(o.get("dev_attack_success")),
+        dev_genuine_recognition=none_if_nan(o.get("dev_genuine_recognition")),
+        false_name_rate=none_if_nan(o.get("false_name_rate")))
 
 
 def read_sweeps_json(path: str | Path) -> dict[str, Any]:
@@ -99,11 +138,13 @@ def read_sweeps_json(path: str | Path) -> dict[str, Any]:
 def write_sweeps_json(
     path: str | Path, sweeps: list[SweepCurve], tradeoffs: list[TradeoffCurve], *,
     simulated: bool, genuine_keep: float, joint: list[JointGrid] | None = None,
-    indent: int | None = 2,
+    indent: int | None = 2, protocol: dict[str, Any] | None = None,
 ) -> Path:
-    """sweeps.json (the simulated label, the rules, the curves), atomically."""
+    """sweeps.json (the simulated label, the rules, the protocol, the curves), atomically.
+    `protocol` None: all data (the points are chosen on the data they are reported on)."""
     from dicore.formats.atomic import write_json
 
     payload = {"simulated": bool(simulated), "genuine_keep": float(genuine_keep),
-               "rules": RULES, **sweeps_to_json(sweeps, tradeoffs, joint)}
+               "rules": RULES, "protocol": protocol or ALL_DATA_PROTOCOL,
+               "intervals": INTERVALS, **sweeps_to_json(sweeps, tradeoffs, joint)}
     return write_json(path, payload, indent=indent)

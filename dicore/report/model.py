@@ -54,7 +54,8 @@ class ReportInputs:
 
     @property
     def datasets(self) -> list[str]:
-        seen = list(dict.fromkeys(r["dataset"] for r in self.metrics))
+        # Datasets with attack metrics (an impostor-only set has just FMR rows).
+        seen = list(dict.fromkeys(r["dataset"] for r in self.metrics if r["metric"] != "FMR"))
         known = [d for d in paper.DATASETS if d in seen]
         return known + [d for d in seen if d not in known]
 
