@@ -84,8 +84,9 @@ def test_outputs_satisfy_the_contract(study):
     assert set(metrics) == {"beta", "gamma", "simulated", "rows"}
     assert (metrics["beta"], metrics["gamma"], metrics["simulated"]) == (90.0, 80.0, True)
     assert {r["metric"] for r in metrics["rows"]} == {"TA", "NA", "DHF", "DHC", "DHS", "SIC",
-                                                      "IAPMR", "FNMR"}
-    assert len(metrics["rows"]) == 5 * 3 * 8
+                                                      "IAPMR", "FNMR", "FMR"}
+    # 5 deepfake sets x 3 vendors x 8 metrics, and the impostor set's FMR per vendor.
+    assert len(metrics["rows"]) == 5 * 3 * 8 + 3
     for name in ("sweeps.json", "calibration.json", "provenance.json"):
         assert json.loads((study / name).read_text())["simulated"] is True
     calib = json.loads((study / "calibration.json").read_text())
@@ -115,6 +116,8 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
     for r in rows:
         if r["method"] == "real":  # the FNMR analogue: a real image not named as itself
             acc[(r["dataset"], r["vendor"])]["FNMR"].append(r["predicted"] != r["target"])
+        if r["method"] == "impostor":  # the FMR analogue: an impostor named as anyone
+            acc[(r["dataset"], r["vendor"])]["FMR"].append(r["predicted"] != "")
         if r["is_fake"] != "true":
             continue
         g = (r["dataset"], r["vendor"])
@@ -137,6 +140,8 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
     for g, metrics in acc.items():
         for m, xs in metrics.items():
             out[(*g, m)] = (100.0 * np.mean(xs), len(xs))
+        if "TA" not in metrics:
+            continue  # the impostor set: FMR only
         hits = list(idents[g].values())
         out[(*g, "SIC")] = (100.0 * np.mean(hits), len(hits))
         out[(*g, "IAPMR")] = out[(*g, "TA")]
@@ -189,7 +194,9 @@ def test_sweep_and_study_write_one_sweeps_format_and_one_operating_point_rule(st
                   "--betas", "0:100:10", "--gammas", "0:100:10")
     assert "90% of" in proc.stdout  # the operating point states its target
     theirs = json.loads(out.read_text())
-    assert set(mine) == {"simulated", "genuine_keep", "rules", "sweeps", "tradeoffs"}
+    assert set(mine) == {"simulated", "genuine_keep", "rules", "protocol", "intervals", "sweeps",
+                         "tradeoffs"}
+    assert mine["protocol"]["name"] == theirs["protocol"]["name"] == "all"
     assert set(theirs) == set(mine) | {"joint"}
     assert mine["rules"] == theirs["rules"] and mine["genuine_keep"] == theirs["genuine_keep"]
     for key in ("sweeps", "tradeoffs"):

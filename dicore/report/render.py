@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dicore import METRICS, paper
-from dicore.report import figures, fit
+from dicore.report import figures, fit, protocol
 from dicore.report.model import ReportInputs, vendor_label
 
 SIM_BANNER = ("SIMULATED: these numbers come from dicore's simulated vendors, not from the "
@@ -60,8 +60,6 @@ def _tables(inputs: ReportInputs) -> dict[str, tuple[list[str], list[list[str]]]
                     row.append(f"{r['value']:.1f} [{_fmt(r.get('ci_low'))}, "
                                f"{_fmt(r.get('ci_high'))}] n={r.get('n', '?')}")
             metrics.append(row)
-    ops = [[vendor_label(c.vendor), c.attack, op.name, _fmt(op.tau), _fmt(op.attack_success),
-            _fmt(op.genuine_recognition)] for c in inputs.tradeoffs for op in c.operating_points]
     return {
         "comparison": (["dataset", "vendor", "metric", who, "paper", "difference (pp)"], comp),
         "defence": (["dataset", "detector", "detector acc %", "vendor", "attack",
@@ -70,8 +68,9 @@ def _tables(inputs: ReportInputs) -> dict[str, tuple[list[str], list[list[str]]]
         "fit": fit.fit_table(inputs),
         "inconsistencies": fit.inconsistencies(),
         "metrics": (["dataset", "vendor", *[f"{m} % [95% CI]" for m in METRICS]], metrics),
-        "operating": (["vendor", "attack", "operating point", "tau %", "attack success %",
-                       "genuine recognition %"], ops),
+        "operating": protocol.operating_table(inputs),
+        "impostors": protocol.impostor_table(inputs),
+        "iso": protocol.iso_table(inputs),
     }
 
 
@@ -123,7 +122,16 @@ SECTIONS = (
     ("tradeoff.png", "Trade-off over the reporting threshold",
      "What attack success and genuine recognition (a real image named as its own identity) "
      "would be if the vendor reported names only at confidence >= tau."),
-    ("operating", "Operating points", ""),
+    ("operating", "Operating points",
+     "95% intervals: tau and rates by a cluster bootstrap over identities (rates floored by the "
+     "cluster-adjusted Wilson interval). A point chosen on the data it is reported on is "
+     "optimistic; `--protocol dev-eval` chooses it on a development set of identities."),
+    ("impostors", "Zero-effort impostors: genuine vs impostor",
+     "Real faces of people the vendor does not know (not celebrities): any name is a false "
+     "name. The taus where the false-name rate first falls to 1% / 0.1%, with genuine "
+     "recognition and attack success there (three classes)."),
+    ("iso", "ISO/IEC 30107-3 and 19795 names", "The standard's names beside the paper's "
+     "(docs/metrics.md has the mapping)."),
     ("sweeps.png", "Threshold sweeps", "DHC over beta and DHS over gamma."),
     ("defence", "Defence: a deepfake detector in front of the API",
      "A fake the detector blocks cannot succeed; attack success after the filter is over all "
@@ -176,7 +184,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
                   else "", f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{b64}'>"]
         else:
             header, rows = tables[key]
-            if not rows and key in ("operating", "defence"):
+            if not rows and key in ("operating", "defence", "impostors"):
                 continue
             md += [f"## {heading}\n", note + "\n" if note else "", _md_table(header, rows)]
             h += [f"<h2>{html.escape(heading)}</h2>",
