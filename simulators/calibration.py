@@ -457,7 +457,7 @@ def _set_share(p, vendor: str, share: float) -> None:
 
 def fit(
     scale: str = "paper",
-    seeds: tuple[int, ...] = (0, 1),
+    seeds: tuple[int, ...] = (0, 1, 2),
     base: dict[str, Any] | None = None,
     rounds: int = 2,
     maxfev: int = 1500,
