@@ -83,8 +83,9 @@ def test_outputs_satisfy_the_contract(study):
     metrics = json.loads((study / "metrics.json").read_text())
     assert set(metrics) == {"beta", "gamma", "simulated", "rows"}
     assert (metrics["beta"], metrics["gamma"], metrics["simulated"]) == (90.0, 80.0, True)
-    assert {r["metric"] for r in metrics["rows"]} == {"TA", "NA", "DHF", "DHC", "DHS", "SIC"}
-    assert len(metrics["rows"]) == 5 * 3 * 6
+    assert {r["metric"] for r in metrics["rows"]} == {"TA", "NA", "DHF", "DHC", "DHS", "SIC",
+                                                      "IAPMR", "FNMR"}
+    assert len(metrics["rows"]) == 5 * 3 * 8
     for name in ("sweeps.json", "calibration.json", "provenance.json"):
         assert json.loads((study / name).read_text())["simulated"] is True
     calib = json.loads((study / "calibration.json").read_text())
@@ -112,6 +113,8 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
     acc = defaultdict(lambda: defaultdict(list))
     idents = defaultdict(lambda: defaultdict(bool))
     for r in rows:
+        if r["method"] == "real":  # the FNMR analogue: a real image not named as itself
+            acc[(r["dataset"], r["vendor"])]["FNMR"].append(r["predicted"] != r["target"])
         if r["is_fake"] != "true":
             continue
         g = (r["dataset"], r["vendor"])
@@ -136,6 +139,7 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
             out[(*g, m)] = (100.0 * np.mean(xs), len(xs))
         hits = list(idents[g].values())
         out[(*g, "SIC")] = (100.0 * np.mean(hits), len(hits))
+        out[(*g, "IAPMR")] = out[(*g, "TA")]
     return out
 
 

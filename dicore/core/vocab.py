@@ -6,12 +6,26 @@ VENDORS = ("aws", "azure", "naver")
 PAPER_VENDOR_NAMES = {"aws": "AWS", "azure": "MS", "naver": "NAV"}
 """Vendor id -> the paper's label."""
 
-METHODS = ("replacement", "reenactment", "synthesis", "real")
-"""Deepfake methods, and `real` for genuine images."""
+METHODS = ("replacement", "reenactment", "synthesis", "real", "impostor")
+"""Deepfake methods, `real` for genuine images of the study's identities, and `impostor` for
+real images of people the vendor does not know (zero-effort impostors, not celebrities;
+`is_fake` false). Indices are stable: new methods are appended."""
+
+REAL_METHODS = ("real", "impostor")
+"""Methods of real (not fake) images."""
 
 METRICS = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")
 """Metric order of every (6, G) array of `dicore.core.metrics` and of metrics.json."""
 
+ISO_METRICS = ("IAPMR", "FNMR", "FMR")
+"""ISO/IEC 30107-3 / 19795 names that metrics.json also carries (docs/metrics.md, mapping):
+IAPMR = TA (targeted attack success, impostor attack presentation match rate); FNMR
+analogue = genuine miss rate (a real image of a study identity not named as itself);
+FMR analogue = false-name rate of zero-effort impostors (a person the vendor does not
+know named as anyone)."""
+
+ALL_METRICS = METRICS + ISO_METRICS
+"""Every metric name a metrics.json row may hold."""
 DEFAULT_BETA = 90.0
 """The paper's DHC confidence threshold beta, percent (`dicore.paper.thresholds()`; a test
 checks they agree)."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dicore import METRICS, PAPER_VENDOR_NAMES, VENDORS, paper
-from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+from dicore import PAPER_VENDOR_NAMES, VENDORS, paper
+from dicore.core.vocab import ALL_METRICS, DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.tables import ComparisonRow, SweepCurve, TradeoffCurve, comparison_rows
 
 
@@ -39,7 +39,7 @@ class ReportInputs:
             missing = {"dataset", "vendor", "metric", "value"} - set(row)
             if missing:
                 raise ValueError(f"metrics row {i} lacks {sorted(missing)}")
-            if row["metric"] not in METRICS:
+            if row["metric"] not in ALL_METRICS:
                 raise ValueError(f"metrics row {i}: unknown metric {row['metric']!r}")
         if self.comparison is None:
             self.comparison = comparison_rows(self.metrics)
