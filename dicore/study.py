@@ -49,6 +49,8 @@ class StudyConfig:
     gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
+    workers: int | None = None  # sim manifest: run the pipeline on this many Ray workers
+    ray_address: str | None = None  # join this Ray cluster instead of a local Ray
 
 
 @dataclass
@@ -146,6 +148,21 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
         console.print(f"resuming: {done} call(s) already in {store.path}, {len(tasks)} to go")
     if tasks and cfg.backend == "live":
         confirm_live(tasks, backends, yes=cfg.yes, console=console, rates=cfg.rates)
+    if cfg.workers or cfg.ray_address:
+        from dicore.distributed import run_tasks_ray
+
+        if cfg.backend != "sim":
+            raise UserError(
+                f"--workers runs the simulated pipeline on Ray; --backend {cfg.backend} calls "
+                "rate-limited APIs", hint="use --concurrency for live or replayed calls",
+            )
+        workers = cfg.workers or 2
+        console.print(f"running {len(tasks)} call(s) on {workers} Ray worker(s)"
+                      + (f" at {cfg.ray_address}" if cfg.ray_address else " (local Ray)"))
+        summary = run_tasks_ray(tasks, list(backends), store, workers=workers,
+                                address=cfg.ray_address, gallery=cfg.gallery)
+        summary.already_done = done
+        return manifest, summary
     concurrency = cfg.concurrency or (4 if cfg.backend == "live" else 1)
     summary = run_with_progress(
         tasks, backends, store, console=console, rates=cfg.rates, concurrency=concurrency
@@ -310,11 +327,11 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
-
         inputs = ReportInputs(
             metrics=metrics, beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
             tradeoffs=tradeoffs, defence=defence, provenance=provenance, simulated=simulated,
-            breakdowns=breakdowns,
+            # per_identity.csv rows: `dicore.tables.identity_rows` plus TA/NA columns
+            identity=breakdowns.per_identity, breakdowns=breakdowns,
         )
         written = stages.run("writing the report", write_report, out, inputs)
         files.update({f"report:{k}": Path(p) for k, p in written.items()})
