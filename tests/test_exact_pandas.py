@@ -93,7 +93,9 @@ def study(tmp_path_factory) -> Path:
 def test_every_metric_equals_a_pandas_float64_recomputation(study):
     ours = json.loads((study / "metrics.json").read_text())
     theirs = pandas_metrics(read_results_csv(study / "results.csv"), ours["beta"], ours["gamma"])
-    rows = {(r["dataset"], r["vendor"], r["metric"]): r["value"] for r in ours["rows"]}
+    six = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")  # the breakdowns' extra rows: below
+    rows = {(r["dataset"], r["vendor"], r["metric"]): r["value"] for r in ours["rows"]
+            if r["metric"] in six}
     assert set(rows) == set(theirs) and len(rows) == 5 * 3 * 6
     wrong = {
         k: (rows[k], theirs[k]) for k in rows
@@ -150,3 +152,39 @@ def test_near_ties_in_the_file_decide_dhf_as_float64_does(study, tmp_path):
     assert theirs["D", "azure", "DHS"] == 100.0  # 80.00000000000001 > 80
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_hit_landing_and_video_rows_equal_a_pandas_recomputation(study):
+    """metrics.json's NA_AS_* and *_VIDEO_* rows (issue 12) from results.csv in pandas."""
+    ours = {(r["dataset"], r["vendor"], r["metric"]): r for r in
+            json.loads((study / "metrics.json").read_text())["rows"]}
+    df = pd.read_csv(study / "results.csv", dtype=str, keep_default_na=False)
+    fake = df[df.is_fake == "true"].copy()
+    real = df[df.is_fake == "false"].set_index(["vendor", "dataset", "item_id"])
+    fake["real_pred"] = [real.loc[(v, d, r), "predicted"] for v, d, r in
+                         zip(fake.vendor, fake.dataset, fake.real_item_id, strict=True)]
+    fake["named"] = fake.predicted != ""
+    fake["ta"] = fake.named & (fake.predicted == fake.target) & (fake.real_pred == fake.target)
+    checked = 0
+    for (d, v), g in fake.groupby(["dataset", "vendor"]):
+        named = g[g.named]
+        kinds = {"TARGET": named.predicted == named.target,
+                 "REFERENCE": (named.predicted != named.target) & (named.predicted == named.reference)}
+        kinds["OTHER"] = ~(kinds["TARGET"] | kinds["REFERENCE"])
+        for k, mask in kinds.items():
+            row = ours[(d, v, f"NA_AS_{k}")]
+            assert row["count"] == int(mask.sum()) and row["n"] == len(named)
+            if len(named):
+                assert row["value"] == 100.0 * int(mask.sum()) / len(named)
+        per_video = g.groupby("source_video").agg(frames=("ta", "size"), ta=("ta", "sum"),
+                                                  na=("named", "sum"))
+        for metric in ("TA", "NA"):
+            col = per_video[metric.lower()]
+            any_ = 100.0 * (col > 0).sum() / len(per_video)
+            majority = 100.0 * (2 * col > per_video.frames).sum() / len(per_video)
+            assert ours[(d, v, f"{metric}_VIDEO_ANY")]["value"] == pytest.approx(any_, abs=1e-12)
+            assert ours[(d, v, f"{metric}_VIDEO_MAJORITY")]["value"] == pytest.approx(
+                majority, abs=1e-12)
+            assert ours[(d, v, f"{metric}_VIDEO_ANY")]["n"] == len(per_video)
+        checked += 1
+    assert checked == 15
