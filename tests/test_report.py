@@ -105,7 +105,7 @@ def test_write_report_simulated(tmp_path):
     images = _pngs_in_html(html)
     assert len(images) == 3
     assert all(base64.b64decode(b)[:4] == b"\x89PNG" for b in images)
-    assert not re.search(r"(src|href)=['\"](?!data:)", html)
+    assert not re.search(r"(src|href)=['\"](?!data:|#)", html)  # in-page anchors only
 
 
 def test_write_report_live_has_no_simulated_label(tmp_path):

@@ -75,8 +75,8 @@ def test_report_has_contents_and_no_empty_section(small, tmp_path):
     for chunk in chunks:
         assert re.search(r"<table|<img|<details", chunk), chunk[:80]
     assert "(no rows)" not in page
-    # Every figure is inline and links to its full-size file; mine fit a page (<= 1100 px).
-    links = re.findall(r"<a href='([^']+\.png)' target='_blank'[^>]*><img", page)
+    # Every figure is inline and a click shows it at full size; mine fit a page (<= 1100 px).
+    links = re.findall(r"<img [^>]*title='click: full size \(([^)]+\.png)\)' onclick=", page)
     assert len(links) == page.count("<img") and len(links) >= 6
     for name in links:
         assert name in written and (tmp_path / name).is_file()

@@ -174,10 +174,12 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
 
     def figure(name: str, heading: str, data: bytes) -> tuple[str, str]:
         b64 = base64.b64encode(data).decode("ascii")
-        # Inline (self-contained); a click opens the full-size PNG written beside the page.
+        # Inline (the page is self-contained); a click toggles full size (the PNG is also
+        # written beside the page as `name`).
         return (f"![{heading}]({name})\n",
-                f"<a href='{html.escape(name)}' target='_blank' title='full size'>"
-                f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{b64}'></a>")
+                f"<div class='fig'><img alt='{html.escape(heading)}' title='click: full size "
+                f"({html.escape(name)})' onclick=\"this.classList.toggle('full')\" "
+                f"src='data:image/png;base64,{b64}'></div>")
 
     def add(anchor, heading, note, md_parts, html_parts):
         blocks.append((anchor, heading,
@@ -258,6 +260,7 @@ h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bott
 font-size:1.1em;margin:1em 0}
 .warn{background:#fff4cc;border:1px solid #e0b000;padding:.6em 1em;border-radius:4px;margin:1em 0}
 img{max-width:100%;height:auto;border:1px solid #eee;cursor:zoom-in}
+.fig{overflow-x:auto}img.full{max-width:none;cursor:zoom-out}
 .toc{background:#f7f7f7;border:1px solid #ddd;border-radius:4px;padding:.4em 1em;margin:1em 0}
 .toc ol{margin:.3em 0;columns:2}a.top{font-size:.6em;font-weight:normal;margin-left:.6em}
 details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}h3{font-size:1em}
