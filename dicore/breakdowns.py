@@ -25,9 +25,11 @@ from dicore.core.groups import GroupSizes
 from dicore.core.intervals import wilson_interval
 from dicore.core.metrics import fake_outcomes, group_ids, identity_segments, segment_counts
 from dicore.core.observations import Observations, Vocab
+from dicore.core.vocab import BREAKDOWN_METRICS
 from dicore.tables import identity_rows, metrics_table, none_if_nan, percent, present_groups
 
 LANDING_METRICS = tuple(f"NA_AS_{k.upper()}" for k in landing.LANDINGS)
+assert set(LANDING_METRICS) <= set(BREAKDOWN_METRICS)
 """metrics.json extra rows: share of the named fakes named as their target, their
 reference/source, another identity (n = named fakes)."""
 VIDEO_METRICS = ("TA", "NA")

@@ -71,8 +71,8 @@ def test_comparison_rows_cover_every_ta_na_cell():
 
 
 def test_inputs_validate():
-    with pytest.raises(ValueError, match="not a name"):
-        ReportInputs(metrics=[dict(dataset="D", vendor="aws", metric="", value=1.0)])
+    with pytest.raises(ValueError, match="unknown metric"):
+        ReportInputs(metrics=[dict(dataset="D", vendor="aws", metric="XX", value=1.0)])
     # metrics.json may hold extra rows (e.g. NA_AS_TARGET); the six stay as they are.
     ReportInputs(metrics=[dict(dataset="D", vendor="aws", metric="NA_AS_TARGET", value=1.0)])
     with pytest.raises(ValueError, match="lacks"):

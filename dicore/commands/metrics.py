@@ -111,16 +111,14 @@ def run(args: argparse.Namespace) -> int:
     from dicore.formats.metrics_json import write_metrics_json
     from dicore.formats.names_csv import read_names
     from dicore.formats.results import read_results_file
-    from dicore.names import canonical_columns, name_mismatches
+    from dicore.names import canonical_columns, name_mismatches_coded
     from dicore.tables import metrics_table
 
     _check_options(args)
     names = read_names(args.names) if args.names else None
-    canonical: dict = {}
 
     def identities(cols):  # targets and names in canonical form (dicore.names)
-        canonical.update(canonical_columns(cols, names))
-        return canonical
+        return canonical_columns(cols, names)
 
     obs, vocab = read_results_file(args.results, identities=identities)
     if args.by == "video" or args.group_by:
@@ -143,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         from dicore.errors import UserError
 
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
-    for warning in name_mismatches(canonical):
+    for warning in name_mismatches_coded(obs, vocab):
         print(f"WARNING {warning}", file=sys.stderr)
     label = " (SIMULATED vendors)" if vocab.simulated else ""
     print(f"{len(rows)} metric rows from {obs.n} results -> {args.out}{label}", file=sys.stdout)

@@ -35,6 +35,7 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from dicore import METHODS
+from dicore.core.vocab import REAL_METHODS
 from dicore.errors import UserError
 
 COLUMNS = (
@@ -50,7 +51,7 @@ COLUMNS = (
     "frame_index",
 )
 REQUIRED = ("item_id", "path", "is_fake", "dataset", "method", "target")
-FAKE_METHODS = tuple(m for m in METHODS if m != "real")
+FAKE_METHODS = tuple(m for m in METHODS if m not in REAL_METHODS)
 FRAME_INDEX_MAX = 2**63 - 1  # SQLite's INTEGER
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -239,12 +240,13 @@ def validate_records(
         method = get("method").lower()
         if method not in METHODS:
             bad(i, "method", f"unknown method {get('method')!r} (one of {', '.join(METHODS)})")
-        elif is_fake is not None and is_fake != (method != "real"):
+        elif is_fake is not None and is_fake != (method not in REAL_METHODS):
             bad(
                 i,
                 "method",
                 f"method {method!r} with is_fake={str(is_fake).lower()}: real rows use "
-                "method 'real', fakes one of " + ", ".join(FAKE_METHODS),
+                "method 'real' (or 'impostor': a person the vendor does not know), fakes one of "
+                + ", ".join(FAKE_METHODS),
             )
         for field in ("dataset", "target", "path"):
             if not get(field):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dicore import PAPER_VENDOR_NAMES, VENDORS, paper
-from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+from dicore.core.vocab import ALL_METRICS, BREAKDOWN_METRICS, DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.tables import ComparisonRow, SweepCurve, TradeoffCurve, comparison_rows
 
 
@@ -42,8 +42,8 @@ class ReportInputs:
             missing = {"dataset", "vendor", "metric", "value"} - set(row)
             if missing:
                 raise ValueError(f"metrics row {i} lacks {sorted(missing)}")
-            if not isinstance(row["metric"], str) or not row["metric"]:
-                raise ValueError(f"metrics row {i}: metric {row['metric']!r} is not a name")
+            if row["metric"] not in ALL_METRICS + BREAKDOWN_METRICS:
+                raise ValueError(f"metrics row {i}: unknown metric {row['metric']!r}")
         if self.comparison is None:
             self.comparison = comparison_rows(self.metrics)
         if self.simulated is None:
