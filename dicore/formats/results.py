@@ -622,5 +622,12 @@ def read_extra_columns(path: str | Path, names: Sequence[str]) -> dict[str, list
             + " (a manifest column travels into the results file of `dicore study`)")
     if data is None:
         table = pq.read_table(path, columns=list(names)).to_pydict()
-        return {c: [_text(v) for v in table[c]] for c in names}
-    return {c: [_text(r.get(c)) for r in data] for c in names}
+        return {c: [_cell_text(v) for v in table[c]] for c in names}
+    return {c: [_cell_text(r.get(c)) for r in data] for c in names}
+
+
+def _cell_text(value: Any) -> str:
+    """'' for an absent value (None, '', NaN), else its stripped text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
