@@ -1,11 +1,24 @@
-"""The transport shared by the vendor simulators: a threaded HTTP/1.1 server.
+"""The transport shared by the vendor simulators: uvicorn (httptools) and a small ASGI adapter.
 
 A vendor module provides an *app*: ``app.handle(Request) -> Response``, pure
-wire-format work (the response layer). This module does the HTTP: keep-alive,
-``Content-Length`` and ``Transfer-Encoding: chunked`` request bodies (the
-msrest Azure SDK uploads chunked; a server that ignores the framing reads the
-chunk sizes as the next request), one write per response, and the
-``X-Dicore-Simulated`` header on every response, errors included.
+wire-format work (the response layer), and ``app.transport_error(status, message)``,
+the vendor's own error answer for a request the transport refused. This module
+does the HTTP on a kept server library, uvicorn with the httptools (llhttp)
+parser: keep-alive, ``Content-Length`` and chunked request bodies (the msrest
+Azure SDK uploads chunked), and ``X-Dicore-Simulated: true`` on every answer.
+
+What it adds to uvicorn, so that *every* answer is in the vendor's shape:
+
+- protocol errors (a garbage request line, an HTTP/2 preface, bad chunk
+  framing, headers over ``MAX_HEADER_BYTES``) get ``app.transport_error`` instead
+  of uvicorn's plain-text 400, then the connection closes;
+- a whole-request deadline: a request must arrive complete (head and body)
+  within ``request_timeout_s`` of its first byte, and a new connection must
+  start one within that time (a client trickling a byte at a time is cut off
+  with a 408, not served for ever);
+- a bounded pool: at most ``max_connections`` open connections (the next one is
+  answered with the vendor's 503 and closed) and ``workers`` threads running
+  the app (model inference blocks; the event loop never does).
 
 The same server answers ``FixedApp`` (one canned response) so the benchmark can
 measure the framework's ceiling with identical transport work.
@@ -13,22 +26,35 @@ measure the framework's ceiling with identical transport work.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import json
+import re
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 SIMULATED_HEADER = "X-Dicore-Simulated"
-MAX_BODY_BYTES = 32 * 1024 * 1024  # far above every vendor limit; vendors answer their own errors
+SERVER_NAME = "dicore-simulator/0.2"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # over twice every vendor limit; vendors answer their own errors
+MAX_HEADER_BYTES = 64 * 1024  # request line + headers
+REQUEST_TIMEOUT_S = 30.0  # a whole request (head and body) must arrive within this
 IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
+MAX_CONNECTIONS = 256
+WORKERS = 8  # threads running app.handle (inference is serialised by the model lock anyway)
+_SIMULATED = (SIMULATED_HEADER.lower().encode(), b"true")
+_SERVER = (b"server", SERVER_NAME.encode())
 
 
 class Headers:
@@ -80,7 +106,8 @@ class App(Protocol):
     def handle(self, request: Request) -> Response: ...
 
     def transport_error(self, status: int, message: str) -> Response:
-        """The vendor-format answer to a request the transport refused (413, 400)."""
+        """The vendor-format answer to a request the transport refused (400, 408, 413, 431,
+        503, 505) or that crashed the simulator (500)."""
         ...
 
 
@@ -98,174 +125,372 @@ class FixedApp:
         return json_response(status, {"message": message})
 
 
-class BodyError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+class FaultyApp:
+    """Wraps a vendor app with injected faults (``simulators.faults``): the vendor's own
+    throttling and server errors (``app.fault_response``), and extra latency."""
+
+    def __init__(self, app, injector, sleep=time.sleep):
+        self.app = app
+        self.name = app.name
+        self.injector = injector
+        self.sleep = sleep
+
+    def handle(self, request: Request) -> Response:
+        key = getattr(self.app, "fault_key", lambda r: r.body)(request)
+        target = request.header("X-Amz-Target") or ""
+        fault = self.injector.draw(request.method, request.path, target, key)
+        if fault.delay_s:
+            self.sleep(fault.delay_s)
+        if fault.kind is not None:
+            return self.app.fault_response(fault.kind, fault.variant, request)
+        return self.app.handle(request)
+
+    def transport_error(self, status: int, message: str) -> Response:
+        return self.app.transport_error(status, message)
 
 
-def read_chunked(rfile, limit: int) -> bytes:
-    """Decode a ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1)."""
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        line = rfile.readline(1024)
-        if not line.endswith(b"\n"):
-            raise BodyError(400, "truncated chunk size line")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise BodyError(400, f"bad chunk size line {line[:40]!r}") from None
-        if size < 0:
-            raise BodyError(400, "negative chunk size")
-        if size == 0:
-            break
-        total += size
-        if total > limit:
-            raise BodyError(413, f"request body is larger than {limit} bytes")
-        data = rfile.read(size)
-        if len(data) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
-            raise BodyError(400, "truncated chunk")
-        parts.append(data)
-    while rfile.readline(8192) not in (b"\r\n", b"\n", b""):  # trailer fields: ignored
-        pass
-    return b"".join(parts)
+def _head(response: Response, close: bool) -> list[tuple[bytes, bytes]]:
+    headers = [
+        _SERVER,
+        (b"content-type", response.content_type.encode("latin-1")),
+        (b"content-length", str(len(response.body)).encode()),
+        _SIMULATED,
+    ]
+    headers += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items()]
+    if close:
+        headers.append((b"connection", b"close"))
+    return headers
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server_version = "dicore-simulator/0.1"
-    timeout = IDLE_TIMEOUT_S
-    server: SimulatorServer
-
-    def setup(self) -> None:
-        super().setup()
-        # One write per response already; NODELAY avoids Nagle stalls on the client's ACKs.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return read_chunked(self.rfile, MAX_BODY_BYTES)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            raise BodyError(400, f"bad Content-Length {raw!r}") from None
-        if length < 0:
-            raise BodyError(400, f"bad Content-Length {raw!r}")
-        if length > MAX_BODY_BYTES:
-            raise BodyError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise BodyError(400, "request body shorter than Content-Length")
-        return body
-
-    def _dispatch(self) -> None:
-        app = self.server.app
-        try:
-            body = self._read_body()
-        except BodyError as exc:
-            self.close_connection = True  # the rest of the stream cannot be trusted
-            self._send(app.transport_error(exc.status, str(exc)))
-            return
-        url = urlsplit(self.path)
-        request = Request(
-            method=self.command,
-            path=url.path,
-            query=dict(parse_qsl(url.query, keep_blank_values=True)),
-            headers=Headers(list(self.headers.items())),
-            body=body,
-        )
-        try:
-            response = app.handle(request)
-        except Exception as exc:  # a bug in the simulator: answer 500 in the vendor's format
-            print(f"{app.name} simulator: internal error: {exc!r}", file=sys.stderr)
-            response = app.transport_error(500, "internal error in the simulator")
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        status = response.status
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        head = [
-            f"HTTP/1.1 {status} {reason}",
-            f"Server: {self.server_version}",
-            f"Date: {formatdate(usegmt=True)}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-            f"{SIMULATED_HEADER}: true",
-        ]
-        head += [f"{k}: {v}" for k, v in response.headers.items()]
-        if self.close_connection:
-            head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
-        if self.server.verbose:
-            self.log_request(status, len(response.body))
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
-        if self.server.verbose:
-            super().log_message(format, *args)
+def safe_handle(app: App, request: Request) -> Response:
+    """``app.handle``; a bug in the simulator becomes the vendor's 500, never a traceback."""
+    try:
+        return app.handle(request)
+    except Exception as exc:
+        print(f"{app.name} simulator: internal error: {exc!r}", file=sys.stderr)
+        return app.transport_error(500, "internal error in the simulator")
 
 
-class SimulatorServer(ThreadingHTTPServer):
-    """A thread per connection; ``close()`` also ends idle keep-alive connections."""
+def raw_response(app: App, status: int, message: str) -> bytes:
+    """A whole HTTP/1.1 answer in the vendor's format, for errors below the ASGI layer."""
+    response = app.transport_error(status, message)
+    reason = _REASONS.get(status, b"Error")
+    lines = [b"HTTP/1.1 %d %s" % (status, reason), b"date: " + formatdate(usegmt=True).encode()]
+    lines += [k + b": " + v for k, v in _head(response, close=True)]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + response.body
 
-    daemon_threads = True
-    request_queue_size = 128
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+    505: b"HTTP Version Not Supported",
+}
+
+
+class AsgiAdapter:
+    """ASGI -> ``app.handle`` on a bounded thread pool."""
+
+    def __init__(self, app: App, workers: int = WORKERS, verbose: bool = False):
         self.app = app
         self.verbose = verbose
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"{app.name}-sim")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            close, response = False, None
+            if scope["http_version"] not in ("1.0", "1.1"):
+                close = True
+                response = self.app.transport_error(
+                    505, f"HTTP/{scope['http_version']} is not supported; send HTTP/1.1"
+                )
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body = message.get("body", b"")
+                size += len(body)
+                if size > MAX_BODY_BYTES:
+                    close = True
+                    response = self.app.transport_error(
+                        413, f"request body is larger than {MAX_BODY_BYTES} bytes"
+                    )
+                    break
+                chunks.append(body)
+                if not message.get("more_body"):
+                    break
+            if response is None:
+                request = Request(
+                    method=scope["method"],
+                    path=scope["path"],
+                    query=dict(
+                        parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                    ),
+                    headers=Headers(
+                        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+                    ),
+                    body=b"".join(chunks),
+                )
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(self.executor, safe_handle, self.app, request)
+        except Exception as exc:  # a bug in this adapter: still the vendor's 500
+            print(f"{self.app.name} simulator: internal error: {exc!r}", file=sys.stderr)
+            close, response = True, self.app.transport_error(500, "internal error in the simulator")
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": _head(response, close)}
+        )
+        await send({"type": "http.response.body", "body": response.body})
+        if self.verbose:
+            print(
+                f'{self.app.name}: "{scope["method"]} {scope["path"]}" {response.status} '
+                f"{len(response.body)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+_REQUEST_LINE = re.compile(rb"^[!-~]+ [!-~]+ HTTP/(\d+\.\d+)\r?\n")
+
+
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class SimulatorProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with vendor-format protocol errors, a header-size limit,
+    a whole-request deadline and a connection cap (see the module docstring)."""
+
+    def __init__(self, *args, vendor_app: App, limits: ServerLimits, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vendor_app = vendor_app
+        self.limits = limits
+        self._deadline: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        self._error_status = 400
+        self._error_message = "malformed HTTP request"
+        self._last_data = b""
+
+    # -- the whole-request deadline ------------------------------------------------
+
+    def _arm_deadline(self) -> None:
+        self._disarm_deadline()
+        self._deadline = self.loop.call_later(self.limits.request_timeout_s, self._deadline_passed)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body:
+                return  # the request arrived complete; the app is working on it
+            if cycle.response_started:
+                self.transport.close()  # answering already: nothing clean left to say
+                return
+        seconds = self.limits.request_timeout_s
+        self._reply_and_close(408, f"the request did not arrive complete within {seconds:g} s")
+
+    def _reply_and_close(self, status: int, message: str) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.response_started = self.cycle.response_complete = True
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        with contextlib.suppress(Exception):
+            self.transport.write(raw_response(self.vendor_app, status, message))
+        self.transport.close()
+
+    # -- uvicorn hooks -------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        transport_sock = transport.get_extra_info("socket")
+        if transport_sock is not None:
+            with contextlib.suppress(OSError):
+                transport_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if len(self.connections) > self.limits.max_connections:
+            self.app = self._busy  # answered with the vendor's 503, then closed
+        self._arm_deadline()  # a connection that never starts a request is closed too
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_data = data
+        try:
+            super().data_received(data)
+        except Exception as exc:  # anything the parser layer did not expect: still answered
+            self._reply_and_close(400, f"malformed HTTP request ({type(exc).__name__})")
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn calls this for every parser error (httptools.HttpParserError).
+        if self._error_status == 400:
+            m = _REQUEST_LINE.match(self._last_data)
+            if m and m.group(1) not in (b"1.0", b"1.1"):  # an HTTP/2 preface, HTTP/3.0, ...
+                self._error_status = 505
+                self._error_message = f"HTTP/{m.group(1).decode()} is not supported; send HTTP/1.1"
+        self._reply_and_close(self._error_status, self._error_message)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm_deadline()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_head(self, n: int) -> None:
+        self._head_bytes += n
+        if self._head_bytes > MAX_HEADER_BYTES:
+            self._error_status = 431
+            self._error_message = f"request line and headers are over {MAX_HEADER_BYTES} bytes"
+            raise _HeaderTooLarge(self._error_message)
+
+    def on_message_complete(self) -> None:
+        self._disarm_deadline()
+        super().on_message_complete()
+
+    def shutdown(self) -> None:
+        # uvicorn waits for in-flight answers; a request still arriving is abandoned.
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and cycle.more_body:
+            self.transport.close()
+            return
+        super().shutdown()
+
+    async def _busy(self, scope, receive, send) -> None:
+        response = self.vendor_app.transport_error(
+            503, f"the simulator serves at most {self.limits.max_connections} connections"
+        )
+        await send({"type": "http.response.start", "status": 503, "headers": _head(response, True)})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    request_timeout_s: float = REQUEST_TIMEOUT_S
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
+    workers: int = WORKERS
+
+
+class SimulatorServer:
+    """One vendor app on a loopback (or given) address. The socket is bound at once, so
+    ``url`` is known and a busy port raises ``OSError`` here; ``serve_forever()`` blocks
+    until ``close()`` (from another thread or a signal handler)."""
+
+    def __init__(
+        self,
+        app: App,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+        limits: ServerLimits | None = None,
+    ):
+        self.app = app
+        self.limits = limits or ServerLimits()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((host, port))
+            self.socket.listen(128)
+        except OSError:
+            self.socket.close()
+            raise
+        self.server_address = self.socket.getsockname()[:2]
+        self.adapter = AsgiAdapter(app, self.limits.workers, verbose)
+        config = uvicorn.Config(
+            self.adapter,
+            http=functools.partial(SimulatorProtocol, vendor_app=app, limits=self.limits),  # type: ignore[arg-type]
+            loop="asyncio",
+            lifespan="off",
+            log_level="critical",  # every client-visible error is in the vendor's format
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=int(self.limits.idle_timeout_s),
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._closed = threading.Event()
 
     @property
     def url(self) -> str:
         host, port = str(self.server_address[0]), self.server_address[1]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def process_request(self, request, client_address):  # type: ignore[override]
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
+    @property
+    def started(self) -> bool:
+        return self._server.started
 
-    def shutdown_request(self, request):  # type: ignore[override]
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
+    def serve_forever(self) -> None:
+        """Serve until ``close()``. Installs no signal handlers (the caller owns them)."""
+        try:
+            asyncio.run(self._server.serve(sockets=[self.socket]))
+        finally:
+            self.adapter.executor.shutdown(wait=False, cancel_futures=True)
+            self._closed.set()
 
-    def close(self) -> None:
-        """Stop serving (if running), close the listener and every open connection."""
-        self.server_close()
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop serving: close the listener, finish answers in flight, close every connection."""
+        self._server.should_exit = True
+        if self._server.started:
+            self._closed.wait(timeout)
+        with contextlib.suppress(OSError):
+            self.socket.close()
 
 
+# uvicorn's capture_signals only touches signal handlers on the main thread; serve_forever()
+# there would install its own, so serve on a thread and let the caller own the signals.
 @contextlib.contextmanager
 def serve_in_thread(
-    app: App, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    verbose: bool = False,
+    limits: ServerLimits | None = None,
 ) -> Iterator[SimulatorServer]:
     """Run ``app`` on a background thread for the ``with`` block (tests, benchmarks)."""
-    server = SimulatorServer(app, host, port, verbose)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
+    server = SimulatorServer(app, host, port, verbose, limits)
+    thread = threading.Thread(target=server.serve_forever, name=f"{app.name}-server", daemon=True)
     thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
     try:
         yield server
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
         server.close()
+        thread.join(timeout=10)
+
+
+__all__ = [
+    "SIMULATED_HEADER",
+    "App",
+    "FaultyApp",
+    "FixedApp",
+    "Headers",
+    "Request",
+    "Response",
+    "ServerLimits",
+    "SimulatorServer",
+    "json_response",
+    "serve_in_thread",
+]
