@@ -1,0 +1,213 @@
+"""Fault injection: the simulators throttle and fail in each vendor's own wire shape,
+reproducibly for a seed, and a live study through them loses nothing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from simulators.faults import FaultInjector, FaultSpec
+from simulators.servers import SIMULATED_HEADER, make_app, serve_in_thread
+from simulators.vendor import default_vendor
+
+PHOTOS = Path(__file__).resolve().parents[1] / "simulators" / "photos"
+
+
+# -- the spec and the draws ----------------------------------------------------------------
+
+
+def test_parse_the_documented_example():
+    spec = FaultSpec.parse("throttle=0.05,server-error=0.02,latency=50ms:200ms")
+    assert spec == FaultSpec(0.05, 0.02, (0.05, 0.2))
+    assert FaultSpec.parse(str(spec)) == spec
+    assert FaultSpec.parse("latency=1s").latency_s == (1.0, 1.0)
+    assert not FaultSpec.parse("").active and not FaultSpec.parse(None).active
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["throttle=2", "throttle=-0.1", "throttle=nan", "throttle=x", "server-error=0.6,throttle=0.6",
+     "latency=200ms:50ms", "latency=fast", "boom=0.1", "throttle", "throttle=0.1,throttle=0.2",
+     "latency=61s"],
+)
+def test_parse_refuses_bad_specs(text):
+    with pytest.raises(ValueError):
+        FaultSpec.parse(text)
+
+
+def test_draws_do_not_depend_on_arrival_order():
+    spec = FaultSpec(0.3, 0.2, (0.0, 0.1))
+    keys = [f"request-{i}".encode() for i in range(200)] * 3  # each seen three times
+    a, b = FaultInjector(spec, seed=7), FaultInjector(spec, seed=7)
+    first = {}
+    for k in keys:
+        first.setdefault(k, []).append(a.draw(k))
+    shuffled = keys[:]
+    random.Random(1).shuffle(shuffled)
+    second = {}
+    for k in shuffled:
+        second.setdefault(k, []).append(b.draw(k))
+    assert first == second
+    kinds = [f.kind for fs in first.values() for f in fs]
+    assert 0.2 < kinds.count("throttle") / len(kinds) < 0.4  # about the asked-for rates
+    assert 0.1 < kinds.count("server_error") / len(kinds) < 0.3
+    other = FaultInjector(spec, seed=8)
+    assert [other.draw(k).kind for k in keys[:200]] != [f[0].kind for f in first.values()]
+
+
+# -- each vendor's own wire shape ----------------------------------------------------------
+
+
+def _aws(url):
+    return boto3.client("rekognition", region_name="us-east-1", endpoint_url=url,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def test_aws_throttles_with_its_own_exceptions():
+    image = (PHOTOS / "obama.jpg").read_bytes()
+    app = make_app("aws", default_vendor("aws"), faults="throttle=1", seed=3)
+    codes = set()
+    with serve_in_thread(app) as server:
+        rek = _aws(server.url)
+        for i in range(12):
+            with pytest.raises(rek.exceptions.ClientError) as info:
+                rek.recognize_celebrities(Image={"Bytes": image + bytes(i)})
+            err = info.value.response
+            codes.add((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]))
+            assert err["ResponseMetadata"]["HTTPHeaders"][SIMULATED_HEADER.lower()] == "true"
+    assert codes == {("ThrottlingException", 500), ("ProvisionedThroughputExceededException", 400)}
+
+
+def test_aws_server_errors_and_latency():
+    app = make_app("aws", default_vendor("aws"), faults="server-error=1,latency=20ms:30ms")
+    slept = []
+    app.sleep = slept.append
+    with serve_in_thread(app) as server:
+        rek = _aws(server.url)
+        with pytest.raises(rek.exceptions.ClientError) as info:
+            rek.get_celebrity_info(Id="abc")
+    assert info.value.response["Error"]["Code"] == "InternalServerError"
+    assert len(slept) == 1 and 0.02 <= slept[0] <= 0.03
+
+
+def test_azure_throttles_with_429_and_retry_after():
+    from azure.ai.vision.face import FaceClient
+    from azure.core.credentials import AzureKeyCredential
+    from azure.core.exceptions import HttpResponseError
+
+    app = make_app("azure", default_vendor("azure"), faults="throttle=1")
+    with serve_in_thread(app) as server:
+        face = FaceClient(server.url, AzureKeyCredential("k"), retry_total=0)
+        with pytest.raises(HttpResponseError) as info:
+            face.detect((PHOTOS / "obama.jpg").read_bytes(), detection_model="detection_03",
+                        recognition_model="recognition_04", return_face_id=True)
+        assert info.value.status_code == 429
+        assert info.value.error.code == "RateLimitExceeded"
+        assert info.value.response.headers["Retry-After"] == "1"
+        r = requests.post(server.url + "/vision/v3.2/models/celebrities/analyze",
+                          data=(PHOTOS / "obama.jpg").read_bytes(), timeout=30,
+                          headers={"Ocp-Apim-Subscription-Key": "k",
+                                   "Content-Type": "application/octet-stream"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "429"
+
+
+def test_naver_throttles_with_the_gateways_429():
+    app = make_app("naver", default_vendor("naver"), faults="throttle=1")
+    with serve_in_thread(app) as server:
+        r = requests.post(server.url + "/vision/v1/celebrity", timeout=30,
+                          files={"image": (PHOTOS / "obama.jpg").read_bytes()},
+                          headers={"X-NCP-APIGW-API-KEY-ID": "id", "X-NCP-APIGW-API-KEY": "k"})
+    assert r.status_code == 429 and r.headers[SIMULATED_HEADER] == "true"
+    assert r.json()["error"]["errorCode"] == "400"
+    assert r.json()["error"]["message"] == "Quota Exceeded"
+
+
+def test_naver_draws_ignore_the_random_multipart_boundary():
+    """requests picks a new boundary per call; the same image must meet the same faults."""
+    spec = "throttle=0.5"
+    statuses = []
+    for _ in range(2):
+        app = make_app("naver", default_vendor("naver"), faults=spec, seed=11)
+        with serve_in_thread(app) as server:
+            statuses.append([
+                requests.post(server.url + "/vision/v1/celebrity", timeout=30,
+                              files={"image": (PHOTOS / name).read_bytes()},
+                              headers={"X-NCP-APIGW-API-KEY-ID": "i", "X-NCP-APIGW-API-KEY": "k"}
+                              ).status_code
+                for name in sorted(p.name for p in PHOTOS.glob("*.jpg")) * 2
+            ])
+    assert statuses[0] == statuses[1] and 429 in statuses[0] and 200 in statuses[0]
+
+
+# -- a live study through faulty simulators --------------------------------------------------
+
+
+def _live_run(tmp_path: Path, name: str, faults: str | None, seed: int):
+    from tests.test_runner import photo_manifest
+
+    manifest = photo_manifest(tmp_path / "data")
+    apps = {v: make_app(v, default_vendor(v), faults=faults, seed=seed) for v in
+            ("aws", "azure", "naver")}
+    store, results = tmp_path / f"{name}.sqlite", tmp_path / f"{name}.csv"
+    with (serve_in_thread(apps["aws"]) as aws, serve_in_thread(apps["azure"]) as azure,
+          serve_in_thread(apps["naver"]) as naver):
+        env = {
+            **os.environ,
+            "DICORE_AWS_ENDPOINT": aws.url, "DICORE_AZURE_ENDPOINT": azure.url,
+            "DICORE_NAVER_ENDPOINT": naver.url,
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+            "AWS_REGION": "us-east-1", "AZURE_VISION_KEY": "k",
+            "NAVER_CLIENT_ID": "i", "NAVER_CLIENT_SECRET": "k",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "dicore", "run", "--manifest", str(manifest), "--store",
+             str(store), "--backend", "live", "--vendors", "aws,azure,naver", "--results",
+             str(results), "--rate", "aws=50,azure=50,naver=50", "--yes"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(results, newline="") as fh:
+        rows = {(r["vendor"], r["item_id"]): r for r in csv.DictReader(fh)}
+    with sqlite3.connect(store) as db:
+        attempts = db.execute("SELECT COALESCE(SUM(attempts), 0) FROM calls").fetchone()[0]
+    injected = sum(sum(a.injector.injected.values()) for a in apps.values()
+                   if hasattr(a, "injector"))
+    return rows, attempts, injected
+
+
+@pytest.fixture(scope="module")
+def clean_and_faulty(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("live-study")
+    clean = _live_run(tmp / "clean", "clean", None, 5)
+    faulty = _live_run(tmp / "faulty", "faulty", "throttle=0.15,server-error=0.1,latency=1ms:5ms", 5)
+    return clean, faulty
+
+
+def test_a_live_study_through_faulty_simulators_loses_nothing(clean_and_faulty):
+    (clean, _, _), (faulty, _, injected) = clean_and_faulty
+    assert injected > 0, "the seed injected no fault; the test would prove nothing"
+    assert faulty.keys() == clean.keys()  # 0 lost calls
+    answer = ("ok", "predicted", "confidence", "similarity", "face_count")
+    for key, row in clean.items():
+        assert {c: row.get(c) for c in answer} == {c: faulty[key].get(c) for c in answer}, key
+
+
+@pytest.mark.xfail(
+    reason="needs the single retry layer from the 'live' branch: today the live clients retry "
+    "inside the runner's retry, and the store counts only the runner's attempts",
+    strict=False,
+)
+def test_the_store_counts_every_attempt_the_faults_cost(clean_and_faulty):
+    (_, clean_attempts, _), (_, attempts, injected) = clean_and_faulty
+    assert attempts - clean_attempts == injected
