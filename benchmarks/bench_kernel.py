@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.harness import target, timeit
-from dicore.kernel import UniformGrid, counts_above, distinct_curve
-from dicore.observations import Observations
+from dicore.core.groups import GroupSizes
+from dicore.core.kernel import UniformGrid, counts_above, distinct_curve
+from dicore.core.observations import Observations
 
 NAME = "kernel"
 GRID = UniformGrid(0.0, 0.1, 1001)
@@ -142,16 +143,16 @@ def _observations(n: int, n_datasets: int, seed: int = 2) -> Observations:
 
 
 def bench_joint(n: int, repeat: int) -> dict:
-    from dicore.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
 
     # One group (one grid of 1001 x 1001) and the study's 15 (5 datasets x 3 vendors).
     one = _observations(n, 1)
     one = Observations(**{**one.__dict__, "vendor": np.zeros(n, np.int32)})
     many = _observations(n, 5)
-    single = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=1, n_vendors=1).numerator)
-    study = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=5).numerator)
-    one_d = jax.jit(lambda o: (dhc_sweep(o, GRID, n_datasets=1, n_vendors=1).numerator,
-                               dhs_sweep(o, GRID, n_datasets=1, n_vendors=1).numerator))
+    single = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator)
+    study = jax.jit(lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=5)).numerator)
+    one_d = jax.jit(lambda o: (dhc_sweep(o, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator,
+                               dhs_sweep(o, GRID, sizes=GroupSizes(n_datasets=1, n_vendors=1)).numerator))
     t_single = timeit(lambda: single(one), repeat=repeat)
     t_study = timeit(lambda: study(many), repeat=repeat)
     t_1d = timeit(lambda: one_d(one), repeat=repeat)
@@ -186,8 +187,8 @@ def bench_joint(n: int, repeat: int) -> dict:
 
 def bench_traces(n: int = 4096) -> dict:
     """Traces per function over three calls with new data of one shape (goal: 1 each)."""
-    from dicore.replay import replay_counts
-    from dicore.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.sweeps import dhc_sweep, dhs_sweep, high_risk_sweep
+    from dicore.core.tradeoff import replay_counts
 
     traces: dict[str, int] = {}
 
@@ -199,10 +200,10 @@ def bench_traces(n: int = 4096) -> dict:
 
     fns = {
         "counts_above": counted("counts_above", lambda o: counts_above(o.confidence, GRID)),
-        "dhc_sweep": counted("dhc_sweep", lambda o: dhc_sweep(o, GRID, n_datasets=5)),
-        "dhs_sweep": counted("dhs_sweep", lambda o: dhs_sweep(o, GRID, n_datasets=5)),
-        "high_risk_sweep": counted("high_risk_sweep", lambda o: high_risk_sweep(o, GRID, GRID, n_datasets=5)),
-        "replay_counts": counted("replay_counts", lambda o: replay_counts(o, GRID, n_datasets=5)),
+        "dhc_sweep": counted("dhc_sweep", lambda o: dhc_sweep(o, GRID, sizes=GroupSizes(n_datasets=5))),
+        "dhs_sweep": counted("dhs_sweep", lambda o: dhs_sweep(o, GRID, sizes=GroupSizes(n_datasets=5))),
+        "high_risk_sweep": counted("high_risk_sweep", lambda o: high_risk_sweep(o, GRID, GRID, sizes=GroupSizes(n_datasets=5))),
+        "replay_counts": counted("replay_counts", lambda o: replay_counts(o, GRID, sizes=GroupSizes(n_datasets=5))),
     }
     for seed in range(3):
         obs = _observations(n, 5, seed=seed)

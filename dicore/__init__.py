@@ -1,20 +1,22 @@
 """dicore: measure face-recognition web APIs under deepfake impersonation attacks.
 
-The pure JAX core (observations, metrics, intervals, threshold sweeps, policy
-replay, defence, cost) lives in this package's top-level modules; I/O lives at
-the edges (`datasets`, `backends`, `runner`, `store`, `report`, `cli`).
+The pure JAX core (observations, metrics, intervals, threshold sweeps, trade-offs,
+defence, cost) lives in `dicore.core`; one module per file format in `dicore.formats`;
+I/O at the edges (`datasets`, `backends`, `runner`, `store`, `study`, `report`, `cli`).
 """
+
+from dicore.core.vocab import METHODS, METRICS, PAPER_VENDOR_NAMES, VENDORS
 
 __version__ = "0.1.0"
 
-VENDORS = ("aws", "azure", "naver")
-"""Vendor ids used everywhere (the paper calls them AWS, MS and NAV)."""
+__all__ = ["METHODS", "METRICS", "PAPER_VENDOR_NAMES", "RESULT_COLUMNS", "VENDORS", "__version__"]
 
-PAPER_VENDOR_NAMES = {"aws": "AWS", "azure": "MS", "naver": "NAV"}
-METHODS = ("replacement", "reenactment", "synthesis", "real")
 
-RESULT_COLUMNS = (
-    "vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
-    "target", "reference", "predicted", "confidence", "similarity",
-)
-"""Columns of results.csv / results.parquet, in order (docs/ARCHITECTURE.md)."""
+def __getattr__(name: str):
+    # RESULT_COLUMNS lives with the results format; imported on first use so that
+    # `import dicore` (every CLI start) does not import JAX.
+    if name == "RESULT_COLUMNS":
+        from dicore.formats.results import RESULT_COLUMNS
+
+        return RESULT_COLUMNS
+    raise AttributeError(f"module 'dicore' has no attribute {name!r}")

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-PAPER_TO_VENDOR = {"AWS": "aws", "MS": "azure", "NAV": "naver"}
-VENDOR_TO_PAPER = {v: k for k, v in PAPER_TO_VENDOR.items()}
+from dicore.core.vocab import PAPER_VENDOR_NAMES
+
+PAPER_TO_VENDOR = {p: v for v, p in PAPER_VENDOR_NAMES.items()}
 ATTACK_TO_METRIC = {"targeted": "TA", "nontargeted": "NA"}
 DATASETS = ("CelebDF", "FCelebDF", "VoxCelebTH", "CelebFOM", "CelebBlend")
 COMBINED = "All Datasets Combined"
@@ -182,3 +183,10 @@ def pricing() -> dict[str, Any]:
                        "tps": float(p["MS"]["free_instance"]["tps"])},
         "azure_standard_tps": float(p["MS"]["standard_instance_tps"]),
     }
+
+
+def reporting_floors() -> dict[str, float]:
+    """Lowest confidence (percent) each vendor reports a name at: {"aws": 55.0,
+    "azure": 70.0, "naver": 0.01}; AWS and Azure are the paper's approximate empirical
+    floors ("approximately 55% and 70%"). The trade-off core takes these as `floors`."""
+    return {v: p["min_reported_confidence"] for v, p in reporting_policy().items()}

@@ -14,20 +14,18 @@ what it holds, and the results files are exported from it.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
 from dicore.errors import UserError
-from dicore.fileio import write_atomic, write_json, write_metrics_json
-from dicore.store import RESULT_COLUMNS, Store
+from dicore.formats.results import RESULT_COLUMNS
+from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
+from dicore.store import Store
 
 SIMULATED_NOTE = "SIMULATED (dicore offline simulator; not the real vendor API)"
 
@@ -65,142 +63,6 @@ class StudyOutcome:
     up_to_date: bool = False  # outputs were current: nothing was recomputed
 
 
-def enable_jax_cache() -> None:
-    """Keep JAX's compiled kernels on disk (~/.cache/dicore/jax) so that later runs skip
-    compilation; JAX_COMPILATION_CACHE_DIR overrides the folder, DICORE_JAX_CACHE=0 turns
-    it off."""
-    if os.environ.get("DICORE_JAX_CACHE", "1") == "0":
-        return
-    folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dicore" / "jax"
-    )
-    try:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except Exception:  # noqa: BLE001 - a cache is an optimisation, never a failure
-        pass
-
-
-# ---- helpers ----------------------------------------------------------------------
-
-
-def parse_vendors(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return VENDORS
-    out = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
-    bad = [v for v in out if v not in VENDORS]
-    if bad or not out:
-        raise UserError(
-            f"--vendors: unknown vendor(s) {', '.join(bad) or '(none)'}",
-            hint=f"choose from {', '.join(VENDORS)}, comma-separated",
-        )
-    return out
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "" if v != v else repr(v)  # repr round-trips exactly
-    return str(v)
-
-
-_NULLABLE_TEXT = ("predicted", "real_item_id", "reference")
-
-
-def _arrow_table(cols: Mapping[str, Sequence]):
-    import pyarrow as pa
-
-    types = {"is_fake": pa.bool_(), "confidence": pa.float64(), "similarity": pa.float64()}
-    data = {}
-    for c in RESULT_COLUMNS:
-        values = cols[c]
-        if c in _NULLABLE_TEXT:
-            values = [v or None for v in values]  # empty = null (an empty CSV cell)
-        elif c in ("confidence", "similarity"):
-            values = [None if v is None or v != v else float(v) for v in values]
-        data[c] = values
-    schema = pa.schema([(c, types.get(c, pa.string())) for c in RESULT_COLUMNS])
-    return pa.table(data, schema=schema)
-
-
-def write_results_csv(path: Path, cols: Mapping[str, Sequence], table=None) -> Path:
-    """The results contract as CSV: empty cells for absent values, floats written
-    shortest-exact (they read back to the same double), atomically."""
-    import pyarrow.csv as pa_csv
-
-    table = table if table is not None else _arrow_table(cols)
-
-    def write(tmp: Path) -> None:
-        import pyarrow as pa
-
-        # Unquoted cells; pyarrow refuses that when a value holds a comma, quote or
-        # newline, and then every string is quoted (still standard CSV).
-        for quoting in ("none", "needed"):
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write((",".join(RESULT_COLUMNS) + "\n").encode())
-                    pa_csv.write_csv(
-                        table, fh,
-                        pa_csv.WriteOptions(include_header=False, quoting_style=quoting),
-                    )
-                return
-            except pa.ArrowInvalid:
-                continue
-
-    return write_atomic(path, write)
-
-
-def drop_unpaired_fakes(cols: Mapping[str, Sequence]) -> tuple[dict[str, list], int]:
-    """Leave out the fakes whose paired real image has no result for that vendor (its call
-    failed): without X_T none of the fake's metrics is defined. Returns (columns, number left out)."""
-    reals = {
-        (v, d, i)
-        for v, d, i, f in zip(cols["vendor"], cols["dataset"], cols["item_id"], cols["is_fake"], strict=True)
-        if not f
-    }
-    keep = [
-        not f or (v, d, r) in reals
-        for v, d, r, f in zip(cols["vendor"], cols["dataset"], cols["real_item_id"], cols["is_fake"], strict=True)
-    ]
-    if all(keep):
-        return {c: list(v) for c, v in cols.items()}, 0
-    return {c: [x for x, k in zip(v, keep, strict=True) if k] for c, v in cols.items()}, keep.count(False)
-
-
-def write_results_parquet(path: Path, cols: Mapping[str, Sequence], table=None) -> Path:
-    """The results contract as Parquet (nulls for absent values), atomically."""
-    import pyarrow.parquet as pq
-
-    table = table if table is not None else _arrow_table(cols)
-    return write_atomic(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def write_results(out: Path, cols: Mapping[str, Sequence]) -> tuple[Path, Path]:
-    """OUT/results.csv and OUT/results.parquet from results-contract columns."""
-    out.mkdir(parents=True, exist_ok=True)
-    table = _arrow_table(cols)
-    return (
-        write_results_csv(out / "results.csv", cols, table),
-        write_results_parquet(out / "results.parquet", cols, table),
-    )
-
-
-def _params_digest() -> str:
-    from importlib import resources
-
-    try:
-        data = resources.files("simulators").joinpath("params", "calibrated.json").read_bytes()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return "none"
-    return hashlib.sha256(data).hexdigest()[:12]
-
-
 # ---- stage 1: fill the store ----------------------------------------------------------
 
 
@@ -212,7 +74,7 @@ def fill_from_cohort(store: Store, cfg: StudyConfig, progress=None) -> list[str]
         raise UserError(f"--scale: unknown scale {cfg.scale!r}", hint="paper or small")
     study_key = {"source": "cohort", "scale": cfg.scale, "seed": cfg.seed}
     _claim_store(store, study_key, cfg)
-    digest = _params_digest()
+    digest = params_digest()
     keys = {d: f"cohort:{cfg.scale}:{cfg.seed}:{digest}:{d}" for d in DATASETS}
     todo = [d for d in DATASETS if not store.chunk_done(keys[d])]
     if not todo:
@@ -281,9 +143,10 @@ def confirm_live(tasks, backends, *, yes: bool, console) -> None:
     for c in ("vendor", "recognition", "similarity", "USD (est.)", "time at rate limit"):
         table.add_column(c, justify="right" if c != "vendor" else "left")
     try:
-        from dicore.cost import format_duration, study_cost, total_row
+        from dicore import paper
+        from dicore.core.cost import format_duration, study_cost, total_row
 
-        rows = study_cost(calls)
+        rows = study_cost(calls, pricing=paper.pricing())
         for r in rows:
             table.add_row(r.vendor, str(r.recognition_calls), str(r.similarity_calls),
                           f"{r.usd:,.2f}", format_duration(r.seconds))
@@ -326,163 +189,6 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
     )
     summary.already_done = done
     return manifest, summary
-
-
-# ---- stages 3..7: analysis of the results -----------------------------------------
-
-
-def _loaded(cols: dict[str, Sequence], source: str):
-    from dicore.observations import Observations
-
-    return Observations.from_columns(cols, source=source)
-
-
-TRADEOFF_POINTS = 101  # taus per vendor, from its reporting floor to 100 (one compile)
-# Operating point: lowest TA keeping this share of the genuine recognition the vendor has at
-# its floor (relative, since a vendor that does not know a person never names their real image).
-GENUINE_KEEP = 0.9
-
-
-def compute_sweeps(obs, vocab, cfg: StudyConfig):
-    """(sweep curves, trade-off curves) in the report model's form.
-
-    Sweeps: DHC over beta and DHS over gamma per (dataset, vendor), grid 0..100 step 1.
-    Trade-offs: per vendor over all datasets, TA and genuine recognition if the vendor
-    reported names only at confidence >= tau, for tau from the vendor's floor to 100
-    (below the floor the data are censored), with two operating points.
-    """
-    from dicore.report.folder import sweep_curves
-
-    return sweep_curves(obs, vocab), compute_tradeoffs(obs, vocab)
-
-
-def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = GENUINE_KEEP):
-    """Per-vendor trade-off curves (all datasets pooled) with their operating points:
-    the tau with the lowest attack success that keeps genuine recognition >= `genuine_keep`
-    x its value at the vendor's floor, and the tau where attack success = genuine miss rate."""
-    import dataclasses
-
-    import jax.numpy as jnp
-    import numpy as np
-
-    from dicore import replay
-    from dicore.report.model import OperatingPoint, TradeoffCurve
-
-    n_v = len(vocab.vendors)
-    pooled = dataclasses.replace(obs, dataset=jnp.zeros_like(obs.dataset))
-    floors = replay.load_floors()
-
-    def value(a, g):
-        x = float(np.asarray(a)[g])
-        return None if np.isnan(x) else x
-
-    present = set(np.unique(np.asarray(obs.vendor)).tolist())
-    curves = []
-    for v, vendor in enumerate(vocab.vendors):
-        if vendor not in floors or v not in present:
-            continue
-        # Starts at the vendor's floor: below it the vendor's data are censored.
-        taus = np.linspace(floors[vendor], 100.0, TRADEOFF_POINTS, dtype=np.float32)
-        counts = replay.replay_counts_jit(pooled, taus, n_datasets=1, n_vendors=n_v)
-        curve = replay.trade_off(counts, taus, attack=attack)
-        if float(np.asarray(counts.genuine.denominator)[v, 0]) == 0:
-            continue  # no real images for this vendor: no genuine rate to trade against
-        target = genuine_keep * float(np.asarray(curve.genuine)[v, 0])
-        best = replay.min_attack_point_jit(taus, curve.attack, curve.genuine, target=target)
-        eer = replay.equal_error_point_jit(taus, curve.attack, curve.genuine)
-        points = [
-            OperatingPoint(f"lowest {attack}, genuine >= {target:.1f}% ({genuine_keep:.0%} of floor)",
-                           value(best.tau, v), value(best.attack, v), value(best.genuine, v)),
-            OperatingPoint(f"{attack} = genuine miss rate",
-                           value(eer.tau, v), value(eer.attack, v), value(eer.genuine, v)),
-        ]
-        attack_row, genuine_row = np.asarray(curve.attack)[v], np.asarray(curve.genuine)[v]
-        curves.append(TradeoffCurve(
-            vendor=vendor, tau=taus.astype(float).tolist(),
-            attack_success=[None if np.isnan(x) else float(x) for x in attack_row],
-            genuine_recognition=[None if np.isnan(x) else float(x) for x in genuine_row],
-            operating_points=points, attack=attack,
-        ))
-    return curves
-
-
-def compute_defence(metrics: list[dict]) -> list[dict]:
-    """Table 2 style rows: the paper's detectors (by accuracy) in front of these TA/NA rates."""
-    from dicore import paper
-    from dicore.defence import analytic_defence_table
-
-    before = {
-        (r["dataset"], r["vendor"], r["metric"]): r["value"]
-        for r in metrics
-        if r["metric"] in ("TA", "NA") and r["value"] is not None
-    }
-    detectors: dict[str, dict[str, float]] = {}
-    for r in paper.table2():
-        if r.dataset != paper.COMBINED:
-            detectors.setdefault(r.dataset, {})[r.detector] = r.detector_acc
-    dets = {d: sorted(v.items()) for d, v in detectors.items() if any(k[0] == d for k in before)}
-    return analytic_defence_table(before, dets)
-
-
-def calibration_rows(metrics: list[dict]) -> list[dict]:
-    """Every TA/NA cell next to the paper's value (the simulated-vs-paper table)."""
-    from dataclasses import asdict
-
-    from dicore.report.model import comparison_rows
-
-    return [asdict(r) for r in comparison_rows(metrics)]
-
-
-# ---- output cache: a rerun over an unchanged store rewrites nothing ---------------
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _items_digest(item_ids: Sequence[str] | None) -> str | None:
-    """Which items a study covers (None: all the store holds, the cohort); a manifest that
-    lost rows leaves the store unchanged, so its outputs must still count as stale."""
-    if item_ids is None:
-        return None
-    return hashlib.sha256("\n".join(sorted(item_ids)).encode()).hexdigest()
-
-
-def _outputs_key(store: Store, cfg: StudyConfig, items: str | None) -> dict:
-    from dicore import __version__
-
-    return {
-        "store": store.state(), "beta": cfg.beta, "gamma": cfg.gamma,
-        "vendors": list(cfg.vendors), "backend": cfg.backend, "report": cfg.report,
-        "dicore": __version__, "params": _params_digest(), "items": items,
-    }
-
-
-def _outputs_current(store: Store, cfg: StudyConfig, out: Path, items: str | None) -> dict | None:
-    """The recorded outputs if they were made from this store state and config and no
-    file has changed since; else None."""
-    held = store.get_meta("outputs")
-    if cfg.recompute or not held or held.get("key") != _outputs_key(store, cfg, items):
-        return None
-    for name, digest in held["files"].items():
-        path = out / name
-        if not path.is_file() or _sha256(path) != digest:
-            return None
-    return held
-
-
-def _record_outputs(store: Store, cfg: StudyConfig, out: Path, files: dict[str, Path],
-                    items: str | None, extra: dict) -> None:
-    names = sorted({p.name for k, p in files.items() if k != "store"})
-    store.set_meta("outputs", {
-        "key": _outputs_key(store, cfg, items),
-        "files": {n: _sha256(out / n) for n in names},
-        **extra,
-    })
 
 
 # ---- the whole study --------------------------------------------------------------
@@ -551,8 +257,8 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
                 f"{summary.already_done} already stored"
             )
             item_ids = [r.item_id for r in manifest.rows]
-        items = _items_digest(item_ids)
-        held = _outputs_current(store, cfg, out, items)
+        items = items_digest(item_ids)
+        held = outputs_current(store, cfg, out, items)
         if held is not None:
             return _from_held(held, cfg, out, store, stages, t_start, notes, item_ids)
         cols = stages.run(
@@ -560,7 +266,18 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             backend=cfg.backend, item_ids=item_ids,
         )
         errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
-    cols, n_unpaired = drop_unpaired_fakes(cols)
+    from dicore import stages as analysis
+    from dicore.formats import (
+        calibration_json,
+        defence_csv,
+        metrics_json,
+        provenance_json,
+        results,
+        sweeps_json,
+    )
+    from dicore.tables import metrics_table
+
+    cols, n_unpaired = results.drop_unpaired_fakes(cols)
     if n_unpaired:
         notes.append(f"{n_unpaired} fake result(s) left out: their paired real image failed")
     n_rows = len(cols["item_id"])
@@ -572,46 +289,35 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         )
     # A live client pointed at `dicore serve` gets simulated answers: label them so.
     simulated = cfg.backend == "sim" or "sim" in cols["backend"]
-    csv_path, pq_path = stages.run("writing results", write_results, out, cols)
+    csv_path, pq_path = stages.run("writing results", results.write_results, out, cols)
     files.update(results_csv=csv_path, results_parquet=pq_path)
 
-    from dicore.metrics import metrics_table
-
-    obs, vocab = stages.run("reading results", _loaded, cols, str(csv_path))
+    obs, vocab = stages.run("reading results", results.read_columns, cols, source=str(csv_path))
     metrics = stages.run(
         "computing metrics", metrics_table, obs, vocab, beta=cfg.beta, gamma=cfg.gamma
     )
-    write_metrics_json(out / "metrics.json", metrics, beta=cfg.beta, gamma=cfg.gamma,
+    metrics_json.write_metrics_json(out / "metrics.json", metrics, beta=cfg.beta, gamma=cfg.gamma,
                        simulated=simulated)
     files["metrics"] = out / "metrics.json"
 
-    sweeps, tradeoffs = stages.run("sweeping thresholds", compute_sweeps, obs, vocab, cfg)
-    from dicore.report.model import sweeps_to_json
+    sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab)
+    files["sweeps"] = sweeps_json.write_sweeps_json(
+        out / "sweeps.json", sweeps, tradeoffs, simulated=simulated,
+        genuine_keep=analysis.GENUINE_KEEP,
+    )
 
-    payload = sweeps_to_json(sweeps, tradeoffs)
-    payload["simulated"] = simulated
-    files["sweeps"] = write_json(out / "sweeps.json", payload)
-
-    from dicore.commands.defend import write_defence_csv
-
-    defence = stages.run("defence table", compute_defence, metrics)
-    files["defence"] = write_defence_csv(out / "defence.csv", defence, vendor_simulated=simulated)
-    calibration = calibration_rows(metrics)
+    defence = stages.run("defence table", analysis.compute_defence, metrics)
+    files["defence"] = defence_csv.write_defence_csv(
+        out / "defence.csv", defence, vendor_simulated=simulated
+    )
+    calibration = analysis.calibration_rows(metrics)
     if calibration:
-        diffs = [abs(r["difference"]) for r in calibration if r["difference"] is not None]
-        files["calibration"] = write_json(
-            out / "calibration.json",
-            {
-                "simulated": simulated,
-                "what": "dicore's TA/NA next to the paper's (Table 2 asr_before), percent",
-                "params_sha256": _params_digest() if cfg.manifest is None else None,
-                "max_abs_error_pp": round(max(diffs), 3) if diffs else None,
-                "mean_abs_error_pp": round(sum(diffs) / len(diffs), 3) if diffs else None,
-                "rows": calibration,
-            },
+        files["calibration"] = calibration_json.write_calibration_json(
+            out / "calibration.json", calibration, simulated=simulated,
+            params_sha256=params_digest() if cfg.manifest is None else None,
         )
     provenance = _provenance(cfg, simulated)
-    files["provenance"] = write_json(out / "provenance.json", provenance)
+    files["provenance"] = provenance_json.write_provenance_json(out / "provenance.json", provenance)
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
@@ -625,7 +331,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         files["report_md"] = out / "report.md"
         files["report_html"] = out / "report.html"
     with Store(out / "store.sqlite") as store:
-        _record_outputs(store, cfg, out, files, items, {"n_rows": n_rows, "n_errors": len(errors)})
+        record_outputs(store, cfg, out, files, items, {"n_rows": n_rows, "n_errors": len(errors)})
     stages.timings["total"] = time.perf_counter() - t_start
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=n_rows,
@@ -634,7 +340,9 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
 
 
 def _from_held(held, cfg, out, store, stages, t_start, notes, item_ids) -> StudyOutcome:
-    held_metrics = json.loads((out / "metrics.json").read_text())
+    from dicore.formats.metrics_json import read_metrics_json
+
+    held_metrics = read_metrics_json(out / "metrics.json")
     metrics = held_metrics["rows"]
     notes.append("outputs were up to date with the store: nothing recomputed "
                  "(--recompute rebuilds them)")
@@ -664,49 +372,10 @@ def _provenance(cfg: StudyConfig, simulated: bool) -> dict:
     }
     if cfg.manifest is None:
         prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
-                    calibration_sha256=_params_digest(), label=SIMULATED_NOTE)
+                    calibration_sha256=params_digest(), label=SIMULATED_NOTE)
     elif simulated:
         prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
                     label=SIMULATED_NOTE)
     return prov
 
 
-# ---- the summary printed at the end ------------------------------------------------
-
-
-def print_summary(outcome: StudyOutcome, console) -> None:
-    from rich.table import Table
-
-    by = {(r["dataset"], r["vendor"], r["metric"]): r for r in outcome.metrics}
-    datasets = list(dict.fromkeys(r["dataset"] for r in outcome.metrics))
-    vendors = [v for v in VENDORS if any(k[1] == v for k in by)]
-    title = "attack success, percent"
-    if outcome.simulated:
-        title += " - SIMULATED vendors"
-    table = Table(title=title)
-    table.add_column("dataset")
-    table.add_column("vendor")
-    for m in ("TA", "NA", "DHC", "DHS", "SIC"):
-        table.add_column(m, justify="right")
-    for d in datasets:
-        for v in vendors:
-            cells = []
-            for m in ("TA", "NA", "DHC", "DHS", "SIC"):
-                r = by.get((d, v, m))
-                cells.append("-" if r is None or r["value"] is None else f"{r['value']:.1f}")
-            table.add_row(d, v, *cells)
-    console.print(table)
-    for note in outcome.notes:
-        console.print(f"[dim]{note}[/dim]")
-    if outcome.errors:
-        console.print(f"[red]{len(outcome.errors)} call(s) failed[/red] (left out of the results):")
-        for e in outcome.errors[:5]:
-            console.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
-    t = outcome.timings
-    stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items() if k != "total")
-    console.print(f"[dim]{stages}[/dim]")
-    console.print(
-        f"{outcome.n_rows} result rows in {t.get('total', 0):.1f} s -> "
-        f"[bold]{outcome.out}[/bold]: "
-        + ", ".join(dict.fromkeys(p.name for k, p in outcome.files.items() if k != "store"))
-    )

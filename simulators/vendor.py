@@ -5,8 +5,8 @@ names); the HTTP servers in ``simulators.servers`` turn that into each vendor's
 wire format, and the in-process ``sim`` backend uses it directly. Everything it
 returns is simulated (``simulated=True``).
 
-Input limits are the vendor's own (``LIMITS``) so that the in-process backend
-refuses what the real API refuses; a refused input raises ``ImageRejected`` with
+Input limits are the vendor's own (``simulators.images.LIMITS``) so that the in-process
+backend refuses what the real API refuses; a refused input raises ``ImageRejected`` with
 a ``reason`` the response layer maps to the vendor's error.
 
 Results are cached in memory (LRU) by content: the image's length and Python's
@@ -18,7 +18,6 @@ has odds of about 1e-14). A repeated image does no model work.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,52 +26,16 @@ import numpy as np
 
 from simulators import SIMULATED_LABEL
 from simulators.errors import ImageTooSmall, ImageUnreadable, NoFaceFound, RecognizerError
+from simulators.images import (
+    LIMITS,
+    ImageInfo,
+    ImageLimits,
+    ImageRejected,
+    check_limits,
+    image_info,
+)
 
 VENDORS = ("aws", "azure", "naver")
-_MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """What a vendor operation accepts. Sizes are of the decoded image bytes."""
-
-    max_bytes: int  # inclusive
-    min_side: int  # pixels, both width and height
-    formats: frozenset[str]  # PIL format names, lower case
-    min_bytes: int = 1
-
-
-LIMITS: dict[str, ImageLimits] = {
-    # Rekognition: ImageBlob 1..5242880 bytes, PNG/JPEG, at least 80x80 px.
-    "aws": ImageLimits(5 * _MiB, 80, frozenset({"jpeg", "png"})),
-    # Computer Vision v3.2: "smaller than 4 MB", at least 50x50, JPEG/PNG/GIF/BMP.
-    "azure": ImageLimits(4 * _MiB - 1, 50, frozenset({"jpeg", "png", "gif", "bmp"})),
-    # CLOVA CFR: at most 2 MB; formats and minimum size are not documented [I].
-    "naver": ImageLimits(2 * _MiB, 1, frozenset({"jpeg", "png", "gif", "bmp"})),
-}
-# Azure Face detect: 1 KB .. 6 MB, JPEG/PNG/GIF/BMP (SDK docstring).
-AZURE_FACE_LIMITS = ImageLimits(6 * _MiB, 1, frozenset({"jpeg", "png", "gif", "bmp"}), 1024)
-
-
-class ImageRejected(Exception):
-    """The vendor would refuse this image. ``reason`` is one of REASONS."""
-
-    REASONS = (
-        "empty",
-        "too_large",
-        "too_few_bytes",
-        "format",
-        "too_small",
-        "unreadable",
-        "no_face",
-    )
-
-    def __init__(self, reason: str, message: str, image: str | None = None):
-        assert reason in self.REASONS, reason
-        super().__init__(message)
-        self.reason = reason
-        self.image = image  # compare_faces: "source" or "target"
-        self.info: ImageInfo | None = None  # set when the header was readable
 
 
 class UnsupportedOperation(Exception):
@@ -103,14 +66,6 @@ class RecognizedFace:
 
 
 @dataclass(frozen=True)
-class ImageInfo:
-    format: str  # PIL name, lower case: jpeg, png, gif, bmp, ...
-    width: int
-    height: int
-    n_bytes: int
-
-
-@dataclass(frozen=True)
 class ImageRecognition:
     vendor: str
     image: ImageInfo
@@ -132,39 +87,6 @@ class FaceComparison:
     target_image: ImageInfo
     targets: tuple[tuple[RecognizedFace, float], ...]  # sorted by similarity, highest first
     simulated: bool = True
-
-
-def image_info(data: bytes) -> ImageInfo:
-    """Format and size from the image header only (no pixel decoding)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return ImageInfo((im.format or "unknown").lower(), im.size[0], im.size[1], len(data))
-    except (UnidentifiedImageError, OSError, ValueError):
-        # PIL's message embeds a memory address; keep answers (and cassettes) deterministic.
-        raise ImageRejected("format", "not a recognised image format") from None
-
-
-def check_limits(info: ImageInfo, limits: ImageLimits) -> None:
-    """Raise ImageRejected if the image breaks an operation's limits."""
-    if info.n_bytes > limits.max_bytes:
-        raise ImageRejected(
-            "too_large", f"image is {info.n_bytes} bytes; the limit is {limits.max_bytes}"
-        )
-    if info.n_bytes < limits.min_bytes:
-        raise ImageRejected(
-            "too_few_bytes", f"image is {info.n_bytes} bytes; the minimum is {limits.min_bytes}"
-        )
-    if info.format not in limits.formats:
-        raise ImageRejected(
-            "format", f"image format {info.format!r} is not one of {sorted(limits.formats)}"
-        )
-    if min(info.width, info.height) < limits.min_side:
-        raise ImageRejected(
-            "too_small",
-            f"image is {info.width}x{info.height} px; both sides must be at least {limits.min_side}",
-        )
 
 
 # Detection and embedding do not depend on the vendor: the three simulated vendors share one

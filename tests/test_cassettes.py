@@ -14,9 +14,14 @@ import pytest
 import requests
 from vcr.request import Request
 
-import dicore.cassettes as cassettes
+import dicore.backends.cassettes as cassettes
 from dicore.backends import make_backend
-from dicore.cassettes import before_record_request, canonical_body, find_secrets, read_provenance
+from dicore.backends.cassettes import (
+    before_record_request,
+    canonical_body,
+    find_secrets,
+    read_provenance,
+)
 from dicore.commands.record import record_images, scripted_server
 from dicore.errors import UserError
 

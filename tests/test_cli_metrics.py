@@ -10,7 +10,7 @@ import pytest
 
 from dicore.commands import metrics as command
 from dicore.errors import UserError
-from dicore.observations import RESULT_COLUMNS
+from dicore.formats.results import RESULT_COLUMNS
 
 
 def parse(argv):

@@ -18,7 +18,7 @@ import pytest
 
 from dicore.backends import NamedImage, make_backend
 from dicore.backends.base import BackendError
-from dicore.cassettes import (
+from dicore.backends.cassettes import (
     SCRUB_HEADERS,
     SOURCES,
     find_secrets,

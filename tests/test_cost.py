@@ -1,4 +1,4 @@
-"""API cost (dicore.cost, `dicore cost`) against hand-computed numbers and a NumPy reference."""
+"""API cost (dicore.core.cost, `dicore cost`) against hand-computed numbers and a NumPy reference."""
 
 import argparse
 import csv
@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicore import cost
+from dicore import paper
 from dicore.commands import cost as cost_cmd
+from dicore.core import cost
 from dicore.errors import UserError
+
+PRICING = paper.pricing()
 
 
 def ref_cost(n, lower, upper, price):
@@ -41,14 +44,14 @@ HAND = [
 
 @pytest.mark.parametrize("vendor,calls,usd", HAND)
 def test_hand_computed_costs(vendor, calls, usd):
-    assert math.isclose(cost.vendor_cost(calls, vendor), usd, rel_tol=1e-12, abs_tol=1e-9)
+    assert math.isclose(cost.vendor_cost(calls, vendor, pricing=PRICING), usd, rel_tol=1e-12, abs_tol=1e-9)
 
 
 def test_graduated_not_all_units():
     # All-units pricing would make 1,000,001 calls cheaper than 1,000,000.
     for v in ("aws", "azure", "naver"):
-        a, b = cost.vendor_cost(1_000_000, v), cost.vendor_cost(1_000_001, v)
-        assert b > a and math.isclose(b - a, cost.tier_arrays(v)[2][1] / 1000.0)
+        a, b = cost.vendor_cost(1_000_000, v, pricing=PRICING), cost.vendor_cost(1_000_001, v, pricing=PRICING)
+        assert b > a and math.isclose(b - a, cost.tier_arrays(v, pricing=PRICING)[2][1] / 1000.0)
 
 
 def _tiered(n, lower, upper, price):
@@ -63,14 +66,14 @@ _tiered_jit = jax.jit(_tiered)
        st.lists(st.integers(0, 300_000_000), min_size=8, max_size=8))
 def test_tiered_cost_matches_numpy_eager_and_jit(vendor, calls):
     # A fixed length: one compilation per vendor, not one per list length.
-    lower, upper, price = cost.tier_arrays(vendor)
+    lower, upper, price = cost.tier_arrays(vendor, pricing=PRICING)
     want = np.array([ref_cost(n, lower, upper, price) for n in calls])
     args = (np.array(calls), lower, upper, price)
     for got in (_tiered(*args), _tiered_jit(*args)):
         # float32: relative error only (10^8 calls do not fit 24 bits exactly).
         np.testing.assert_allclose(np.asarray(got), want, rtol=2e-6, atol=1e-3)
     assert np.all(np.diff(want[np.argsort(calls)]) >= 0)  # more calls never cost less
-    assert [cost.vendor_cost(n, vendor) for n in calls] == pytest.approx(want.tolist())
+    assert [cost.vendor_cost(n, vendor, pricing=PRICING) for n in calls] == pytest.approx(want.tolist())
 
 
 def test_tiered_cost_shape_check():
@@ -81,7 +84,7 @@ def test_tiered_cost_shape_check():
 def test_paper_scale_study():
     calls = cost.study_calls(17454, 16239)
     assert calls == {"aws": (17454, 16239), "azure": (17454, 16239), "naver": (17454, 0)}
-    rows = {r.vendor: r for r in cost.study_cost(calls)}
+    rows = {r.vendor: r for r in cost.study_cost(calls, pricing=PRICING)}
     assert rows["aws"].usd == pytest.approx(33.693)
     assert rows["naver"].usd == pytest.approx(17.454)
     assert rows["azure"].seconds == pytest.approx(33693 / 10.0)
@@ -90,7 +93,7 @@ def test_paper_scale_study():
     assert total["usd"] == pytest.approx(33.693 * 2 + 17.454)
     assert total["seconds"] == pytest.approx(3369.3)
 
-    free = {r.vendor: r for r in cost.study_cost(calls, tier="free")}
+    free = {r.vendor: r for r in cost.study_cost(calls, tier="free", pricing=PRICING)}
     assert free["azure"].usd == 0.0 and free["azure"].tier == "free"
     assert free["azure"].months == 2  # 33,693 calls > 30,000 a month
     assert free["azure"].seconds == pytest.approx(33693 / 0.3)
@@ -98,12 +101,12 @@ def test_paper_scale_study():
 
 
 def test_tps_override_and_errors():
-    rows = cost.study_cost({"aws": (100, 0)}, tps={"aws": 4})
+    rows = cost.study_cost({"aws": (100, 0)}, tps={"aws": 4}, pricing=PRICING)
     assert rows[0].seconds == 25 and rows[0].tps_source == "given"
     with pytest.raises(ValueError):
         cost.study_calls(10, 11)
     with pytest.raises(ValueError):
-        cost.vendor_cost(-1, "aws")
+        cost.vendor_cost(-1, "aws", pricing=PRICING)
     assert cost.format_duration(30) == "30.0 s"
     assert cost.format_duration(3 * 3600 + 5 * 60) == "3 h 05 min"
 

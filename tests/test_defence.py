@@ -1,4 +1,4 @@
-"""Detector gating (dicore.defence, `dicore defend`) against Table 2, NumPy and scikit-learn."""
+"""Detector gating (dicore.core.defence, `dicore defend`) against Table 2, NumPy and scikit-learn."""
 
 import argparse
 import csv
@@ -11,13 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from dicore import defence, paper
+from dicore import paper, tables
 from dicore.commands import defend as defend_cmd
+from dicore.core import defence
 from dicore.errors import UserError
+from dicore.formats import defence_csv
 
 # ------------------------------------------------------------------ Table 2
 
-# The 16 rows the analytic model does not reproduce, spelled out (dicore.defence says why).
+# The 16 rows the analytic model does not reproduce, spelled out (dicore.core.defence says why).
 EXCLUDED = {
     *{("VoxCelebTH", det, v, a) for det in ("ShallowNet", "CLRNet", "FTDetect")
       for v in ("aws", "azure") for a in ("TA", "NA")},
@@ -90,7 +92,7 @@ def test_analytic_table_matches_table2():
         if r.dataset != paper.COMBINED and (r.detector, r.detector_acc) not in dets.get(
                 r.dataset, []):
             dets.setdefault(r.dataset, []).append((r.detector, r.detector_acc))
-    rows = defence.analytic_defence_table(paper.asr_before_grid(), dets)
+    rows = tables.analytic_defence_table(paper.asr_before_grid(), dets)
     assert len(rows) == 90  # 15 dataset/detector pairs x 3 vendors x 2 attacks
     printed = {_key(r): r for r in paper.table2()}
     for row in rows:
@@ -276,18 +278,18 @@ def test_defence_table_against_direct_counts():
     passed = np.array([1, 0, 1, 0, 1, 0, 1, 1, 0, 1], bool)
     ta = np.array([1, 1, 0, 0, 0, 0, 1, 0, 1, 0], bool)
     na = ta | np.array([0, 0, 1, 1, 0, 0, 0, 1, 0, 0], bool)
-    rows = defence.defence_table(datasets=datasets, is_fake=is_fake, passed=passed,
+    rows = tables.defence_table(datasets=datasets, is_fake=is_fake, passed=passed,
                                  ta={"aws": ta}, na={"aws": na}, detector="X")
     got = {(r["dataset"], r["attack"]): r for r in rows}
-    assert set(got) == {(d, a) for d in ("A", "B", defence.ALL_DATASETS) for a in ("TA", "NA")}
+    assert set(got) == {(d, a) for d in ("A", "B", tables.ALL_DATASETS) for a in ("TA", "NA")}
     assert got[("A", "TA")]["asr_before"] == 50.0 and got[("A", "TA")]["asr_after"] == 25.0
     assert got[("A", "NA")]["asr_after"] == 50.0  # fakes 0..3 all named; 0 and 2 pass
     assert got[("A", "TA")]["real_blocked"] == 50.0
     assert got[("B", "TA")]["asr_after"] == pytest.approx(100 / 3, abs=1e-3)
     assert got[("B", "TA")]["real_blocked"] == 0.0
-    assert got[(defence.ALL_DATASETS, "TA")]["n_fake"] == 7
-    assert got[(defence.ALL_DATASETS, "TA")]["detector_acc"] == 50.0
-    assert list(rows[0]) == list(defence.TABLE_COLUMNS)
+    assert got[(tables.ALL_DATASETS, "TA")]["n_fake"] == 7
+    assert got[(tables.ALL_DATASETS, "TA")]["detector_acc"] == 50.0
+    assert list(rows[0]) == list(defence_csv.TABLE_COLUMNS)
 
 
 def _results_csv(path):
@@ -334,7 +336,7 @@ def test_defend_command_dd1(tmp_path, capsys):
         warnings.simplefilter("ignore")
         assert defend_cmd.run(_parse(["--results", str(res), "--scores", str(scores),
                                       "--out", str(out)])) == 0
-    rows = {(r["vendor"], r["attack"]): r for r in defend_cmd.read_defence_csv(out)}
+    rows = {(r["vendor"], r["attack"]): r for r in defence_csv.read_defence_csv(out)}
     # aws: TA fakes are i = 0, 1 of each identity (named as target, real named too);
     # i = 1 passes (score 0.2), i = 0 is blocked -> TA after = 2 of 8 = 25%.
     assert rows[("aws", "TA")]["asr_before"] == 50.0
@@ -354,12 +356,12 @@ def test_defend_command_modes_and_errors(tmp_path):
     out = tmp_path / "t.csv"
     assert defend_cmd.run(_parse(["--results", str(res), "--simulate-accuracy", "90", "95",
                                   "--mode", "dd2", "--out", str(out)])) == 0
-    rows = defend_cmd.read_defence_csv(out)
+    rows = defence_csv.read_defence_csv(out)
     assert {r["detector"] for r in rows} == {"DD2"} and {r["source"] for r in rows} == {
         "simulated"}
     assert defend_cmd.run(_parse(["--results", str(res), "--simulate-accuracy", "90", "95",
                                   "--mode", "dd3", "--folds", "2", "--out", str(out)])) == 0
-    assert {r["detector"] for r in defend_cmd.read_defence_csv(out)} == {"DD3"}
+    assert {r["detector"] for r in defence_csv.read_defence_csv(out)} == {"DD3"}
 
     bad = tmp_path / "bad.csv"
     bad.write_text("item_id,detector,score\nr_alice,det,1.5\n")

@@ -11,18 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from dicore.intervals import (
-    cluster_bootstrap_jit,
+from dicore.core.groups import GroupSizes
+from dicore.core.intervals import (
+    cluster_bootstrap,
     identity_counts,
     percentile_interval,
     resample_weights,
     weighted_rates,
     wilson_interval,
-    wilson_interval_jit,
     z_value,
 )
-from dicore.metrics import Counts, group_counts, rates
-from dicore.observations import Observations
+from dicore.core.metrics import Counts, group_counts, rates
+from dicore.core.observations import Observations
 from tests.test_metrics import (
     EAGER_EXAMPLES,
     N_DATASETS,
@@ -32,6 +32,10 @@ from tests.test_metrics import (
     observations_strategy,
     reference_outcomes,
 )
+
+# jitted at the call site, as every caller of the core does
+cluster_bootstrap_jit = jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))
+wilson_interval_jit = jax.jit(wilson_interval, static_argnames=("level",))
 
 N_GROUPS = N_DATASETS * N_VENDORS
 N_RESAMPLES = 50  # same static arguments as tests/test_metrics.py's table test: one compile
@@ -109,7 +113,7 @@ def reference_identity_counts(obs, beta=90.0, gamma=80.0):
 
 
 def _idc(obs):
-    return identity_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)
+    return identity_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
 
 
 idc_jit = jax.jit(chex.assert_max_traces(_idc, n=1))
@@ -122,7 +126,7 @@ def test_identity_counts_match_reference_and_sum_to_group_counts(obs):
     for c in (_idc(obs), idc_jit(obs)):
         np.testing.assert_array_equal(np.asarray(c.numerator), num)
         np.testing.assert_array_equal(np.asarray(c.denominator), den)
-    groups = group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)
+    groups = group_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
     np.testing.assert_array_equal(num.sum(-1), np.asarray(groups.numerator))
     np.testing.assert_array_equal(den.sum(-1), np.asarray(groups.denominator))
 
@@ -214,13 +218,11 @@ class _null:
 
 
 def _boot(obs, key):
-    # Same arguments as dicore.metrics.metrics_table passes, so the compile is shared.
+    # Same arguments as dicore.core.metrics.metrics_table passes, so the compile is shared.
     return cluster_bootstrap_jit(
         obs,
         key=key,
-        n_datasets=N_DATASETS,
-        n_identities=N_IDENTITIES,
-        n_vendors=N_VENDORS,
+        sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS, n_identities=N_IDENTITIES),
         n_resamples=N_RESAMPLES,
         level=0.95,
         beta=jnp.float32(90.0),
@@ -231,7 +233,7 @@ def _boot(obs, key):
 @given(observations_strategy(), st.integers(0, 2**31 - 1))
 def test_bootstrap_intervals_contain_estimate_within_0_100(obs, seed):
     low, high = (np.asarray(x) for x in _boot(obs, jax.random.key(seed)))
-    est = np.asarray(rates(group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)))
+    est = np.asarray(rates(group_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES))))
     empty = np.isnan(est)
     assert np.array_equal(np.isnan(low), empty) and np.array_equal(np.isnan(high), empty)
     ok = ~empty
@@ -245,7 +247,7 @@ def test_bootstrap_equals_its_eager_steps(obs, seed):
     PRNG compiles op by op for ~20 s, so the composition is checked eagerly this way)."""
     key = jax.random.key(seed)
     low, high = _boot(obs, key)
-    clusters = identity_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES)
+    clusters = identity_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
     present = clusters.denominator[0] > 0
     samples = jnp.stack(
         [
@@ -253,7 +255,7 @@ def test_bootstrap_equals_its_eager_steps(obs, seed):
             for k in jax.random.split(key, N_RESAMPLES)
         ]
     )
-    est = rates(group_counts(obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
+    est = rates(group_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES)))
     exp_low, exp_high = percentile_interval(samples, est)
     np.testing.assert_allclose(np.asarray(low), np.asarray(exp_low), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(np.asarray(high), np.asarray(exp_high), rtol=1e-5, atol=1e-4)
@@ -264,7 +266,7 @@ N_COHORT, B_COHORT = 30, 1000  # one shape for the cohort tests: one compile
 
 def _cohort_boot(obs, key):
     return cluster_bootstrap_jit(
-        obs, key=key, n_datasets=1, n_identities=N_COHORT, n_resamples=B_COHORT
+        obs, key=key, sizes=GroupSizes(n_datasets=1, n_identities=N_COHORT), n_resamples=B_COHORT
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import confusion_matrix_at_thresholds, roc_curve
 
-from dicore.kernel import UniformGrid, counts_above, distinct_curve, uniform_bins
+from dicore.core.kernel import UniformGrid, counts_above, distinct_curve, uniform_bins
 
 # A fixed set of grids and one padded row count keep JAX compiles few (tests stay fast).
 # One grid: a negative start and a step that binary floats cannot hold (0.1) exercise

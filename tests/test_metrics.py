@@ -14,23 +14,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicore import METHODS
-from dicore.fileio import write_metrics_json
-from dicore.metrics import (
-    METRICS,
+from dicore import METHODS, METRICS
+from dicore.core.groups import GroupSizes
+from dicore.core.metrics import (
     dhc_counts,
     dhf_counts,
     dhs_counts,
     fake_outcomes,
     group_counts,
     group_ids,
-    metrics_table,
     na_counts,
     rates,
     sic_counts,
     ta_counts,
 )
-from dicore.observations import Observations, Vocab
+from dicore.core.observations import Observations, Vocab
+from dicore.formats.metrics_json import write_metrics_json
+from dicore.tables import metrics_table
 from tests.helpers import pair_rows
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDENTITIES = 24, 2, 3, 6
@@ -147,7 +147,7 @@ def reference_counts(obs, beta=90.0, gamma=80.0, n_datasets=N_DATASETS, n_identi
 @chex.assert_max_traces(n=1)
 def _counts_traced(obs, beta, gamma):
     return group_counts(
-        obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma
+        obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES), beta=beta, gamma=gamma
     )
 
 
@@ -156,14 +156,14 @@ counts_jit = jax.jit(_counts_traced)
 
 def per_metric(obs, beta, gamma):
     """Each per-metric function and the per-row outcomes, for one jit of them all."""
-    kw = {"n_datasets": N_DATASETS}
+    kw = {"sizes": GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES)}
     return (
         ta_counts(obs, **kw),
         na_counts(obs, **kw),
         dhf_counts(obs, **kw),
         dhc_counts(obs, **kw, beta=beta),
         dhs_counts(obs, **kw, gamma=gamma),
-        sic_counts(obs, **kw, n_identities=N_IDENTITIES),
+        sic_counts(obs, **kw),
     ), fake_outcomes(obs)
 
 
@@ -197,7 +197,7 @@ def pad(obs, n=N_ROWS):
 def test_group_counts_match_reference_eager_and_jit(obs, beta, gamma):
     num, den = reference_counts(obs, beta, gamma)
     eager = group_counts(
-        obs, n_datasets=N_DATASETS, n_identities=N_IDENTITIES, beta=beta, gamma=gamma
+        obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES), beta=beta, gamma=gamma
     )
     jitted = counts_jit(obs, jnp.float32(beta), jnp.float32(gamma))  # traced once for all examples
     for c in (eager, jitted):
@@ -268,7 +268,7 @@ def test_results_do_not_depend_on_row_order(obs, rnd):
 @given(observations_strategy())
 def test_group_result_equals_metric_on_that_group_alone(obs):
     full = counts_jit(obs, jnp.float32(90.0), jnp.float32(80.0))
-    groups = np.asarray(group_ids(obs))
+    groups = np.asarray(group_ids(obs, sizes=GroupSizes(n_datasets=N_DATASETS)))
     for g in range(N_GROUPS):
         keep = np.flatnonzero(groups == g)
         new_index = np.full(N_ROWS, -1)
@@ -403,7 +403,7 @@ def test_empty_observations_give_zero_counts_and_nan_rates():
     empty = Observations.from_arrays(
         vendor=[], dataset=[], target=[], is_fake=[], predicted=[], confidence=[], paired_row=[]
     )
-    c = jax.jit(lambda o: group_counts(o, n_datasets=2, n_identities=3))(empty)
+    c = jax.jit(lambda o: group_counts(o, sizes=GroupSizes(n_datasets=2, n_identities=3)))(empty)
     assert c.numerator.shape == (6, 6) and not np.asarray(c.denominator).any()
     assert np.isnan(np.asarray(rates(c))).all()
 
@@ -446,7 +446,7 @@ def paper_counts():
     cdf = paper_cohort("CelebDF", 1, dhf_fakes=0, ta_identities=58)
     cdf["paired_row"] = np.where(cdf["is_fake"], cdf["paired_row"] + len(vox["vendor"]), -1)
     obs = Observations.from_arrays(**{k: np.concatenate([vox[k], cdf[k]]) for k in vox})
-    return jax.jit(lambda o: group_counts(o, n_datasets=2, n_identities=1000))(obs)
+    return jax.jit(lambda o: group_counts(o, sizes=GroupSizes(n_datasets=2, n_identities=1000)))(obs)
 
 
 def test_paper_dhf_voxcelebth_902_of_3200_is_28_2_percent(paper_counts):

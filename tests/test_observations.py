@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dicore import METHODS, VENDORS
+from dicore.core.observations import Observations
 from dicore.errors import UserError
-from dicore.observations import RESULT_COLUMNS, Observations
+from dicore.formats.results import RESULT_COLUMNS, read_columns, read_results_file, read_rows
 
 
 def row(
@@ -59,7 +60,7 @@ def good_rows():
 
 
 def test_from_rows_maps_names_and_pairs():
-    obs, vocab = Observations.from_rows(good_rows())
+    obs, vocab = read_rows(good_rows())
     assert vocab.datasets == ("CelebDF",) and vocab.backends == ("sim",) and vocab.simulated
     assert (
         vocab.identities[:2] == ("B", "A") and vocab.identities[-1] == "Zed"
@@ -84,7 +85,7 @@ def test_from_rows_maps_names_and_pairs():
 
 
 def test_is_a_pytree_of_equal_length_arrays_and_jits():
-    obs, vocab = Observations.from_rows(good_rows())
+    obs, vocab = read_rows(good_rows())
     leaves = jax.tree_util.tree_leaves(obs)
     assert len(leaves) == 12 and all(np.shape(x) == (8,) for x in leaves)
     doubled = jax.jit(lambda o: jax.tree_util.tree_map(lambda x: x, o))(obs)
@@ -130,7 +131,7 @@ def test_bad_row_named_by_row_and_field(name, change, field, message):
         row(**{"item": "x5", **change}),  # the bad row is row 4
     ]
     with pytest.raises(UserError) as info:
-        Observations.from_rows(rows, source="results.csv")
+        read_rows(rows, source="results.csv")
     text = str(info.value)
     assert text.startswith("results.csv: 1 invalid result(s)")
     assert f"row 4, {field}: " in text and message in text
@@ -141,16 +142,16 @@ def test_is_fake_must_be_boolean():
     bad = row(item="x")
     bad["is_fake"] = "maybe"
     with pytest.raises(UserError, match=r"row 2, is_fake: 'maybe' is not a boolean"):
-        Observations.from_rows([row(), bad])
+        read_rows([row(), bad])
     typed = row(item="x")
     typed["is_fake"] = False  # typed values (Parquet) are accepted
-    assert Observations.from_rows([row(), typed]).obs.n == 2
+    assert read_rows([row(), typed]).obs.n == 2
 
 
 def test_all_problems_reported_at_once_capped_at_20():
     rows = [row(item=f"r{i}", conf="200") for i in range(25)] + [row(item="z", vendor="x")]
     with pytest.raises(UserError) as info:
-        Observations.from_rows(rows)
+        read_rows(rows)
     text = str(info.value)
     assert "26 invalid result(s)" in text and "... and 6 more" in text
     assert "row 1, confidence" in text and "row 20, confidence" in text and "row 21," not in text
@@ -160,14 +161,14 @@ def test_mismatched_column_lengths_and_missing_columns():
     cols = {c: [v] for c, v in row().items()}
     cols["confidence"] = ["99", "98"]
     with pytest.raises(UserError, match="mismatched column lengths"):
-        Observations.from_columns(cols)
+        read_columns(cols)
     del cols["confidence"]
     with pytest.raises(UserError, match="columns: missing confidence"):
-        Observations.from_columns(cols)
+        read_columns(cols)
     partial = row()
     del partial["similarity"]
     with pytest.raises(UserError, match="row 1, similarity: missing"):
-        Observations.from_rows([partial])
+        read_rows([partial])
 
 
 def test_from_arrays_shape_error_names_shapes():
@@ -193,7 +194,7 @@ def write_csv(path, rows):
 def test_results_file_csv_and_parquet_agree(tmp_path):
     csv_path = tmp_path / "results.csv"
     write_csv(csv_path, good_rows())
-    a, va = Observations.from_results_file(csv_path)
+    a, va = read_results_file(csv_path)
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
@@ -202,7 +203,7 @@ def test_results_file_csv_and_parquet_agree(tmp_path):
     cols["confidence"] = [float(v) if v else None for v in cols["confidence"]]
     cols["similarity"] = [float(v) if v else None for v in cols["similarity"]]
     pq.write_table(pa.table(cols), tmp_path / "results.parquet")
-    b, vb = Observations.from_results_file(tmp_path / "results.parquet")
+    b, vb = read_results_file(tmp_path / "results.parquet")
     assert va == vb
     for f in a.__dataclass_fields__:
         np.testing.assert_array_equal(
@@ -212,16 +213,16 @@ def test_results_file_csv_and_parquet_agree(tmp_path):
 
 def test_results_file_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="not found"):
-        Observations.from_results_file(tmp_path / "nope.csv")
+        read_results_file(tmp_path / "nope.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("vendor,dataset\naws,CelebDF\n")
     with pytest.raises(UserError, match=r"bad.csv: missing column\(s\) backend"):
-        Observations.from_results_file(bad)
+        read_results_file(bad)
     rows = good_rows()
     rows[3]["confidence"] = "101"
     write_csv(bad, rows)
     with pytest.raises(UserError, match=r"bad.csv: 1 invalid.*\n  row 4, confidence"):
-        Observations.from_results_file(bad)
+        read_results_file(bad)
 
 
 @st.composite
@@ -262,7 +263,7 @@ def valid_rows(draw):
 
 @given(valid_rows())
 def test_round_trip_recovers_every_field(rows):
-    obs, vocab = Observations.from_rows(rows)
+    obs, vocab = read_rows(rows)
     for i, r in enumerate(rows):
         assert VENDORS[int(obs.vendor[i])] == r["vendor"]
         assert vocab.items[int(obs.item[i])] == r["item_id"]

@@ -11,16 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicore import METHODS, VENDORS
-from dicore.kernel import UniformGrid
-from dicore.metrics import na_counts, ta_counts
-from dicore.replay import (
+from dicore import METHODS, VENDORS, paper
+from dicore.core.groups import GroupSizes
+from dicore.core.kernel import UniformGrid
+from dicore.core.metrics import na_counts, ta_counts
+from dicore.core.tradeoff import (
     check_taus,
     equal_error_point,
-    load_floors,
     min_attack_point,
     replay_counts,
-    replay_counts_jit,
     replay_policy,
     trade_off,
 )
@@ -34,9 +33,13 @@ from tests.test_sweeps import (
     observations,
 )
 
+# jitted at the call site, as every caller of the core does
+replay_counts_jit = jax.jit(replay_counts)
+
 G = N_DATASETS * N_VENDORS
 SYN = METHODS.index("synthesis")
-KW = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+KW = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
+FLOORS = paper.reporting_floors()
 
 
 def ref_replay(obs, taus):
@@ -113,11 +116,11 @@ def test_replay_at_zero_equals_the_point_metrics_and_is_monotone(obs):
 
 
 def test_floors_come_from_the_paper_data():
-    assert load_floors() == {"aws": 55.0, "azure": 70.0, "naver": 0.01}
+    assert paper.reporting_floors() == {"aws": 55.0, "azure": 70.0, "naver": 0.01}
     data = json.loads(
         (Path(__file__).parents[1] / "dicore/data/paper/policy_and_pricing.json").read_text()
     )["reporting_policy"]
-    assert data["AWS"]["approx_min_reported_confidence_pct"] == load_floors()["aws"]
+    assert data["AWS"]["approx_min_reported_confidence_pct"] == paper.reporting_floors()["aws"]
 
 
 def _one_vendor(vendor: str):
@@ -132,28 +135,28 @@ def test_tau_below_the_floor_is_censored(vendor, floor):
     obs = _one_vendor(vendor)
     below = np.array([floor - 0.5, floor, 100.0], np.float32)
     with pytest.raises(ValueError, match=f"below {vendor}'s reporting floor"):
-        replay_policy(obs, below, **KW)
+        replay_policy(obs, below, **KW, floors=FLOORS)
     with pytest.raises(ValueError, match="censored"):
-        replay_policy(obs, UniformGrid(0.0, 1.0, 101), **KW)
+        replay_policy(obs, UniformGrid(0.0, 1.0, 101), **KW, floors=FLOORS)
     # At and above the floor the replay is a number (tau == floor is allowed).
-    rep = replay_policy(obs, np.array([floor, 90.0], np.float32), **KW)
+    rep = replay_policy(obs, np.array([floor, 90.0], np.float32), **KW, floors=FLOORS)
     assert rep.na.numerator.shape == (G, 2)
-    rep = replay_policy(obs, UniformGrid.from_range(floor, 100.0, 5.0), **KW)
+    rep = replay_policy(obs, UniformGrid.from_range(floor, 100.0, 5.0), **KW, floors=FLOORS)
     assert rep.genuine.numerator.shape[0] == G
 
 
 def test_check_taus_rejects_bad_grids_and_takes_floors():
     with pytest.raises(ValueError, match="sorted"):
-        check_taus(np.array([60.0, 56.0]), ["aws"])
+        check_taus(np.array([60.0, 56.0]), ["aws"], floors=FLOORS)
     with pytest.raises(ValueError, match="non-empty"):
-        check_taus(np.zeros((0,)), ["aws"])
+        check_taus(np.zeros((0,)), ["aws"], floors=FLOORS)
     with pytest.raises(ValueError, match="no reporting floor"):
-        check_taus(np.array([60.0]), ["acme"])
+        check_taus(np.array([60.0]), ["acme"], floors=FLOORS)
     check_taus(np.array([10.0]), ["aws"], floors={"aws": 10.0})
     # A vendor mix: the highest floor present rules.
     obs = make_observations(seed=1)
     with pytest.raises(ValueError, match="azure"):
-        replay_policy(obs, np.array([60.0, 80.0], np.float32), **KW)
+        replay_policy(obs, np.array([60.0, 80.0], np.float32), **KW, floors=FLOORS)
 
 
 # ---- operating points -------------------------------------------------------------------
@@ -249,7 +252,7 @@ def test_equal_error_point_matches_numpy(c):
 def test_operating_points_on_a_replayed_trade_off():
     obs = _one_vendor("naver")
     taus = UniformGrid.from_range(0.01, 100.0, 1.0)
-    curve = trade_off(replay_policy(obs, taus, **KW), taus, attack="NA")
+    curve = trade_off(replay_policy(obs, taus, **KW, floors=FLOORS), taus, attack="NA")
     assert curve.attack.shape == curve.genuine.shape == (G, taus.num)
     point = min_attack_point(curve.taus, curve.attack, curve.genuine, target=0.0)
     present = np.asarray(point.found)
@@ -258,6 +261,6 @@ def test_operating_points_on_a_replayed_trade_off():
     attack = np.asarray(curve.attack)
     np.testing.assert_allclose(np.asarray(point.attack)[present], np.nanmin(attack[present], axis=1))
     with pytest.raises(ValueError, match="attack must be"):
-        trade_off(replay_policy(obs, taus, **KW), taus, attack="DHF")
+        trade_off(replay_policy(obs, taus, **KW, floors=FLOORS), taus, attack="DHF")
     with pytest.raises(ValueError, match=r"\(3, 4\)"):
         equal_error_point(TAUS, np.zeros((3, 4)), np.zeros((3, 4)))

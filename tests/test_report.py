@@ -12,6 +12,8 @@ import pytest
 from dicore import paper
 from dicore.commands import report as report_cmd
 from dicore.errors import UserError
+from dicore.formats.results import read_results_file
+from dicore.formats.sweeps_json import sweeps_from_json, sweeps_to_json
 from dicore.report import (
     OperatingPoint,
     ReportInputs,
@@ -20,7 +22,6 @@ from dicore.report import (
     comparison_rows,
     write_report,
 )
-from dicore.report.model import sweeps_from_json, sweeps_to_json
 
 VENDORS = ("aws", "azure", "naver")
 
@@ -132,10 +133,9 @@ COLS = ["vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_it
 
 
 def _folder(tmp_path):
-    """results.csv with known confidences/similarities, and metrics.json from dicore.metrics."""
-    from dicore.fileio import write_metrics_json
-    from dicore.metrics import metrics_table
-    from dicore.observations import Observations
+    """results.csv with known confidences/similarities, and metrics.json from dicore.core.metrics."""
+    from dicore.formats.metrics_json import write_metrics_json
+    from dicore.tables import metrics_table
 
     rng = np.random.default_rng(0)
     rows = []
@@ -154,7 +154,7 @@ def _folder(tmp_path):
         w = csv.writer(fh)
         w.writerow(COLS)
         w.writerows(rows)
-    obs, vocab = Observations.from_results_file(res)
+    obs, vocab = read_results_file(res)
     write_metrics_json(tmp_path / "metrics.json", metrics_table(obs, vocab), beta=90.0,
                        gamma=80.0, simulated=True)
     return rows

@@ -170,6 +170,38 @@ def in_process(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.err, captured.out
 
 
+def test_sweep_and_study_write_one_sweeps_format_and_one_operating_point_rule(study, tmp_path):
+    """`dicore sweep` writes the study's sweeps.json format (plus the joint grid), `dicore
+    report` reads either without telling them apart, and both pick operating points by the
+    one rule of docs/thresholds.md (same target from the same data)."""
+    mine = json.loads((study / "sweeps.json").read_text())
+    out = tmp_path / "sweeps.json"
+    proc = dicore("sweep", "--results", str(study / "results.csv"), "--out", str(out),
+                  "--betas", "0:100:10", "--gammas", "0:100:10")
+    assert "90% of" in proc.stdout  # the operating point states its target
+    theirs = json.loads(out.read_text())
+    assert set(mine) == {"simulated", "genuine_keep", "rules", "sweeps", "tradeoffs"}
+    assert set(theirs) == set(mine) | {"joint"}
+    assert mine["rules"] == theirs["rules"] and mine["genuine_keep"] == theirs["genuine_keep"]
+    for key in ("sweeps", "tradeoffs"):
+        assert {frozenset(e) for e in mine[key]} == {frozenset(e) for e in theirs[key]}
+    pooled = {c["vendor"]: c for c in mine["tradeoffs"]}
+    for c in theirs["tradeoffs"]:
+        if c["dataset"] == "all":  # same data, same floor: the same target by the same rule
+            assert c["operating_points"][0]["target"] == pytest.approx(
+                pooled[c["vendor"]]["operating_points"][0]["target"])
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("metrics.json", "results.csv"):
+        (folder / name).write_bytes((study / name).read_bytes())
+    (folder / "sweeps.json").write_bytes(out.read_bytes())
+    dicore("report", "--dir", str(folder))
+    assert "Trade-off" in (folder / "report.md").read_text()
+    (folder / "sweeps.json").write_text(json.dumps({"groups": [], "replay": []}))  # not the format
+    proc = dicore("report", "--dir", str(folder), check=False)
+    assert proc.returncode == 2 and "sweeps" in proc.stderr
+
+
 def test_another_study_in_the_same_folder_is_refused(study, capsys):
     store = study / "store.sqlite"
     digest = sha(store)

@@ -9,18 +9,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicore import METHODS
-from dicore.kernel import UniformGrid
-from dicore.metrics import dhc_counts, dhs_counts, rates
-from dicore.observations import Observations
-from dicore.sweeps import (
+from dicore.core.groups import GroupSizes
+from dicore.core.kernel import UniformGrid
+from dicore.core.metrics import dhc_counts, dhs_counts, rates
+from dicore.core.observations import Observations
+from dicore.core.sweeps import (
     dhc_sweep,
-    dhc_sweep_jit,
     dhs_sweep,
-    dhs_sweep_jit,
     high_risk_sweep,
-    high_risk_sweep_jit,
 )
+from dicore.formats.results import read_results_file
 from tests.helpers import pair_rows
+
+# jitted at the call site, as every caller of the core does
+dhc_sweep_jit = jax.jit(dhc_sweep)
+dhs_sweep_jit = jax.jit(dhs_sweep)
+high_risk_sweep_jit = jax.jit(high_risk_sweep)
 
 N_ROWS, N_DATASETS, N_VENDORS, N_IDS = 40, 2, 3, 6
 G = N_DATASETS * N_VENDORS
@@ -31,7 +35,7 @@ ARRAY_GRID = np.array([0.0, 0.01, 50.0, 55.0, 70.0, 80.0, 90.0, 99.99, 100.0], n
 ON_GRID = np.concatenate(
     [GRID.values(), ARRAY_GRID, np.nextafter(ARRAY_GRID, np.float32(200)), [33.3, 87.25]]
 ).astype(np.float32)
-# No subnormals: XLA on CPU flushes them to zero (see dicore.kernel).
+# No subnormals: XLA on CPU flushes them to zero (see dicore.core.kernel).
 ON_GRID = ON_GRID[(ON_GRID == 0) | ((ON_GRID >= np.finfo(np.float32).tiny) & (ON_GRID <= 100))]
 # Eager JAX dispatches op by op: fewer examples where a test runs it.
 EAGER_EXAMPLES = min(settings().max_examples, 12)
@@ -125,7 +129,7 @@ def check_against_reference(obs, betas, gammas, dhc, dhs, joint):
 def test_sweeps_match_numpy_under_jit(obs, grid):
     betas = GRID if grid == "uniform" else ARRAY_GRID
     gammas = ARRAY_GRID if grid == "uniform" else GRID
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     check_against_reference(
         obs, betas, gammas,
         dhc_sweep_jit(obs, betas, **kw), dhs_sweep_jit(obs, gammas, **kw),
@@ -136,7 +140,7 @@ def test_sweeps_match_numpy_under_jit(obs, grid):
 @settings(max_examples=EAGER_EXAMPLES)
 @given(obs=observations())
 def test_sweeps_match_numpy_eagerly(obs):
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     check_against_reference(
         obs, GRID, ARRAY_GRID,
         dhc_sweep(obs, GRID, **kw), dhs_sweep(obs, ARRAY_GRID, **kw),
@@ -146,18 +150,18 @@ def test_sweeps_match_numpy_eagerly(obs):
 
 # The point metrics, mapped over thresholds (one call per grid instead of one per point).
 _dhc_point = jax.jit(jax.vmap(
-    lambda obs, t: dhc_counts(obs, beta=t, n_datasets=N_DATASETS, n_vendors=N_VENDORS),
+    lambda obs, t: dhc_counts(obs, beta=t, sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS)),
     in_axes=(None, 0), out_axes=1,
 ))
 _dhs_point = jax.jit(jax.vmap(
-    lambda obs, t: dhs_counts(obs, gamma=t, n_datasets=N_DATASETS, n_vendors=N_VENDORS),
+    lambda obs, t: dhs_counts(obs, gamma=t, sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS)),
     in_axes=(None, 0), out_axes=1,
 ))
 
 
 @given(obs=observations())
 def test_sweeps_equal_point_metrics_at_every_grid_point(obs):
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     for grid in (GRID, ARRAY_GRID):
         dhc = dhc_sweep_jit(obs, grid, **kw)
         dhs = dhs_sweep_jit(obs, grid, **kw)
@@ -181,7 +185,7 @@ def test_sweeps_equal_point_metrics_at_every_grid_point(obs):
 
 @given(obs=observations())
 def test_sweeps_are_monotone_and_bounded(obs):
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     dhc = np.asarray(dhc_sweep_jit(obs, GRID, **kw).numerator)
     dhs = np.asarray(dhs_sweep_jit(obs, GRID, **kw).numerator)
     joint = high_risk_sweep_jit(obs, GRID, GRID, **kw)
@@ -203,7 +207,7 @@ def _permute(obs, perm):
 
 @given(obs=observations(), seed=st.integers(0, 2**16))
 def test_sweeps_do_not_depend_on_row_order(obs, seed):
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     perm = np.random.default_rng(seed).permutation(N_ROWS)
     a = high_risk_sweep_jit(obs, GRID, ARRAY_GRID, **kw)
     b = high_risk_sweep_jit(_permute(obs, perm), GRID, ARRAY_GRID, **kw)
@@ -211,7 +215,7 @@ def test_sweeps_do_not_depend_on_row_order(obs, seed):
 
 
 def test_each_sweep_compiles_once_per_shape():
-    kw = dict(n_datasets=N_DATASETS, n_vendors=N_VENDORS)
+    kw = dict(sizes=GroupSizes(n_datasets=N_DATASETS, n_vendors=N_VENDORS))
     samples = [make_observations(seed=s, mode=m) for s, m in enumerate(["mixed", "all_real", "one_group"])]
     for fn, args in (
         (dhc_sweep, (GRID,)),
@@ -233,7 +237,7 @@ def test_each_sweep_compiles_once_per_shape():
 
 
 def test_joint_rates_reject_mismatched_denominator():
-    from dicore.sweeps import JointCounts
+    from dicore.core.sweeps import JointCounts
 
     bad = JointCounts(np.zeros((2, 3, 4), np.int32), np.zeros((3,), np.int32))
     try:
@@ -289,26 +293,34 @@ def test_sweep_command_writes_the_sweeps_and_refuses_censored_taus(tmp_path, cap
     argv = ["--results", str(results), "--betas", "0:100:10", "--gammas", "0,80,85,100"]
     assert _run_sweep_command([*argv, "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert data["simulated"] is True and len(data["betas"]) == 11
-    aws = next(g for g in data["groups"] if g["vendor"] == "aws")
+    assert data["simulated"] is True and data["genuine_keep"] == 90.0
+    curve = {(s["vendor"], s["metric"]): s for s in data["sweeps"]}
+    dhc, dhs = curve[("aws", "DHC")], curve[("aws", "DHS")]
+    assert len(dhc["thresholds"]) == 11
     # Two named AWS fakes at 91: DHC is 100% up to beta 90 and 0% from beta 100 on; the
     # unnamed one has similarity 85: DHS 100% up to gamma 80.
-    assert aws["dhc"]["rate"][9] == 100.0 and aws["dhc"]["rate"][10] == 0.0 and aws["dhc"]["n"] == 2
-    assert aws["dhs"]["rate"] == [100.0, 100.0, 0.0, 0.0] and aws["dhs"]["n"] == 1
-    assert aws["high_risk"]["rate"][9][1] == 100.0 and aws["high_risk"]["n"] == 3
-    assert aws["high_risk"]["rate"][10][2] == 0.0
-    from dicore.observations import Observations
+    assert dhc["values"][9] == 100.0 and dhc["values"][10] == 0.0 and dhc["n"] == 2
+    assert dhs["values"] == [100.0, 100.0, 0.0, 0.0] and dhs["n"] == 1
+    joint = next(j for j in data["joint"] if j["vendor"] == "aws")
+    assert joint["values"][9][1] == 100.0 and joint["n"] == 3
+    assert joint["values"][10][2] == 0.0
 
-    obs, vocab = Observations.from_results_file(results)
-    ref = dhc_sweep_jit(obs, UniformGrid(0.0, 10.0, 11), n_datasets=1)  # compiled by the command
+    obs, vocab = read_results_file(results)
+    ref = dhc_sweep_jit(obs, UniformGrid(0.0, 10.0, 11), sizes=GroupSizes(n_datasets=1))
     expected = 100.0 * np.asarray(ref.numerator)[0] / np.asarray(ref.denominator)[0]
-    np.testing.assert_allclose(aws["dhc"]["rate"], expected, rtol=1e-5)
-    replay = {r["vendor"]: r for r in data["replay"]}
-    assert replay["aws"]["taus"][0] == 55.0 and replay["naver"]["taus"][0] == 0.01
+    np.testing.assert_allclose(dhc["values"], expected, rtol=1e-5)
+    replay = {(r["vendor"], r["dataset"]): r for r in data["tradeoffs"]}
+    assert set(replay) == {(v, d) for v in ("aws", "naver") for d in ("CelebDF", "all")}
+    aws, naver = replay[("aws", "CelebDF")], replay[("naver", "CelebDF")]
+    assert aws["tau"][0] == 55.0 and naver["tau"][0] == pytest.approx(0.01)
     # Naver: fakes named at 0.5 survive tau = 0.01 only; reals at 60 survive up to 60.
-    assert replay["naver"]["TA"][:2] == [66.6667, 0.0]
-    assert replay["naver"]["genuine"][60] == 100.0 and replay["naver"]["genuine"][61] == 0.0
-    assert replay["naver"]["equal_error"]["found"]
+    assert naver["attack_success"][:2] == [pytest.approx(200 / 3), 0.0]
+    assert naver["genuine_recognition"][60] == 100.0 and naver["genuine_recognition"][61] == 0.0
+    assert naver["operating_points"][1]["tau"] is not None  # the equal-error point exists
+    # The operating-point rule (docs/thresholds.md): keep 90% of the genuine recognition at
+    # the floor (here 100%), lowest attack success among those taus, smallest tau on ties.
+    best = naver["operating_points"][0]
+    assert best["target"] == 90.0 and best["tau"] == 1.0 and best["attack_success"] == 0.0
     with pytest.raises(UserError, match="below aws's reporting floor 55"):
         _run_sweep_command(["--results", str(results), "--taus", "50:100:1", "--out", str(out)])
     with pytest.raises(UserError, match="--gammas"):

@@ -12,17 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulators import SIMULATED_LABEL
-from simulators.vendor import (
+from simulators.images import (
     AZURE_FACE_LIMITS,
     LIMITS,
     ImageInfo,
     ImageRejected,
+    check_limits,
+    image_info,
+)
+from simulators.vendor import (
     SimulatedVendor,
     UnsupportedOperation,
     celebrity_id,
-    check_limits,
     default_vendor,
-    image_info,
 )
 
 PHOTOS = Path(__file__).resolve().parents[1] / "simulators" / "photos"

@@ -17,8 +17,8 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from dicore.backends import image_label, live_client
 from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
+from dicore.backends.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
 from dicore.backends.retry import NO_RETRY
-from dicore.cassettes import load_interactions, make_vcr, provenance_path, read_provenance
 from dicore.errors import UserError
 
 # Host and port are not matched, so any syntactically valid endpoint will do.

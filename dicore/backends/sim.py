@@ -27,7 +27,7 @@ class SimBackend:
         self.supports_similarity = bool(self.sim.policy.has_similarity)
 
     def recognize(self, image: bytes) -> Recognition:
-        from simulators.vendor import ImageRejected
+        from simulators.images import ImageRejected
 
         try:
             rec = self.sim.recognize_image(bytes(image))
@@ -43,7 +43,7 @@ class SimBackend:
         return Recognition(name, conf, len(faces), simulated=True, raw=raw)
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
-        from simulators.vendor import ImageRejected
+        from simulators.images import ImageRejected
 
         if not self.supports_similarity:
             return None

@@ -62,7 +62,7 @@ def _parse_tps(items: list[str]) -> dict[str, float]:
 
 def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
     """Per vendor: images (rows) and similarity calls (fakes, where the vendor has them)."""
-    from dicore.cost import SIMILARITY_VENDORS
+    from dicore.core.cost import SIMILARITY_VENDORS
 
     p = Path(path)
     if not p.is_file():
@@ -92,8 +92,9 @@ def _calls_from_results(path: str) -> dict[str, tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.cost import format_duration, study_calls, study_cost, total_row
-    from dicore.study import parse_vendors
+    from dicore import paper
+    from dicore.commands.study import parse_vendors
+    from dicore.core.cost import format_duration, study_calls, study_cost, total_row
 
     vendors = parse_vendors(",".join(args.vendors))
     tps = _parse_tps(args.tps)
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         calls = {v: c for v, c in _calls_from_results(args.results).items() if v in vendors}
         if not calls:
             raise UserError(f"{args.results}: no rows for vendors {', '.join(vendors)}")
-    rows = study_cost(calls, tier=args.tier, tps=tps)
+    rows = study_cost(calls, pricing=paper.pricing(), tier=args.tier, tps=tps)
     total = total_row(rows)
     head = (f"{'vendor':<7} {'recognition':>11} {'similarity':>10} {'calls':>10} "
             f"{'USD':>11} {'tier':<8} {'TPS':>6} {'time':>14} {'months':>6}")

@@ -29,18 +29,13 @@ examples:
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
-from pathlib import Path
 
 from dicore.errors import UserError
 
 NAME = "defend"
 HELP = "attack success behind a deepfake-detector filter (DD1/DD2/DD3), Table 2 style"
-
-SCORE_COLUMNS = ("item_id", "detector", "score")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, metavar="FILE",
@@ -58,43 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SIMULATED detector accuracies in percent instead of --scores")
     parser.add_argument("--out", default="defence.csv", metavar="FILE",
                         help="output CSV (default defence.csv)")
-
-
-def read_scores(path: str | Path) -> dict[str, dict[str, float]]:
-    """{detector: {item_id: score}} from a scores CSV; UserError names the row at fault."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"scores file {path} not found",
-                        "give a CSV with columns item_id,detector,score")
-    out: dict[str, dict[str, float]] = {}
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError(f"{path}: missing column(s) {', '.join(missing)}",
-                                "the scores file needs the header item_id,detector,score")
-            for i, row in enumerate(reader, start=2):
-                try:
-                    score = float(row["score"])
-                except (TypeError, ValueError):
-                    score = math.nan
-                if not 0.0 <= score <= 1.0:
-                    raise UserError(f"{path}: line {i}, field score: {row['score']!r} is not in 0..1",
-                                    "score is the detector's probability that the image is fake")
-                det, item = (row["detector"] or "").strip(), (row["item_id"] or "").strip()
-                if not det or not item:
-                    raise UserError(f"{path}: line {i}: empty item_id or detector")
-                if item in out.setdefault(det, {}):
-                    raise UserError(f"{path}: line {i}: second score for item {item!r}, "
-                                    f"detector {det!r}")
-                out[det][item] = score
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path}: not a readable UTF-8 CSV file ({exc})",
-                        "give a CSV with columns item_id,detector,score") from exc
-    if not out:
-        raise UserError(f"{path}: no scores", "add rows item_id,detector,score")
-    return out
 
 
 def _score_matrix(scores, detectors, items):
@@ -117,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from dicore import defence
-    from dicore.metrics import fake_outcomes
-    from dicore.observations import Observations
+    from dicore import tables
+    from dicore.core import defence
+    from dicore.core.metrics import fake_outcomes
+    from dicore.formats.defence_csv import write_defence_csv
+    from dicore.formats.results import read_results_file
+    from dicore.formats.scores_csv import read_scores
 
     if (args.scores is None) == (args.simulate_accuracy is None):
         raise UserError("give exactly one of --scores FILE or --simulate-accuracy A ...",
@@ -133,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--simulate-accuracy {a:g} must lie strictly between 0 and 100",
                             "accuracies are percent, e.g. --simulate-accuracy 89.7 97.9")
 
-    obs, vocab = Observations.from_results_file(args.results)
+    obs, vocab = read_results_file(args.results)
     out = fake_outcomes(obs)
     items_all = np.asarray(vocab.items, dtype=object)[np.asarray(obs.item)]
     vendor_all = np.asarray(vocab.vendors, dtype=object)[np.asarray(obs.vendor)]
@@ -177,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 passed = defence.dd3_pass(mat, fake, jax.random.key(args.seed), folds=args.folds,
                                           threshold=args.threshold)
-            rows += defence.defence_table(
+            rows += tables.defence_table(
                 datasets=dataset_all[m].astype(str), is_fake=fake, passed=np.asarray(passed),
                 ta={vendor: ta_all[m]}, na={vendor: na_all[m]}, detector=label, source=source)
     write_defence_csv(args.out, rows, vendor_simulated=vocab.simulated)
@@ -196,41 +157,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _f(x, digits: int = 1) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def write_defence_csv(path: str | Path, rows: list[dict], *, vendor_simulated: bool) -> Path:
-    """Write defence rows (`dicore.defence.TABLE_COLUMNS` + `vendor_simulated`); empty
-    cell for None. `vendor_simulated` marks every row whose attack-success rates came from
-    simulated vendors (`source` says where the detector's verdicts came from)."""
-    from dicore.defence import TABLE_COLUMNS
-
-    columns = [*TABLE_COLUMNS, "vendor_simulated"]
-
-    from dicore.fileio import write_atomic
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=columns)
-            w.writeheader()
-            for r in rows:
-                r = {**r, "vendor_simulated": vendor_simulated}
-                w.writerow({k: "" if r.get(k) is None else r.get(k) for k in columns})
-
-    try:
-        return write_atomic(path, write)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}", "check the --out path") from exc
-
-
-def read_defence_csv(path: str | Path) -> list[dict]:
-    """Read a defence CSV written by `write_defence_csv` (numbers back to floats)."""
-    rows = []
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            row: dict = dict(r)
-            for k in ("detector_acc", "asr_before", "asr_after", "real_blocked"):
-                row[k] = float(r[k]) if r.get(k) not in (None, "") else None
-            row["n_fake"] = int(r["n_fake"]) if r.get("n_fake") not in (None, "") else None
-            row["vendor_simulated"] = r.get("vendor_simulated") == "True"
-            rows.append(row)
-    return rows

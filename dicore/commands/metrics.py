@@ -71,12 +71,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.fileio import write_metrics_json
-    from dicore.metrics import metrics_table
-    from dicore.observations import Observations
+    from dicore.formats.metrics_json import write_metrics_json
+    from dicore.formats.results import read_results_file
+    from dicore.tables import metrics_table
 
     _check_options(args)
-    obs, vocab = Observations.from_results_file(args.results)
+    obs, vocab = read_results_file(args.results)
     rows = metrics_table(
         obs,
         vocab,

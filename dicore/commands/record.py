@@ -40,7 +40,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dicore
-from dicore.cassettes import (
+from dicore.backends.cassettes import (
     find_secrets,
     header_value,
     load_interactions,

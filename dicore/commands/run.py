@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dicore.commands.study import add_common, check_concurrency
+from dicore.commands.study import add_common, check_concurrency, parse_vendors
 
 NAME = "run"
 HELP = "query the APIs for every image of a manifest into a resumable store"
@@ -43,16 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
     from dicore.datasets.manifest import read_manifest
     from dicore.errors import UserError, check_output_file
+    from dicore.formats.results import drop_unpaired_fakes, write_results_csv, write_results_parquet
     from dicore.ratelimit import parse_rates
     from dicore.store import Store
-    from dicore.study import (
-        StudyConfig,
-        drop_unpaired_fakes,
-        fill_from_manifest,
-        parse_vendors,
-        write_results_csv,
-        write_results_parquet,
-    )
+    from dicore.study import StudyConfig, fill_from_manifest
 
     check_concurrency(args)
     console = Console(stderr=True)

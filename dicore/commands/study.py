@@ -91,13 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from dicore.ratelimit import parse_rates
-    from dicore.study import (
-        StudyConfig,
-        enable_jax_cache,
-        parse_vendors,
-        print_summary,
-        run_study,
-    )
+    from dicore.study import StudyConfig, run_study
 
     check_thresholds(args)
     check_concurrency(args)
@@ -113,3 +107,83 @@ def run(args: argparse.Namespace) -> int:
     outcome = run_study(cfg, console)
     print_summary(outcome, Console())
     return 0
+
+
+def parse_vendors(text: str | None) -> tuple[str, ...]:
+    """--vendors: comma-separated vendor ids (all when empty); UserError names unknown ones."""
+    from dicore import VENDORS
+    from dicore.errors import UserError
+
+    if not text:
+        return VENDORS
+    out = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
+    bad = [v for v in out if v not in VENDORS]
+    if bad or not out:
+        raise UserError(
+            f"--vendors: unknown vendor(s) {', '.join(bad) or '(none)'}",
+            hint=f"choose from {', '.join(VENDORS)}, comma-separated",
+        )
+    return out
+
+
+def enable_jax_cache() -> None:
+    """Keep JAX's compiled kernels on disk (~/.cache/dicore/jax) so that later runs skip
+    compilation; JAX_COMPILATION_CACHE_DIR overrides the folder, DICORE_JAX_CACHE=0 turns
+    it off."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("DICORE_JAX_CACHE", "1") == "0":
+        return
+    folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dicore" / "jax"
+    )
+    try:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # noqa: BLE001 - a cache is an optimisation, never a failure
+        pass
+
+
+def print_summary(outcome, console) -> None:
+    """The metrics table, notes, failed calls, stage timings and files of a `StudyOutcome`."""
+    from rich.table import Table
+
+    from dicore import VENDORS
+
+    by = {(r["dataset"], r["vendor"], r["metric"]): r for r in outcome.metrics}
+    datasets = list(dict.fromkeys(r["dataset"] for r in outcome.metrics))
+    vendors = [v for v in VENDORS if any(k[1] == v for k in by)]
+    title = "attack success, percent"
+    if outcome.simulated:
+        title += " - SIMULATED vendors"
+    table = Table(title=title)
+    table.add_column("dataset")
+    table.add_column("vendor")
+    for m in ("TA", "NA", "DHC", "DHS", "SIC"):
+        table.add_column(m, justify="right")
+    for d in datasets:
+        for v in vendors:
+            cells = []
+            for m in ("TA", "NA", "DHC", "DHS", "SIC"):
+                r = by.get((d, v, m))
+                cells.append("-" if r is None or r["value"] is None else f"{r['value']:.1f}")
+            table.add_row(d, v, *cells)
+    console.print(table)
+    for note in outcome.notes:
+        console.print(f"[dim]{note}[/dim]")
+    if outcome.errors:
+        console.print(f"[red]{len(outcome.errors)} call(s) failed[/red] (left out of the results):")
+        for e in outcome.errors[:5]:
+            console.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
+    t = outcome.timings
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items() if k != "total")
+    console.print(f"[dim]{stages}[/dim]")
+    console.print(
+        f"{outcome.n_rows} result rows in {t.get('total', 0):.1f} s -> "
+        f"[bold]{outcome.out}[/bold]: "
+        + ", ".join(dict.fromkeys(p.name for k, p in outcome.files.items() if k != "store"))
+    )

@@ -4,9 +4,12 @@ Per dataset and vendor: DHC over a beta grid (named fakes with confidence > beta
 named fakes), DHS over a gamma grid (unnamed fakes with similarity > gamma / unnamed
 fakes with a similarity), the joint beta x gamma grid (share of all fakes that are
 DHC(beta) or DHS(gamma)), and the replay of a stricter reporting policy: TA, NA and
-genuine recognition if the vendor reported only names with confidence >= tau, with
-two operating points (lowest attack success keeping genuine recognition >=
---genuine-target; attack success = genuine miss rate, interpolated).
+genuine recognition if the vendor reported only names with confidence >= tau, per
+dataset and with all datasets pooled, with the two operating points of docs/thresholds.md
+(the rule `dicore study` uses): the lowest attack success keeping >= --genuine-target
+percent of the genuine recognition the vendor has at its floor, and attack success =
+genuine miss rate (interpolated). The output is the sweeps.json format of
+`dicore.formats.sweeps_json`, the one `dicore study` writes and `dicore report` reads.
 
 Grids are START:STOP:STEP (STOP included) or a comma list, in percent. A tau below a
 vendor's reporting floor (AWS 55, Azure 70, Naver 0.01) is an error: the vendor hides
@@ -22,15 +25,13 @@ examples:
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from dicore.core.vocab import DEFAULT_GENUINE_KEEP
 from dicore.errors import UserError, check_output_file
-from dicore.fileio import write_json
 
 NAME = "sweep"
 HELP = "DHC/DHS threshold sweeps, the joint beta x gamma grid and reporting-policy replay"
@@ -45,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--attack", choices=("TA", "NA"), default="TA", help="attack success for the trade-off (default TA)")
     parser.add_argument(
-        "--genuine-target", type=float, default=90.0, metavar="PCT",
-        help="genuine recognition to keep, percent, >= (default 90)",
+        "--genuine-target", type=float, default=DEFAULT_GENUINE_KEEP, metavar="PCT",
+        help="share of the genuine recognition at the vendor's floor to keep, percent, >= "
+             f"(default {DEFAULT_GENUINE_KEEP:g}; docs/thresholds.md)",
     )
     parser.add_argument("--no-joint", action="store_true", help="leave the beta x gamma grid out of the file")
     parser.add_argument("--out", default="sweeps.json", metavar="FILE", help="output JSON (default sweeps.json)")
@@ -60,7 +62,7 @@ def parse_grid(text: str, option: str):
 
     Raises UserError on malformed, unsorted or out-of-0..100 grids.
     """
-    from dicore.kernel import UniformGrid
+    from dicore.core.kernel import UniformGrid
 
     grid: UniformGrid | np.ndarray
     hint = f"{option} takes START:STOP:STEP (e.g. 0:100:1) or a comma list (e.g. 55,70,90), in percent"
@@ -91,137 +93,42 @@ def default_taus(floor: float) -> np.ndarray:
     return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float32)
 
 
-def _num(x, digits=4):
-    x = float(x)
-    return None if math.isnan(x) else round(x, digits)
+def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=DEFAULT_GENUINE_KEEP,
+            joint=True) -> dict:
+    """The sweeps.json parts `{"sweeps", "joint", "tradeoffs"}` (`dicore.tables` records;
+    joint None with joint=False); raises UserError on censored taus.
 
-
-def _list(a, digits=4):
-    return [_num(x, digits) for x in np.asarray(a, np.float64).ravel()]
-
-
-def _point(point, g):
-    return {
-        "found": bool(point.found[g]),
-        "tau": _num(point.tau[g]),
-        "attack": _num(point.attack[g]),
-        "genuine": _num(point.genuine[g]),
-    }
-
-
-def _rates(numerator, denominator) -> np.ndarray:
-    """Percent in float64 (NumPy: this is the I/O edge), NaN where the denominator is 0."""
-    num = np.asarray(numerator, np.float64)
-    den = np.broadcast_to(np.asarray(denominator, np.float64), num.shape)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, 100.0 * num / den, np.nan)
-
-
-def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=90.0, joint=True) -> dict:
-    """The sweeps.json payload (see the module docstring); raises UserError on censored taus.
-
-    Replay runs once, on --taus or on the union of the vendors' default grids (each
-    vendor then keeps the taus at or above its floor), so it compiles once.
+    Trade-offs per (dataset, vendor) and per vendor over all datasets pooled, with the
+    operating points of docs/thresholds.md (the one rule `dicore study` uses too).
     """
-    import jax
+    from dicore import paper, tables
+    from dicore.core.kernel import threshold_values
+    from dicore.core.tradeoff import check_taus
 
-    from dicore.kernel import threshold_values
-    from dicore.replay import (
-        check_taus,
-        equal_error_point_jit,
-        load_floors,
-        min_attack_point_jit,
-        replay_counts_jit,
-    )
-    from dicore.sweeps import dhc_sweep_jit, dhs_sweep_jit, high_risk_sweep_jit
-
-    kw = dict(n_datasets=len(vocab.datasets), n_vendors=len(vocab.vendors))
     n_v = len(vocab.vendors)
     present = sorted(set((np.asarray(obs.dataset) * n_v + np.asarray(obs.vendor)).tolist()))
     # Censoring is checked first, before any work.
-    floors = load_floors()
+    floors = paper.reporting_floors()
     vendors = [vocab.vendors[v] for v in sorted({g % n_v for g in present})]
-    if taus is None:
-        grid = np.unique(np.concatenate([default_taus(floors[v]) for v in vendors]))
-    else:
-        grid = taus
-    all_taus = np.asarray(threshold_values(grid))
-    keep = {}
+    grids = {}
     for vendor in vendors:
-        keep[vendor] = all_taus >= np.float32(floors[vendor]) if taus is None else np.ones(len(all_taus), bool)
+        grid = default_taus(floors[vendor]) if taus is None else np.asarray(threshold_values(taus))
         try:
-            check_taus(all_taus[keep[vendor]], [vendor], floors=floors)
+            check_taus(grid, [vendor], floors=floors)
         except ValueError as exc:
             raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
-    # To NumPy at once: indexing device arrays one by one would compile each slice.
-    to_np = functools.partial(jax.tree.map, np.asarray)
-    dhc = to_np(dhc_sweep_jit(obs, betas, **kw))
-    dhs = to_np(dhs_sweep_jit(obs, gammas, **kw))
-    dhc_rate = _rates(dhc.numerator, dhc.denominator)
-    dhs_rate = _rates(dhs.numerator, dhs.denominator)
-    if joint:
-        hr = to_np(high_risk_sweep_jit(obs, betas, gammas, **kw))
-        hr_rate = _rates(hr.numerator, np.asarray(hr.fakes)[:, None, None])
-    groups = []
-    for g in present:
-        entry = {
-            "dataset": vocab.datasets[g // n_v],
-            "vendor": vocab.vendors[g % n_v],
-            "dhc": {"rate": _list(dhc_rate[g]), "n": int(dhc.denominator[g, 0])},
-            "dhs": {"rate": _list(dhs_rate[g]), "n": int(dhs.denominator[g, 0])},
-        }
-        if joint:
-            entry["high_risk"] = {"rate": [_list(row, 3) for row in hr_rate[g]], "n": int(hr.fakes[g])}
-        groups.append(entry)
-
-    rep = to_np(replay_counts_jit(obs, grid, **kw))
-    ta, na, gen = (_rates(c.numerator, c.denominator) for c in rep)
-    replay = []
-    for vendor in vendors:
-        cols = np.flatnonzero(keep[vendor])
-        v = vocab.vendors.index(vendor)
-        # Pad by repeating the last column: one compiled shape for every vendor, and a
-        # repeated point changes neither operating point (ties go to the first one; no
-        # crossing between equal values).
-        padded = np.concatenate([cols, np.full(len(all_taus) - len(cols), cols[-1])])
-        curve_attack = (ta if attack == "TA" else na)[:, padded]
-        best = to_np(min_attack_point_jit(all_taus[padded], curve_attack, gen[:, padded], target=genuine_target))
-        eer = to_np(equal_error_point_jit(all_taus[padded], curve_attack, gen[:, padded]))
-        for g in (g for g in present if g % n_v == v):
-            replay.append({
-                "dataset": vocab.datasets[g // n_v],
-                "vendor": vendor,
-                "floor": floors[vendor],
-                "taus": _list(all_taus[cols]),
-                "TA": _list(ta[g, cols]),
-                "NA": _list(na[g, cols]),
-                "genuine": _list(gen[g, cols]),
-                "n_fakes": int(rep.ta.denominator[g, 0]),
-                "n_reals": int(rep.genuine.denominator[g, 0]),
-                "min_attack": _point(best, g),
-                "equal_error": _point(eer, g),
-            })
+        grids[vendor] = grid
+    kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target)
     return {
-        "simulated": bool(vocab.simulated),
-        "rules": {
-            "dhc": "named fakes with confidence > beta / named fakes",
-            "dhs": "unnamed fakes with similarity > gamma / unnamed fakes with a similarity",
-            "high_risk": "fakes that are DHC(beta) or DHS(gamma) / fakes; rate[b][g]",
-            "replay": "names reported only at confidence >= tau; TA, NA over fakes, genuine over reals",
-            "min_attack": f"lowest {attack} with genuine >= {genuine_target:g}; ties -> smallest tau",
-            "equal_error": f"{attack} = 100 - genuine, linear interpolation between grid points",
-        },
-        "attack": attack,
-        "genuine_target": genuine_target,
-        "betas": _list(threshold_values(betas)),
-        "gammas": _list(threshold_values(gammas)),
-        "groups": groups,
-        "replay": replay,
+        "sweeps": tables.sweep_curves(obs, vocab, betas, gammas),
+        "joint": tables.joint_grids(obs, vocab, betas, gammas) if joint else None,
+        "tradeoffs": tables.tradeoff_curves(obs, vocab, pooled=False, **kw)
+        + tables.tradeoff_curves(obs, vocab, pooled=True, **kw),
     }
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.observations import Observations
+    from dicore.formats.results import read_results_file
 
     betas = parse_grid(args.betas, "--betas")
     gammas = parse_grid(args.gammas, "--gammas")
@@ -229,28 +136,29 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.genuine_target) and 0.0 <= args.genuine_target <= 100.0):
         raise UserError(f"--genuine-target {args.genuine_target} is outside 0..100", "a percent, e.g. 90")
     check_output_file(args.out, "--out")
-    obs, vocab = Observations.from_results_file(args.results)
+    obs, vocab = read_results_file(args.results)
     if obs.n == 0:
         raise UserError(f"{args.results} has no result rows", "run `dicore run` or `dicore study` first")
-    payload = compute(
+    parts = compute(
         obs, vocab, betas=betas, gammas=gammas, taus=taus, attack=args.attack,
         genuine_target=args.genuine_target, joint=not args.no_joint,
     )
-    out = Path(args.out)
+    from dicore.formats.sweeps_json import write_sweeps_json
+
+    simulated = bool(vocab.simulated)
     try:
-        write_json(out, payload, indent=None)
+        write_sweeps_json(args.out, parts["sweeps"], parts["tradeoffs"], joint=parts["joint"],
+                          simulated=simulated, genuine_keep=args.genuine_target, indent=None)
     except OSError as exc:
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
-    label = " (SIMULATED vendors)" if payload["simulated"] else ""
-    print(
-        f"{len(payload['groups'])} groups x {len(payload['betas'])} betas x "
-        f"{len(payload['gammas'])} gammas from {obs.n} results -> {args.out}{label}",
-        file=sys.stdout,
-    )
-    for r in payload["replay"]:
-        best, eer = r["min_attack"], r["equal_error"]
-        best_s = f"tau {best['tau']:g}: {args.attack} {best['attack']}%" if best["found"] else "none"
-        eer_s = f"tau {eer['tau']:g}: {eer['attack']}%" if eer["found"] else "none"
-        print(f"  {r['dataset']:<12} {r['vendor']:<6} min {args.attack} at genuine >= "
-              f"{args.genuine_target:g}: {best_s}; equal error: {eer_s}")
+    label = " (SIMULATED vendors)" if simulated else ""
+    joint_s = "" if parts["joint"] is None else f", {len(parts['joint'])} joint grids"
+    print(f"{len(parts['sweeps'])} sweep curves{joint_s}, {len(parts['tradeoffs'])} trade-offs "
+          f"from {obs.n} results -> {args.out}{label}", file=sys.stdout)
+    for c in parts["tradeoffs"]:
+        best, eer = c.operating_points
+        best_s = (f"tau {best.tau:g}: {c.attack} {best.attack_success:.1f}%"
+                  if best.tau is not None else "none")
+        eer_s = f"tau {eer.tau:g}: {eer.attack_success:.1f}%" if eer.tau is not None else "none"
+        print(f"  {c.dataset:<12} {c.vendor:<6} {best.name}: {best_s}; equal error: {eer_s}")
     return 0

@@ -2,15 +2,15 @@
 self-contained report.html and PNG figures. `load_inputs(folder)` rebuilds the inputs from an
 output folder (see `dicore.report.folder`)."""
 
-from dicore.report.model import (
+from dicore.report.model import ReportInputs
+from dicore.report.render import write_report
+from dicore.tables import (
     ComparisonRow,
     OperatingPoint,
-    ReportInputs,
     SweepCurve,
     TradeoffCurve,
     comparison_rows,
 )
-from dicore.report.render import write_report
 
 __all__ = [
     "ComparisonRow",

@@ -12,8 +12,8 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dicore import paper  # noqa: E402
-from dicore.report.model import METRICS, ReportInputs, vendor_label  # noqa: E402
+from dicore import METRICS, paper  # noqa: E402
+from dicore.report.model import ReportInputs, vendor_label  # noqa: E402
 
 # One colour per vendor everywhere (colour-blind-safe Okabe-Ito hues).
 VENDOR_COLOURS = {"aws": "#E69F00", "azure": "#0072B2", "naver": "#009E73"}

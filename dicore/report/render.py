@@ -8,9 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dicore import paper
+from dicore import METRICS, paper
 from dicore.report import figures
-from dicore.report.model import METRICS, ReportInputs, vendor_label
+from dicore.report.model import ReportInputs, vendor_label
 
 SIM_BANNER = ("SIMULATED: these numbers come from dicore's simulated vendors, not from the "
               "real AWS, Azure or Naver APIs.")

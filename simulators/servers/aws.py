@@ -21,13 +21,14 @@ import threading
 import uuid
 from collections import OrderedDict
 
+from simulators.images import LIMITS, ImageRejected
 from simulators.servers.common import Request, Response, json_response
 from simulators.servers.urls import AWS_OPERATIONS, AWS_TARGET_PREFIX, match
-from simulators.vendor import ImageRejected, RecognizedFace, SimulatedVendor
+from simulators.vendor import RecognizedFace, SimulatedVendor
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = AWS_TARGET_PREFIX
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # ImageBlob max in the service model
+MAX_IMAGE_BYTES = LIMITS["aws"].max_bytes  # ImageBlob max in the service model
 MAX_CELEBRITY_FACES = 64  # "returns the 64 largest faces"
 MAX_TARGET_FACES = 100  # CompareFaces compares the target's 100 largest faces
 DEFAULT_SIMILARITY_THRESHOLD = 80.0

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulators.images import AZURE_FACE_LIMITS, ImageRejected
 from simulators.servers.common import Request, Response, json_response
 from simulators.servers.urls import AZURE_FACE_VERSIONS, match
-from simulators.vendor import AZURE_FACE_LIMITS, ImageRejected, SimulatedVendor
+from simulators.vendor import SimulatedVendor
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 MODEL_VERSION = "2021-04-01"

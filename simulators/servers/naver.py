@@ -14,9 +14,10 @@ Simulated marks: the ``X-Dicore-Simulated`` header and a top-level ``simulated``
 
 from __future__ import annotations
 
+from simulators.images import ImageRejected
 from simulators.servers.common import Request, Response, json_response
 from simulators.servers.urls import match
-from simulators.vendor import ImageRejected, SimulatedVendor
+from simulators.vendor import SimulatedVendor
 
 CONTENT_TYPE = "application/json;charset=UTF-8"
 PATH = "/vision/v1/celebrity"

@@ -1,8 +1,8 @@
 """Threshold sweeps of DHC and DHS, and their joint beta x gamma grid, per (dataset, vendor).
 
-Every sweep is one call of the counts-at-thresholds kernel (`dicore.kernel.counts_above`)
-on the per-row values `dicore.metrics.fake_outcomes` gives, so each grid point equals the
-point metric (`dicore.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactly.
+Every sweep is one call of the counts-at-thresholds kernel (`dicore.core.kernel.counts_above`)
+on the per-row values `dicore.core.metrics.fake_outcomes` gives, so each grid point equals the
+point metric (`dicore.core.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactly.
 
 - `dhc_sweep`: DHC(beta) for every beta: named fakes with confidence > beta (strict) /
   named fakes. Shapes (G, B).
@@ -15,27 +15,24 @@ point metric (`dicore.metrics.dhc_counts(beta=b)`, `dhs_counts(gamma=g)`) exactl
   disjoint and the count is `dhc[b] + dhs[g]`, exact; O(N + B + Γ) before the
   B x Γ output. Shapes (G, B, Γ).
 
-Grids are arrays (sorted ascending) or a static `dicore.kernel.UniformGrid` (fast exact
-binning). Group g = dataset * n_vendors + vendor, as in `dicore.metrics`. The `*_jit`
-versions compile once per input shape and grid (a `UniformGrid` is part of the cache key).
+Grids are arrays (sorted ascending) or a static `dicore.core.kernel.UniformGrid` (fast exact
+binning). Group g = dataset * n_vendors + vendor, as in `dicore.core.metrics`. Every
+function is `jit`-able as it stands: `sizes` (a `GroupSizes`) and a `UniformGrid` are static
+pytrees, so `jax.jit(dhc_sweep)(obs, grid, sizes=sizes)` compiles once per input shape, grid
+and sizes.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 from jax import Array
 
-from dicore import VENDORS
-from dicore.kernel import Thresholds, counts_above
-from dicore.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
-from dicore.observations import Observations
-
-
-def _group_sum(mask, seg, num_segments):
-    return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=num_segments)
+from dicore.core.groups import GroupSizes, segment_count
+from dicore.core.kernel import Thresholds, counts_above
+from dicore.core.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
+from dicore.core.observations import Observations
 
 
 def _tile(den, k):
@@ -52,7 +49,7 @@ def dhc_sweep_counts(
     num = counts_above(
         outcomes.fake_confidence, betas, segment_ids=seg, num_segments=num_segments
     )
-    den = _group_sum(outcomes.named, seg, num_segments)
+    den = segment_count(outcomes.named, seg, num_segments)
     return Counts(num, _tile(den, num.shape[1]))
 
 
@@ -65,30 +62,26 @@ def dhs_sweep_counts(
     num = counts_above(
         outcomes.unnamed_similarity, gammas, segment_ids=seg, num_segments=num_segments
     )
-    den = _group_sum(~jnp.isnan(outcomes.unnamed_similarity), seg, num_segments)
+    den = segment_count(~jnp.isnan(outcomes.unnamed_similarity), seg, num_segments)
     return Counts(num, _tile(den, num.shape[1]))
 
 
-def dhc_sweep(
-    obs: Observations, betas: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> Counts:
+def dhc_sweep(obs: Observations, betas: Thresholds, *, sizes: GroupSizes) -> Counts:
     """DHC(beta) per group for every beta, shapes (G, B); see the module docstring."""
     return dhc_sweep_counts(
         fake_outcomes(obs),
-        group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        group_ids(obs, sizes=sizes),
+        num_segments=sizes.n_groups,
         betas=betas,
     )
 
 
-def dhs_sweep(
-    obs: Observations, gammas: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> Counts:
+def dhs_sweep(obs: Observations, gammas: Thresholds, *, sizes: GroupSizes) -> Counts:
     """DHS(gamma) per group for every gamma, shapes (G, Γ); see the module docstring."""
     return dhs_sweep_counts(
         fake_outcomes(obs),
-        group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        group_ids(obs, sizes=sizes),
+        num_segments=sizes.n_groups,
         gammas=gammas,
     )
 
@@ -117,8 +110,7 @@ def high_risk_sweep(
     betas: Thresholds,
     gammas: Thresholds,
     *,
-    n_datasets: int,
-    n_vendors: int = len(VENDORS),
+    sizes: GroupSizes,
 ) -> JointCounts:
     """Fakes that are DHC(beta) or DHS(gamma), over all fakes: numerator (G, B, Γ).
 
@@ -127,15 +119,9 @@ def high_risk_sweep(
     numerator is DHC's count at beta plus DHS's count at gamma.
     """
     outcomes = fake_outcomes(obs)
-    seg = group_ids(obs, n_vendors=n_vendors)
-    g = n_datasets * n_vendors
+    seg = group_ids(obs, sizes=sizes)
+    g = sizes.n_groups
     dhc = dhc_sweep_counts(outcomes, seg, num_segments=g, betas=betas).numerator
     dhs = dhs_sweep_counts(outcomes, seg, num_segments=g, gammas=gammas).numerator
     num = dhc[:, :, None] + dhs[:, None, :]
-    return JointCounts(num, _group_sum(outcomes.is_fake, seg, g))
-
-
-_STATIC = ("n_datasets", "n_vendors")
-dhc_sweep_jit = jax.jit(dhc_sweep, static_argnames=_STATIC)
-dhs_sweep_jit = jax.jit(dhs_sweep, static_argnames=_STATIC)
-high_risk_sweep_jit = jax.jit(high_risk_sweep, static_argnames=_STATIC)
+    return JointCounts(num, segment_count(outcomes.is_fake, seg, g))

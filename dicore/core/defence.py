@@ -22,12 +22,11 @@ All array functions are pure and `jit`-able; percentages are 0..100.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -323,89 +322,3 @@ def simulate_detector_scores(
     noise = jnp.sqrt(correlation) * common + jnp.sqrt(1.0 - correlation) * own
     sign = jnp.where(is_fake, 1.0, -1.0)[:, None]
     return jax.nn.sigmoid(sharpness * (sign * sep[None, :] + noise))
-
-
-# ---------------------------------------------------------------- tables
-
-TABLE_COLUMNS = (
-    "dataset", "detector", "detector_acc", "vendor", "attack", "asr_before", "asr_after",
-    "real_blocked", "n_fake", "source",
-)
-ALL_DATASETS = "All Datasets Combined"
-
-
-def _none_if_nan(x: float) -> float | None:
-    return None if np.isnan(x) else round(float(x), 4)
-
-
-def defence_table(
-    *,
-    datasets: Sequence[str],
-    is_fake: np.ndarray,
-    passed: np.ndarray,
-    ta: Mapping[str, np.ndarray],
-    na: Mapping[str, np.ndarray],
-    detector: str,
-    source: str = "measured",
-    combined: bool = True,
-) -> list[dict]:
-    """Table-2-style rows for one filter: per dataset (and all datasets combined), per vendor,
-    per attack: `dataset, detector, detector_acc, vendor, attack, asr_before, asr_after,
-    real_blocked, n_fake, source` (percent; `detector_acc` measured on that dataset's images).
-
-    Args: datasets (N,) names; is_fake, passed (N,) bool; ta/na {vendor: (N,) bool};
-    `source` says where scores came from ("measured", "simulated").
-    """
-    datasets_arr = np.asarray(datasets)
-    n = datasets_arr.shape[0]
-    is_fake = np.asarray(is_fake, bool)
-    passed = np.asarray(passed, bool)
-    if is_fake.shape != (n,) or passed.shape != (n,):
-        raise ValueError(f"is_fake {is_fake.shape} and passed {passed.shape} must be ({n},)")
-    vendors = list(ta)
-    if set(vendors) != set(na):
-        raise ValueError("ta and na must have the same vendors")
-    ta_all = np.stack([np.asarray(ta[v], bool) for v in vendors])
-    na_all = np.stack([np.asarray(na[v], bool) for v in vendors])
-    if ta_all.shape != (len(vendors), n) or na_all.shape != ta_all.shape:
-        raise ValueError(f"every ta/na array must have shape ({n},)")
-    groups = [(d, datasets_arr == d) for d in dict.fromkeys(datasets_arr.tolist())]
-    if combined and len(groups) > 1:
-        groups.append((ALL_DATASETS, np.ones(n, bool)))
-    rows = []
-    for name, m in groups:
-        out = gate_outcome(passed[m], is_fake[m], ta_all[:, m], na_all[:, m])
-        for i, vendor in enumerate(vendors):
-            for attack, before, after in (("TA", out.ta_before, out.ta_after),
-                                          ("NA", out.na_before, out.na_after)):
-                rows.append({
-                    "dataset": name, "detector": detector,
-                    "detector_acc": _none_if_nan(float(out.accuracy)),
-                    "vendor": vendor, "attack": attack,
-                    "asr_before": _none_if_nan(float(before[i])),
-                    "asr_after": _none_if_nan(float(after[i])),
-                    "real_blocked": _none_if_nan(float(out.real_blocked)),
-                    "n_fake": int(out.n_fake), "source": source,
-                })
-    return rows
-
-
-def analytic_defence_table(
-    asr_before: Mapping[tuple[str, str, str], float],
-    detectors: Mapping[str, Sequence[tuple[str, float]]],
-) -> list[dict]:
-    """Table-2-style rows from the analytic model: for each (dataset, vendor, attack) rate
-    in `asr_before` and each (detector name, accuracy) listed for that dataset."""
-    rows = []
-    for dataset, dets in detectors.items():
-        for name, acc in dets:
-            for (d, vendor, attack), before in asr_before.items():
-                if d != dataset:
-                    continue
-                rows.append({
-                    "dataset": dataset, "detector": name, "detector_acc": float(acc),
-                    "vendor": vendor, "attack": attack, "asr_before": float(before),
-                    "asr_after": round(float(gated_asr(before, acc)), 4),
-                    "real_blocked": None, "n_fake": None, "source": "analytic",
-                })
-    return rows

@@ -1,6 +1,7 @@
 """Confidence intervals for the metrics, in percent: Wilson score and a cluster bootstrap.
 
-Both are pure and `jit`-able. Every interval contains its estimate and lies in
+Both are pure and `jit`-able (`n_resamples` and `level` static:
+`jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))`). Every interval contains its estimate and lies in
 0..100; where n = 0 the interval is (NaN, NaN).
 """
 
@@ -12,10 +13,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.ops import segment_sum
 
-from dicore import VENDORS
-from dicore.metrics import (
+from dicore.core.groups import GroupSizes, segment_count
+from dicore.core.metrics import (
     Counts,
     fake_outcomes,
     group_counts,
@@ -23,7 +23,8 @@ from dicore.metrics import (
     rates,
     segment_counts,
 )
-from dicore.observations import Observations
+from dicore.core.observations import Observations
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 
 
 class Interval(NamedTuple):
@@ -71,20 +72,18 @@ def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
 def identity_counts(
     obs: Observations,
     *,
-    n_datasets: int,
-    n_identities: int,
-    n_vendors: int = len(VENDORS),
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    sizes: GroupSizes,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
     """Counts per (metric, group, target identity), shape (6, G, I): the bootstrap's clusters.
 
     Rows 0..4 are TA/NA/DHF/DHC/DHS counts of that identity's fakes (same rules
-    and kernel as `dicore.metrics.group_counts`); row 5 (SIC) is 1/1 when the
+    and kernel as `dicore.core.metrics.group_counts`); row 5 (SIC) is 1/1 when the
     identity has a TA fake, 0/1 when it has fakes but none achieves TA, 0/0 otherwise.
     """
-    n_groups = n_datasets * n_vendors
-    seg = identity_segments(obs, n_identities=n_identities, n_vendors=n_vendors)
+    n_groups, n_identities = sizes.n_groups, sizes.n_identities
+    seg = identity_segments(obs, sizes=sizes)
     c = segment_counts(
         fake_outcomes(obs), seg, num_segments=n_groups * n_identities, beta=beta, gamma=gamma
     )
@@ -110,7 +109,7 @@ def resample_weights(key: Array, present: Array) -> Array:
     picked = jnp.take_along_axis(order, u, axis=1)
     used = jnp.arange(n_identities)[None, :] < m[:, None]
     flat = (jnp.arange(n_groups)[:, None] * n_identities + picked).reshape(-1)
-    w = segment_sum(used.reshape(-1).astype(jnp.int32), flat, num_segments=n_groups * n_identities)
+    w = segment_count(used.reshape(-1), flat, n_groups * n_identities)
     return w.reshape(n_groups, n_identities)
 
 
@@ -150,13 +149,11 @@ def cluster_bootstrap(
     obs: Observations,
     *,
     key: Array,
-    n_datasets: int,
-    n_identities: int,
-    n_vendors: int = len(VENDORS),
+    sizes: GroupSizes,
     n_resamples: int = 1000,
     level: float = 0.95,
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Interval:
     """Cluster-bootstrap percentile intervals (6, G) for all metrics, in percent.
 
@@ -166,35 +163,9 @@ def cluster_bootstrap(
     Vectorised over `n_resamples` PRNG keys split from `key` with `vmap`;
     memory is about n_resamples x G x I integers.
     """
-    clusters = identity_counts(
-        obs,
-        n_datasets=n_datasets,
-        n_identities=n_identities,
-        n_vendors=n_vendors,
-        beta=beta,
-        gamma=gamma,
-    )
+    clusters = identity_counts(obs, sizes=sizes, beta=beta, gamma=gamma)
     present = clusters.denominator[0] > 0
     keys = jax.random.split(key, n_resamples)
     samples = jax.vmap(lambda k: weighted_rates(clusters, resample_weights(k, present)))(keys)
-    estimate = rates(
-        group_counts(
-            obs,
-            n_datasets=n_datasets,
-            n_identities=n_identities,
-            n_vendors=n_vendors,
-            beta=beta,
-            gamma=gamma,
-        )
-    )
+    estimate = rates(group_counts(obs, sizes=sizes, beta=beta, gamma=gamma))
     return percentile_interval(samples, estimate, level=level)
-
-
-cluster_bootstrap_jit = jax.jit(
-    cluster_bootstrap,
-    static_argnames=("n_datasets", "n_identities", "n_vendors", "n_resamples", "level"),
-)
-"""`cluster_bootstrap` compiled once per input shape and static arguments."""
-
-wilson_interval_jit = jax.jit(wilson_interval, static_argnames=("level",))
-"""`wilson_interval` compiled once per shape and level."""

@@ -1,4 +1,4 @@
-"""Atomic file writes shared by the commands (I/O edge; the core stays pure).
+"""Atomic file writes (and the JSON read that names the file), shared by `dicore.formats`.
 
 A file is written to `NAME.tmp` beside it and renamed over it, so a reader (or a crash)
 never sees half a file.
@@ -28,10 +28,12 @@ def write_json(path: str | Path, payload, *, indent: int | None = 2) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_metrics_json(
-    path: str | Path, rows: list[dict], *, beta: float, gamma: float, simulated: bool
-) -> Path:
-    """metrics.json: `{"beta", "gamma", "simulated", "rows"}` (docs/ARCHITECTURE.md)."""
-    payload = {"beta": float(beta), "gamma": float(gamma), "simulated": bool(simulated),
-               "rows": rows}
-    return write_json(path, payload)
+def read_json(path: str | Path, *, hint: str = "rewrite it with the command that made it"):
+    """Parse a JSON file; `UserError` naming the file and line when it is not valid JSON."""
+    from dicore.errors import UserError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})", hint) from exc

@@ -15,7 +15,8 @@ Azure's free instance (`tier="free"`) allows 30,000 calls per month at 0.3 TPS f
 larger study needs several months. Vendors are queried in parallel, each at its own rate,
 so a run's wall time is the slowest vendor's.
 
-`tiered_cost` is pure and `jit`-able; the rest is small Python over it.
+`tiered_cost` is pure and `jit`-able; the rest is small Python over it. Prices come in as
+`pricing` (the form of `dicore.paper.pricing()`); this module reads no files.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from dataclasses import asdict, dataclass
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-
-from dicore import paper
 
 SIMILARITY_VENDORS = ("aws", "azure")
 # Requests per second. Azure's are the paper's (standard 10, free 0.3); the paper gives none
@@ -54,16 +53,18 @@ def tiered_cost(calls: Array, *, lower: Array, upper: Array, usd_per_1000: Array
     return jnp.sum(in_band * price / 1000.0, axis=-1)
 
 
-def tier_arrays(vendor: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower, upper, usd_per_1000) of a vendor's standard tiers, from the packaged paper data."""
-    tiers = paper.pricing()["tiers"][vendor]
+def tier_arrays(
+    vendor: str, *, pricing: Mapping
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower, upper, usd_per_1000) of a vendor's standard tiers in `pricing`."""
+    tiers = pricing["tiers"][vendor]
     lower = np.array([t[0] for t in tiers], float)
     upper = np.array([math.inf if t[1] is None else t[1] for t in tiers], float)
     price = np.array([t[2] for t in tiers], float)
     return lower, upper, price
 
 
-def vendor_cost(calls: int, vendor: str, *, tier: str = "standard") -> float:
+def vendor_cost(calls: int, vendor: str, *, pricing: Mapping, tier: str = "standard") -> float:
     """USD for `calls` calls to one vendor in one month (Azure's free tier costs 0)."""
     if tier not in ("standard", "free"):
         raise ValueError(f"tier must be 'standard' or 'free', got {tier!r}")
@@ -71,7 +72,7 @@ def vendor_cost(calls: int, vendor: str, *, tier: str = "standard") -> float:
         raise ValueError(f"calls must be >= 0, got {calls}")
     if tier == "free" and vendor == "azure":
         return 0.0
-    lower, upper, price = tier_arrays(vendor)
+    lower, upper, price = tier_arrays(vendor, pricing=pricing)
     # Exact in Python floats: cents matter and float32 would round 10^8 calls.
     return float(sum(max(0.0, min(calls, u) - lo) * p / 1000.0
                      for lo, u, p in zip(lower, upper, price, strict=True)))
@@ -107,7 +108,7 @@ def study_calls(
 
 
 def study_cost(
-    calls: Mapping[str, tuple[int, int]], *, tier: str = "standard",
+    calls: Mapping[str, tuple[int, int]], *, pricing: Mapping, tier: str = "standard",
     tps: Mapping[str, float] | None = None,
 ) -> list[CostRow]:
     """Cost and duration per vendor. `calls`: {vendor: (recognition, similarity)}.
@@ -115,7 +116,6 @@ def study_cost(
     `tier="free"` applies Azure's free instance (0.3 TPS, 30,000 calls a month, $0) and
     leaves other vendors on their standard prices.
     """
-    pricing = paper.pricing()
     rows = []
     for vendor, (rec, sim) in calls.items():
         if vendor not in DEFAULT_TPS:
@@ -132,7 +132,7 @@ def study_cost(
             rate, source = float(tps[vendor]), "given"
         rows.append(CostRow(
             vendor=vendor, recognition_calls=int(rec), similarity_calls=int(sim),
-            total_calls=total, usd=round(vendor_cost(total, vendor, tier=tier), 6),
+            total_calls=total, usd=round(vendor_cost(total, vendor, pricing=pricing, tier=tier), 6),
             tier="free" if (tier == "free" and vendor == "azure") else "standard",
             tps=rate, tps_source=source, seconds=total / rate, months=months,
         ))

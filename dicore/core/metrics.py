@@ -1,8 +1,8 @@
 """The study's metrics (TA, NA, DHF, DHC, DHS, SIC), per (dataset, vendor) group, in JAX.
 
-Every function here is pure and `jit`-able (the `n_*` arguments are static);
-`beta` and `gamma` may be traced. A group id is `dataset * n_vendors + vendor`,
-so there are `n_datasets * n_vendors` groups; rows whose group falls outside
+Every function here is pure and `jit`-able (`sizes`, a `GroupSizes`, is static by
+construction); `beta` and `gamma` may be traced. A group id is `dataset * n_vendors +
+vendor`, so there are `sizes.n_groups = n_datasets * n_vendors` groups; rows whose group falls outside
 that range are dropped. Each metric comes with its counts: `numerator` and
 `denominator` (its n); the rate is `100 * numerator / denominator` and NaN when
 the denominator is 0.
@@ -30,23 +30,16 @@ The rules, per fake X_D with target T and paired real X_T (same vendor):
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
-from jax.ops import segment_sum
 
-from dicore import METHODS, VENDORS
-from dicore.kernel import counts_above
-from dicore.observations import Observations, Vocab
+from dicore.core.groups import GroupSizes, segment_count
+from dicore.core.kernel import counts_above
+from dicore.core.observations import Observations
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, METHODS
 
-METRICS = ("TA", "NA", "DHF", "DHC", "DHS", "SIC")
-"""Metric order of every (6, G) array below and of metrics.json."""
-ROW_METRICS = METRICS[:5]
-"""Metrics that are shares of rows (SIC is a share of identities)."""
 SYNTHESIS = METHODS.index("synthesis")
 
 
@@ -79,10 +72,10 @@ class Counts(NamedTuple):
     denominator: Array
 
 
-def group_ids(obs: Observations, *, n_vendors: int = len(VENDORS)) -> Array:
+def group_ids(obs: Observations, *, sizes: GroupSizes) -> Array:
     """Group id of each row: `dataset * n_vendors + vendor`, shape (N,) int32."""
     obs.check()
-    return jnp.asarray(obs.dataset, jnp.int32) * n_vendors + jnp.asarray(obs.vendor, jnp.int32)
+    return jnp.asarray(obs.dataset, jnp.int32) * sizes.n_vendors + jnp.asarray(obs.vendor, jnp.int32)
 
 
 def paired_values(column: Array, rows: Array, fill) -> Array:
@@ -134,21 +127,17 @@ def fake_outcomes(obs: Observations) -> FakeOutcomes:
     )
 
 
-def _sum(mask: Array, segment_ids: Array, num_segments: int) -> Array:
-    return segment_sum(mask.astype(jnp.int32), segment_ids, num_segments=num_segments)
-
-
 def segment_counts(
     outcomes: FakeOutcomes,
     segment_ids: Array,
     *,
     num_segments: int,
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
     """Counts of the five row metrics (TA, NA, DHF, DHC, DHS) per segment, shape (5, S).
 
-    DHC and DHS come from `dicore.kernel.counts_above` (strict `>`), the same
+    DHC and DHS come from `dicore.core.kernel.counts_above` (strict `>`), the same
     kernel the threshold sweeps use. Segments may be groups or (group, identity).
     """
     segment_ids = jnp.asarray(segment_ids, jnp.int32)
@@ -156,7 +145,7 @@ def segment_counts(
         raise ValueError(
             f"segment_ids shape {segment_ids.shape} must match the rows {outcomes.is_fake.shape}"
         )
-    fakes = _sum(outcomes.is_fake, segment_ids, num_segments)
+    fakes = segment_count(outcomes.is_fake, segment_ids, num_segments)
 
     def above(values, threshold):
         t = jnp.reshape(jnp.asarray(threshold, jnp.float32), (1,))
@@ -164,13 +153,13 @@ def segment_counts(
             :, 0
         ].astype(jnp.int32)
 
-    named = _sum(outcomes.named, segment_ids, num_segments)
-    with_sim = _sum(~jnp.isnan(outcomes.unnamed_similarity), segment_ids, num_segments)
+    named = segment_count(outcomes.named, segment_ids, num_segments)
+    with_sim = segment_count(~jnp.isnan(outcomes.unnamed_similarity), segment_ids, num_segments)
     numerator = jnp.stack(
         [
-            _sum(outcomes.targeted, segment_ids, num_segments),
+            segment_count(outcomes.targeted, segment_ids, num_segments),
             named,
-            _sum(outcomes.higher_than_real, segment_ids, num_segments),
+            segment_count(outcomes.higher_than_real, segment_ids, num_segments),
             above(outcomes.fake_confidence, beta),
             above(outcomes.unnamed_similarity, gamma),
         ]
@@ -179,56 +168,50 @@ def segment_counts(
     return Counts(numerator, denominator)
 
 
-def ta_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+def ta_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
     """TA per group, shapes (G,): fakes named as their target T whose real X_T is named T,
     plus synthesis fakes named as their reference R whose R real image is named R
     (an exact id match; confidence plays no part) / fakes."""
-    return _row_metric(obs, 0, n_datasets, n_vendors)
+    return _row_metric(obs, 0, sizes)
 
 
-def na_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+def na_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
     """NA per group, shapes (G,): fakes with any name (`predicted != -1`) / fakes."""
-    return _row_metric(obs, 1, n_datasets, n_vendors)
+    return _row_metric(obs, 1, sizes)
 
 
-def dhf_counts(obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS)) -> Counts:
+def dhf_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
     """DHF per group, shapes (G,): named fakes with confidence > (strict) the confidence
     their paired real got (0 when the real has no name) / fakes. Ties are not DHF."""
-    return _row_metric(obs, 2, n_datasets, n_vendors)
+    return _row_metric(obs, 2, sizes)
 
 
-def dhc_counts(
-    obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS), beta=90.0
-) -> Counts:
+def dhc_counts(obs: Observations, *, sizes: GroupSizes, beta=DEFAULT_BETA) -> Counts:
     """DHC(beta) per group, shapes (G,): named fakes with confidence > beta (strict; a
     confidence equal to beta does not count) / named fakes."""
-    return _row_metric(obs, 3, n_datasets, n_vendors, beta=beta)
+    return _row_metric(obs, 3, sizes, beta=beta)
 
 
-def dhs_counts(
-    obs: Observations, *, n_datasets: int, n_vendors: int = len(VENDORS), gamma=80.0
-) -> Counts:
+def dhs_counts(obs: Observations, *, sizes: GroupSizes, gamma=DEFAULT_GAMMA) -> Counts:
     """DHS(gamma) per group, shapes (G,): unnamed fakes with similarity > gamma (strict) /
     unnamed fakes that have a similarity. Groups without similarity calls: n = 0."""
-    return _row_metric(obs, 4, n_datasets, n_vendors, gamma=gamma)
+    return _row_metric(obs, 4, sizes, gamma=gamma)
 
 
-def _row_metric(obs, index, n_datasets, n_vendors, *, beta=90.0, gamma=80.0) -> Counts:
+def _row_metric(obs, index, sizes, *, beta=DEFAULT_BETA, gamma=DEFAULT_GAMMA) -> Counts:
     c = segment_counts(
         fake_outcomes(obs),
-        group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        group_ids(obs, sizes=sizes),
+        num_segments=sizes.n_groups,
         beta=beta,
         gamma=gamma,
     )
     return Counts(c.numerator[index], c.denominator[index])
 
 
-def identity_segments(
-    obs: Observations, *, n_identities: int, n_vendors: int = len(VENDORS)
-) -> Array:
+def identity_segments(obs: Observations, *, sizes: GroupSizes) -> Array:
     """Segment id of (group, target identity): `group * n_identities + target`, shape (N,)."""
-    return group_ids(obs, n_vendors=n_vendors) * n_identities + jnp.asarray(obs.target, jnp.int32)
+    return group_ids(obs, sizes=sizes) * sizes.n_identities + jnp.asarray(obs.target, jnp.int32)
 
 
 def sic_from_identity_counts(targeted: Array, fakes: Array) -> Counts:
@@ -239,38 +222,35 @@ def sic_from_identity_counts(targeted: Array, fakes: Array) -> Counts:
     )
 
 
-def sic_counts(
-    obs: Observations, *, n_datasets: int, n_identities: int, n_vendors: int = len(VENDORS)
-) -> Counts:
+def sic_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
     """SIC per group, shapes (G,): target identities with >= 1 fake that achieves TA /
-    target identities with >= 1 fake in the group. `n_identities` must exceed every target id."""
+    target identities with >= 1 fake in the group. `sizes.n_identities` must exceed every
+    target id."""
     out = fake_outcomes(obs)
-    seg = identity_segments(obs, n_identities=n_identities, n_vendors=n_vendors)
-    size = n_datasets * n_vendors * n_identities
-    shape = (n_datasets * n_vendors, n_identities)
+    seg = identity_segments(obs, sizes=sizes)
+    size = sizes.n_groups * sizes.n_identities
+    shape = (sizes.n_groups, sizes.n_identities)
     return sic_from_identity_counts(
-        _sum(out.targeted, seg, size).reshape(shape), _sum(out.is_fake, seg, size).reshape(shape)
+        segment_count(out.targeted, seg, size).reshape(shape), segment_count(out.is_fake, seg, size).reshape(shape)
     )
 
 
 def group_counts(
     obs: Observations,
     *,
-    n_datasets: int,
-    n_identities: int,
-    n_vendors: int = len(VENDORS),
-    beta: float | Array = 90.0,
-    gamma: float | Array = 80.0,
+    sizes: GroupSizes,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
     """All six metrics' counts per group, shape (6, G) in `METRICS` order (rules: module doc)."""
     rows = segment_counts(
         fake_outcomes(obs),
-        group_ids(obs, n_vendors=n_vendors),
-        num_segments=n_datasets * n_vendors,
+        group_ids(obs, sizes=sizes),
+        num_segments=sizes.n_groups,
         beta=beta,
         gamma=gamma,
     )
-    sic = sic_counts(obs, n_datasets=n_datasets, n_identities=n_identities, n_vendors=n_vendors)
+    sic = sic_counts(obs, sizes=sizes)
     return Counts(
         jnp.concatenate([rows.numerator, sic.numerator[None]]),
         jnp.concatenate([rows.denominator, sic.denominator[None]]),
@@ -284,92 +264,3 @@ def rates(counts: Counts) -> Array:
     if num.shape != den.shape:
         raise ValueError(f"numerator {num.shape} and denominator {den.shape} must match")
     return jnp.where(den > 0, 100.0 * num / jnp.maximum(den, 1.0), jnp.nan)
-
-
-_group_counts_jit = jax.jit(
-    group_counts, static_argnames=("n_datasets", "n_identities", "n_vendors")
-)
-
-
-def _json_number(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def metrics_table(
-    obs: Observations,
-    vocab: Vocab,
-    *,
-    beta: float = 90.0,
-    gamma: float = 80.0,
-    ci: str = "wilson",
-    level: float = 0.95,
-    n_resamples: int = 1000,
-    seed: int = 0,
-) -> list[dict]:
-    """The metrics.json rows: `{"dataset","vendor","metric","value","ci_low","ci_high","n"}`.
-
-    One row per metric for every (dataset, vendor) that has at least one row in
-    `obs`, datasets in vocab order, vendors in `dicore.VENDORS` order. Values
-    are percent; value and interval are None when n = 0. `ci` is "wilson"
-    (score interval at `level`) or "bootstrap" (cluster bootstrap over target
-    identities, `n_resamples` resamples seeded by `seed`).
-    """
-    from dicore import intervals  # intervals imports this module
-
-    if ci not in ("wilson", "bootstrap"):
-        raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
-    n_datasets, n_vendors = len(vocab.datasets), len(vocab.vendors)
-    n_identities = max(len(vocab.identities), 1)
-    counts = _group_counts_jit(
-        obs,
-        n_datasets=n_datasets,
-        n_identities=n_identities,
-        n_vendors=n_vendors,
-        beta=jnp.float32(beta),
-        gamma=jnp.float32(gamma),
-    )
-    num = np.asarray(counts.numerator, np.float64)
-    den = np.asarray(counts.denominator)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(den > 0, 100.0 * num / den, np.nan)  # float64 for the file
-    if ci == "wilson":
-        low, high = intervals.wilson_interval_jit(counts.numerator, counts.denominator, level=level)
-    else:
-        low, high = intervals.cluster_bootstrap_jit(
-            obs,
-            key=jax.random.key(seed),
-            n_datasets=n_datasets,
-            n_identities=n_identities,
-            n_vendors=n_vendors,
-            n_resamples=n_resamples,
-            level=level,
-            beta=jnp.float32(beta),
-            gamma=jnp.float32(gamma),
-        )
-    # The intervals contain their float32 estimate; keep them around the float64 value too.
-    low = np.fmin(np.asarray(low, np.float64), values)
-    high = np.fmax(np.asarray(high, np.float64), values)
-    present = np.zeros(n_datasets * n_vendors, bool)
-    if obs.n:
-        present[np.unique(np.asarray(obs.dataset) * n_vendors + np.asarray(obs.vendor))] = True
-    table = []
-    for d, dataset in enumerate(vocab.datasets):
-        for v, vendor in enumerate(vocab.vendors):
-            g = d * n_vendors + v
-            if not present[g]:
-                continue
-            for m, metric in enumerate(METRICS):
-                table.append(
-                    {
-                        "dataset": dataset,
-                        "vendor": vendor,
-                        "metric": metric,
-                        "value": _json_number(values[m, g]),
-                        "ci_low": _json_number(low[m, g]),
-                        "ci_high": _json_number(high[m, g]),
-                        "n": int(den[m, g]),
-                    }
-                )
-    return table
-

@@ -4,7 +4,7 @@ reported only names with confidence >= tau, and the attack/genuine trade-off ove
 Rules (per (dataset, vendor) group, g = dataset * n_vendors + vendor; inclusive `>=`):
 
 - NA(tau): fakes named with confidence >= tau / fakes.
-- TA(tau): fakes that achieve TA (the rule of `dicore.metrics`) with the fake's
+- TA(tau): fakes that achieve TA (the rule of `dicore.core.metrics`) with the fake's
   confidence >= tau *and* the confidence of the real image whose name makes it TA
   (X_T, or the reference's real for a synthesis fake named R) >= tau / fakes.
   So a fake counts while tau <= min(conf(X_D), conf(real)).
@@ -12,7 +12,8 @@ Rules (per (dataset, vendor) group, g = dataset * n_vendors + vendor; inclusive 
   confidence >= tau / real images. The genuine miss rate is 100 - GR.
 
 Censoring. A vendor hides every name below its floor (AWS about 55, Azure about 70,
-Naver 0.01, from the paper's section 7; `load_floors`). Above the floor the data hold
+Naver 0.01, from the paper's section 7; `dicore.paper.reporting_floors()`; callers pass
+them in as `floors`). Above the floor the data hold
 every name the vendor would report, so replay at tau >= floor is exact; below it the
 hidden names are unknown. `replay_policy` therefore raises ValueError when any tau is
 below the floor of a vendor it replays (tau equal to the floor is allowed). The check
@@ -32,9 +33,6 @@ Operating points, per group, on (G, K) percent curves over ascending taus:
 
 from __future__ import annotations
 
-import functools
-import importlib.resources
-import json
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -43,37 +41,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from dicore import METHODS, PAPER_VENDOR_NAMES, VENDORS
-from dicore.kernel import Thresholds, UniformGrid, counts_above, threshold_values
-from dicore.metrics import Counts, group_ids, paired_values, rates
-from dicore.observations import Observations
+from dicore.core.groups import GroupSizes, segment_count
+from dicore.core.kernel import Thresholds, UniformGrid, counts_above, threshold_values
+from dicore.core.metrics import Counts, group_ids, paired_values, rates
+from dicore.core.observations import Observations
+from dicore.core.vocab import METHODS, VENDORS
 
 ATTACKS = ("TA", "NA")
-
-
-@functools.cache
-def load_floors() -> dict[str, float]:
-    """Lowest confidence (percent) each vendor reports a name at, from the packaged paper data.
-
-    {"aws": 55.0, "azure": 70.0, "naver": 0.01}; AWS and Azure are the paper's
-    approximate empirical floors ("approximately 55% and 70%").
-    """
-    text = (
-        importlib.resources.files("dicore")
-        .joinpath("data/paper/policy_and_pricing.json")
-        .read_text(encoding="utf-8")
-    )
-    policy = json.loads(text)["reporting_policy"]
-    floors = {}
-    for vendor, paper in PAPER_VENDOR_NAMES.items():
-        entry = policy[paper]
-        key = (
-            "min_observed_reported_confidence_pct"
-            if "min_observed_reported_confidence_pct" in entry
-            else "approx_min_reported_confidence_pct"
-        )
-        floors[vendor] = float(entry[key])
-    return floors
 
 
 class PolicyReplay(NamedTuple):
@@ -84,17 +58,15 @@ class PolicyReplay(NamedTuple):
     genuine: Counts
 
 
-def replay_counts(
-    obs: Observations, taus: Thresholds, *, n_datasets: int, n_vendors: int = len(VENDORS)
-) -> PolicyReplay:
+def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> PolicyReplay:
     """TA, NA and genuine recognition at every tau (inclusive `>=`), no censoring check.
 
     Pure and jit-able; see the module docstring for the rules. Use `replay_policy`
     unless the taus were checked against the vendors' floors.
     """
     obs.check()
-    seg = group_ids(obs, n_vendors=n_vendors)
-    g = n_datasets * n_vendors
+    seg = group_ids(obs, sizes=sizes)
+    g = sizes.n_groups
     is_fake = jnp.asarray(obs.is_fake, bool)
     conf = jnp.asarray(obs.confidence, jnp.float32)
     predicted = jnp.asarray(obs.predicted, jnp.int32)
@@ -120,7 +92,7 @@ def replay_counts(
         return counts_above(values, taus, segment_ids=seg, num_segments=g, inclusive=True)
 
     def per_group(mask):
-        return jax.ops.segment_sum(mask.astype(jnp.int32), seg, num_segments=g)
+        return segment_count(mask, seg, g)
 
     ta = above(ta_value)
     k = ta.shape[1]
@@ -133,21 +105,20 @@ def replay_counts(
     )
 
 
-replay_counts_jit = jax.jit(replay_counts, static_argnames=("n_datasets", "n_vendors"))
+_replay_counts = jax.jit(replay_counts)  # `sizes` is a static pytree: one compile per shape
 
 
 def check_taus(
     taus: Thresholds,
     vendors: list[str] | tuple[str, ...],
     *,
-    floors: Mapping[str, float] | None = None,
+    floors: Mapping[str, float],
 ) -> None:
     """Raise ValueError when a tau lies below the reporting floor of one of `vendors`.
 
     Concrete grids only (outside `jit`). tau == floor is allowed: the vendor reports
     names with confidence >= its floor. NaN or unsorted taus are rejected too.
     """
-    floors = load_floors() if floors is None else floors
     values = np.asarray(taus.values(np.float64) if isinstance(taus, UniformGrid) else taus, np.float64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"taus must be a non-empty 1-D grid, got shape {values.shape}")
@@ -171,9 +142,8 @@ def replay_policy(
     obs: Observations,
     taus: Thresholds,
     *,
-    n_datasets: int,
-    n_vendors: int = len(VENDORS),
-    floors: Mapping[str, float] | None = None,
+    sizes: GroupSizes,
+    floors: Mapping[str, float],
 ) -> PolicyReplay:
     """`replay_counts` after checking taus against the floor of every vendor present in `obs`.
 
@@ -184,7 +154,7 @@ def replay_policy(
     present = sorted({int(v) for v in np.unique(np.asarray(obs.vendor))})
     vendor_names = [VENDORS[v] for v in present if 0 <= v < len(VENDORS)]
     check_taus(taus, vendor_names, floors=floors)
-    return replay_counts_jit(obs, taus, n_datasets=n_datasets, n_vendors=n_vendors)
+    return _replay_counts(obs, taus, sizes=sizes)
 
 
 class TradeOff(NamedTuple):
@@ -278,6 +248,3 @@ def equal_error_point(taus, attack, genuine) -> OperatingPoint:
 
     return OperatingPoint(exact.astype(jnp.int32), pick(tau_grid), pick(attack), pick(genuine), found)
 
-
-min_attack_point_jit = jax.jit(min_attack_point)
-equal_error_point_jit = jax.jit(equal_error_point)
