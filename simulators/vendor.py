@@ -99,24 +99,36 @@ _DETECTIONS_SIZE = 2048
 
 def detect_shared(recognizer, data: bytes) -> list:
     """`recognizer.detect(data)` (faces, largest first), remembered by image content for
-    every vendor using the same recognizer. Recognizer errors are remembered and re-raised."""
+    every vendor using the same recognizer. Recognizer errors are remembered and re-raised.
+
+    The image is decoded before the model lock is taken, so a large image delays only its
+    own request (callers check its pixel count from the header first: `images.check_limits`).
+    """
     # pipeline_id names the models and detection settings, so a new recognizer with other
     # models never reads another's faces.
     key = (getattr(recognizer, "pipeline_id", id(recognizer)), len(data), hash(data))
     with _MODEL_LOCK:
         hit = _DETECTIONS.get(key)
+        if hit is not None:
+            _DETECTIONS.move_to_end(key)
+    if hit is None:
+        decoded: object = data
+        try:
+            decoded, _ = recognizer.read_image(data)
+        except RecognizerError as exc:
+            hit = exc
         if hit is None:
-            try:
-                hit = recognizer.detect(data)
-            except NoFaceFound:
-                hit = []
-            except RecognizerError as exc:
-                hit = exc
+            with _MODEL_LOCK:
+                try:
+                    hit = recognizer.detect(decoded)
+                except NoFaceFound:
+                    hit = []
+                except RecognizerError as exc:
+                    hit = exc
+        with _MODEL_LOCK:
             _DETECTIONS[key] = hit
             while len(_DETECTIONS) > _DETECTIONS_SIZE:
                 _DETECTIONS.popitem(last=False)
-        else:
-            _DETECTIONS.move_to_end(key)
     if isinstance(hit, RecognizerError):
         raise hit
     return hit

@@ -211,3 +211,26 @@ def test_a_live_study_through_faulty_simulators_loses_nothing(clean_and_faulty):
 def test_the_store_counts_every_attempt_the_faults_cost(clean_and_faulty):
     (_, clean_attempts, _), (_, attempts, injected) = clean_and_faulty
     assert attempts - clean_attempts == injected
+
+
+def test_the_in_process_backend_fails_the_same_way_reproducibly():
+    from dicore.backends import ServerError, ThrottledError, make_backend
+
+    images = [(PHOTOS / p).read_bytes() for p in sorted(x.name for x in PHOTOS.glob("*.jpg"))]
+
+    def outcomes(seed):
+        backend = make_backend("aws", "sim", faults="throttle=0.3,server-error=0.2", seed=seed)
+        out = []
+        for image in images * 3:
+            try:
+                out.append(backend.recognize(image).predicted)
+            except ThrottledError as exc:
+                out.append(("throttle", exc.code))
+            except ServerError as exc:
+                out.append(("error", exc.code))
+        return out
+
+    first = outcomes(0)  # seed 0: the process-wide simulated vendor, no new model load
+    assert first == outcomes(0)
+    assert ("throttle", "ThrottlingException") in first and ("error", "InternalServerError") in first
+    assert any(isinstance(o, str) for o in first)
