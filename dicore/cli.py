@@ -15,7 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dicore",
         description="Measure face-recognition APIs under deepfake impersonation attacks "
         "(offline simulators by default; live APIs with keys).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # --version keeps its lines
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"dicore.commands.{name}")
@@ -28,6 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
+
+
+def version_text() -> str:
+    """`dicore --version`: dicore's and Python's versions, and a clash of OpenCV builds."""
+    import importlib.metadata as md
+    import platform
+
+    from dicore import __version__
+
+    text = f"dicore {__version__} (Python {platform.python_version()})"
+    installed = []
+    for dist in ("opencv-python", "opencv-python-headless"):
+        try:
+            md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+        installed.append(dist)
+    if len(installed) == 2:
+        text += ("\nwarning: opencv-python and opencv-python-headless are both installed and "
+                 "share cv2/; fix: pip uninstall -y opencv-python-headless opencv-python && "
+                 "pip install -c constraints.txt -e '.[all]' (see constraints.txt)")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,18 @@ def outputs_key(store: Store, cfg, items: str | None) -> dict:
         "store": store.state(), "beta": cfg.beta, "gamma": cfg.gamma,
         "vendors": list(cfg.vendors), "backend": cfg.backend, "report": cfg.report,
         "dicore": __version__, "params": params_digest(), "items": items,
+        # The identity map changes every metric without touching the store.
+        "names": _optional_sha256(getattr(cfg, "names", None)),
     }
+
+
+def _optional_sha256(path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return _sha256(Path(path))
+    except OSError:
+        return "unreadable"
 
 
 def outputs_current(store: Store, cfg, out: Path, items: str | None) -> dict | None:

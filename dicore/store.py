@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicore import RESULT_COLUMNS
 from dicore.errors import UserError
+from dicore.formats.results import RESULT_COLUMNS
+from dicore.tables import none_if_nan
 
 ITEM_COLUMNS = (
     "item_id",
@@ -37,14 +38,18 @@ ITEM_COLUMNS = (
     "path",
     "source_video",
     "frame_index",
+    "digest",  # sha256 of the image file ('' when unknown, e.g. the cohort)
 )
+# Compared strictly when an item id comes again; path and digest have their own rule.
+_IDENTITY_COLUMNS = ITEM_COLUMNS[:7] + ("source_video", "frame_index")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY,
     dataset TEXT NOT NULL, method TEXT NOT NULL, is_fake INTEGER NOT NULL,
     target TEXT NOT NULL, reference TEXT NOT NULL DEFAULT '', real_item_id TEXT NOT NULL DEFAULT '',
-    path TEXT NOT NULL DEFAULT '', source_video TEXT NOT NULL DEFAULT '', frame_index INTEGER
+    path TEXT NOT NULL DEFAULT '', source_video TEXT NOT NULL DEFAULT '', frame_index INTEGER,
+    digest TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS calls (
     vendor TEXT NOT NULL, backend TEXT NOT NULL, item_id TEXT NOT NULL, call TEXT NOT NULL,
@@ -53,6 +58,7 @@ CREATE TABLE IF NOT EXISTS calls (
     simulated INTEGER NOT NULL DEFAULT 0,
     error TEXT, retryable INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 1, at REAL NOT NULL,
+    vendor_ids TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (vendor, backend, item_id, call)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,16 +80,23 @@ class CallResult:
     error: str | None = None
     retryable: bool = False
     attempts: int = 1
+    vendor_ids: tuple[str, ...] = ()  # of the named celebrity: AWS `aws:<Id>` and its Urls
 
     def as_tuple(self, at: float) -> tuple:
         return (
             self.vendor, self.backend, self.item_id, self.call, "ok" if self.ok else "error",
             self.predicted, self.confidence, self.similarity, self.face_count,
             int(self.simulated), self.error, int(self.retryable), self.attempts, at,
+            "|".join(self.vendor_ids),
         )
 
 
-_INSERT_CALL = "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_CALL_COLUMNS = ("vendor", "backend", "item_id", "call", "status", "predicted", "confidence",
+                 "similarity", "face_count", "simulated", "error", "retryable", "attempts", "at")
+_INSERT_CALL = (f"INSERT OR REPLACE INTO calls ({', '.join(_CALL_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_CALL_COLUMNS))})")
+_INSERT_CALL_IDS = (f"INSERT OR REPLACE INTO calls ({', '.join(_CALL_COLUMNS)}, vendor_ids) "
+                    f"VALUES ({','.join('?' * (len(_CALL_COLUMNS) + 1))})")
 
 
 class Store:
@@ -97,6 +110,12 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+            if "digest" not in have:  # a store from before image digests were kept
+                self.db.execute("ALTER TABLE items ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(calls)")}
+            if "vendor_ids" not in have:  # ... or the vendors' celebrity ids
+                self.db.execute("ALTER TABLE calls ADD COLUMN vendor_ids TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise UserError(
                 f"store {self.path} is not a dicore result store ({exc})",
@@ -123,31 +142,59 @@ class Store:
 
     # -- items ----------------------------------------------------------------------------
     def put_items(self, records: Sequence[dict], *, source: str = "manifest") -> int:
-        """Add items; an id already stored with different content is an error (nothing written)."""
+        """Add items; an id already stored with different content is an error (nothing written).
+
+        An item's image is its `digest` (sha256 of the file, when the record has one):
+        the same image under a new path (a moved folder) keeps its answers and the path
+        is updated; a different image under a stored id is refused, since the stored
+        answers are about the old image. Without digests the path must match too.
+        """
+        index = {c: i for i, c in enumerate(ITEM_COLUMNS)}
         stored = {
             r[0]: r
             for r in self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items")
         }
-        new = []
+        new, moved = [], []
         for rec in records:
             t = _item_tuple(rec)
             old = stored.get(t[0])
             if old is None:
                 new.append(t)
-            elif tuple(old[:7]) != t[:7]:
-                diff = [c for c, a, b in zip(ITEM_COLUMNS, old, t, strict=False) if a != b][0]
-                raise UserError(
-                    f"{source}: item {t[0]!r} is already in store {self.path} with a different "
-                    f"{diff} ({old[ITEM_COLUMNS.index(diff)]!r}, now {t[ITEM_COLUMNS.index(diff)]!r})",
-                    hint="use a new --store (or --out) for a different data set; "
+                continue
+            diff = [c for c in _IDENTITY_COLUMNS if old[index[c]] != t[index[c]]]
+            old_path, path = old[index["path"]], t[index["path"]]
+            old_digest, digest = old[index["digest"]], t[index["digest"]]
+            if diff:
+                c = diff[0]
+                raise self._conflict(source, t[0], f"a different {c} ({old[index[c]]!r}, now {t[index[c]]!r})")
+            if old_digest and digest and old_digest != digest:
+                raise self._conflict(
+                    source, t[0], f"a different image: {old_path} had sha256 {old_digest[:12]}, "
+                    f"{path} has sha256 {digest[:12]}; its stored answers are about the old image",
+                    hint="give a changed image a new item_id, or use a new --store (or --out); "
                     "the store was left untouched",
                 )
-        if new:
+            if old_path != path and not (old_digest and old_digest == digest):
+                raise self._conflict(
+                    source, t[0], f"a different path ({old_path!r}, now {path!r}) and no image "
+                    "digest to tell whether it is the same image",
+                )
+            if old_path != path or (digest and not old_digest):
+                moved.append((path, digest or old_digest, t[0]))
+        if new or moved:
             with self.transaction():
                 self.db.executemany(
                     f"INSERT INTO items VALUES ({','.join('?' * len(ITEM_COLUMNS))})", new
                 )
+                self.db.executemany("UPDATE items SET path=?, digest=? WHERE item_id=?", moved)
         return len(new)
+
+    def _conflict(self, source: str, item_id: str, what: str, hint: str | None = None) -> UserError:
+        return UserError(
+            f"{source}: item {item_id!r} is already in store {self.path} with {what}",
+            hint=hint or "use a new --store (or --out) for a different data set; "
+            "the store was left untouched",
+        )
 
     def item_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
@@ -162,7 +209,7 @@ class Store:
         rows = [r.as_tuple(now) for r in results]
         if rows:
             with self.transaction():
-                self.db.executemany(_INSERT_CALL, rows)
+                self.db.executemany(_INSERT_CALL_IDS, rows)
         return len(rows)
 
     def done(self, vendor: str, backend: str, *, retry_errors: bool = False) -> set[tuple[str, str]]:
@@ -176,6 +223,17 @@ class Store:
         items = self.db.execute("SELECT COUNT(*), MAX(rowid) FROM items").fetchone()
         calls = self.db.execute("SELECT COUNT(*), MAX(at), TOTAL(at) FROM calls").fetchone()
         return [*items, *calls]
+
+    def vendor_ids(self, *, vendors: Sequence[str] | None = None,
+                   backend: str | None = None) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(vendor, item_id) -> the vendor ids of its recognize answer, where it had any."""
+        sql = ("SELECT vendor, backend, item_id, vendor_ids FROM calls "
+               "WHERE call='recognize' AND status='ok' AND vendor_ids != ''")
+        return {
+            (v, i): tuple(ids.split("|"))
+            for v, b, i, ids in self.db.execute(sql)
+            if (vendors is None or v in vendors) and (backend is None or b == backend)
+        }
 
     def call_count(self, *, status: str | None = None) -> int:
         if status:
@@ -279,11 +337,6 @@ class Store:
         cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
         return cols
 
-    def result_rows(self, **filters) -> list[dict]:
-        """`result_columns` as one dict per row."""
-        cols = self.result_columns(**filters)
-        return [dict(zip(RESULT_COLUMNS, r, strict=False)) for r in zip(*(cols[c] for c in RESULT_COLUMNS), strict=False)]
-
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection):
@@ -298,10 +351,7 @@ class _Transaction:
 
 
 def _num(v) -> float | None:
-    if v is None or v == "":
-        return None
-    f = float(v)
-    return None if f != f else f  # NaN is absent
+    return None if v == "" else none_if_nan(v)  # empty and NaN are absent
 
 
 def _item_tuple(rec) -> tuple:
@@ -314,5 +364,5 @@ def _item_tuple(rec) -> tuple:
         str(get("item_id")), str(get("dataset")), str(get("method")), int(bool(is_fake)),
         str(get("target") or ""), str(get("reference") or ""), str(get("real_item_id") or ""),
         str(get("path", "") or ""), str(get("source_video", "") or ""),
-        None if fi in (None, "") else int(fi),
+        None if fi in (None, "") else int(fi), str(get("digest", "") or ""),
     )

@@ -14,20 +14,19 @@ what it holds, and the results files are exported from it.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from dicore import VENDORS
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.errors import UserError
 from dicore.formats.results import RESULT_COLUMNS
 from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
+from dicore.provenance import build_provenance, held_warnings
+from dicore.run_setup import confirm_live, make_backends  # noqa: F401 - also used by callers of dicore.study
 from dicore.store import Store
-
-SIMULATED_NOTE = "SIMULATED (dicore offline simulator; not the real vendor API)"
 
 
 @dataclass
@@ -37,14 +36,17 @@ class StudyConfig:
     manifest: Path | None = None
     vendors: tuple[str, ...] = VENDORS
     backend: str = "sim"
-    beta: float = 90.0
-    gamma: float = 80.0
+    beta: float = DEFAULT_BETA
+    gamma: float = DEFAULT_GAMMA
     seed: int = 0
     yes: bool = False
     concurrency: int | None = None
     rates: dict[str, float | None] = field(default_factory=dict)
     cassette: Path | None = None  # replay: a file, or a folder of <vendor>.yaml
     retry_errors: bool = False
+    allow_outside_paths: bool = False  # manifest images may lie outside its folder
+    names: Path | None = None  # --names FILE: the data set's identities (dicore.names)
+    gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
 
@@ -61,6 +63,7 @@ class StudyOutcome:
     errors: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     up_to_date: bool = False  # outputs were current: nothing was recomputed
+    warnings: list[str] = field(default_factory=list)  # e.g. name mismatches (dicore.names)
 
 
 # ---- stage 1: fill the store ----------------------------------------------------------
@@ -109,80 +112,37 @@ def _claim_store(store: Store, key: dict, cfg: StudyConfig) -> None:
         )
 
 
-def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = None) -> dict:
-    from dicore.backends import make_backend
+def read_study_columns(store: Store, cfg: StudyConfig, item_ids) -> dict:
+    """Results columns from the store. A manifest study's identities are matched
+    (`dicore.names`: --names FILE, vendor ids, normalised names); the cohort's are the
+    simulator's own."""
+    if item_ids is None:
+        return store.result_columns(vendors=cfg.vendors, backend=cfg.backend)
+    from dicore.formats.names_csv import read_names
+    from dicore.runner import result_columns
 
-    backends = {}
-    for v in vendors:
-        options = {}
-        if kind == "replay":
-            if cassette is None:
-                raise UserError(
-                    "--backend replay needs --cassette FILE_OR_DIR",
-                    hint="a file, a folder of <vendor>.yaml, or a path with {vendor} in it",
-                )
-            if "{vendor}" in str(cassette):
-                options["cassette"] = Path(str(cassette).replace("{vendor}", v))
-            elif cassette.is_dir():
-                options["cassette"] = cassette / f"{v}.yaml"
-            else:
-                options["cassette"] = cassette
-        backends[v] = make_backend(v, kind, **options)
-    return backends
-
-
-def confirm_live(tasks, backends, *, yes: bool, console) -> None:
-    """Show call counts, cost and duration of a live run; ask unless --yes."""
-    from collections import Counter
-
-    from rich.table import Table
-
-    counts = Counter((t.vendor, t.call) for t in tasks)
-    calls = {v: (counts[(v, "recognize")], counts[(v, "similarity")]) for v in backends}
-    table = Table(title="live API calls about to be made")
-    for c in ("vendor", "recognition", "similarity", "USD (est.)", "time at rate limit"):
-        table.add_column(c, justify="right" if c != "vendor" else "left")
-    try:
-        from dicore import paper
-        from dicore.core.cost import format_duration, study_cost, total_row
-
-        rows = study_cost(calls, pricing=paper.pricing())
-        for r in rows:
-            table.add_row(r.vendor, str(r.recognition_calls), str(r.similarity_calls),
-                          f"{r.usd:,.2f}", format_duration(r.seconds))
-        tot = total_row(rows)
-        table.add_row("total", str(tot["recognition_calls"]), str(tot["similarity_calls"]),
-                      f"{tot['usd']:,.2f}", format_duration(tot["seconds"]))
-    except ImportError:  # cost module absent: counts only
-        for v, (rec, sim) in calls.items():
-            table.add_row(v, str(rec), str(sim), "?", "?")
-    console.print(table)
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UserError(
-            "a live run needs confirmation and stdin is not a terminal",
-            hint="pass --yes to accept the calls and cost shown above",
-        )
-    from rich.prompt import Confirm
-
-    if not Confirm.ask("Make these calls (they are billed by the vendors)?", console=console):
-        raise UserError("cancelled; nothing was sent", hint="pass --yes to skip this question")
+    names = read_names(cfg.names) if cfg.names else None
+    return result_columns(store, vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids,
+                          names=names)
 
 
 def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
     """Query every manifest image through the runner; returns (manifest, RunSummary)."""
     from dicore.datasets.manifest import read_manifest
-    from dicore.runner import plan, run_with_progress
+    from dicore.runner import plan, replay_coverage, run_with_progress
 
-    manifest = manifest or read_manifest(cast(Path, cfg.manifest))  # a manifest study: it is set
-    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette)
-    store.put_items([r.as_record() for r in manifest.rows], source=str(manifest.path))
+    manifest = manifest or read_manifest(  # a manifest study: cfg.manifest is set
+        cast(Path, cfg.manifest), allow_outside_paths=cfg.allow_outside_paths)
+    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery)
+    records = manifest.item_records()
+    for note in replay_coverage(records, backends):  # before the store: a useless replay stops
+        console.print(f"[yellow]{note}[/yellow]")
+    store.put_items(records, source=str(manifest.path))
     tasks, done = plan(manifest, store, backends, retry_errors=cfg.retry_errors)
     if done:
         console.print(f"resuming: {done} call(s) already in {store.path}, {len(tasks)} to go")
     if tasks and cfg.backend == "live":
-        confirm_live(tasks, backends, yes=cfg.yes, console=console)
+        confirm_live(tasks, backends, yes=cfg.yes, console=console, rates=cfg.rates)
     concurrency = cfg.concurrency or (4 if cfg.backend == "live" else 1)
     summary = run_with_progress(
         tasks, backends, store, console=console, rates=cfg.rates, concurrency=concurrency
@@ -229,10 +189,17 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
             hint="pass --manifest FILE to query live or replayed APIs with your images",
         )
     manifest = None
+    if cfg.manifest is None and (cfg.names or cfg.gallery):
+        raise UserError("--names and --gallery apply to a --manifest study",
+                        hint="the synthetic cohort uses the simulator's own identities")
     if cfg.manifest is not None:  # validate before touching the output folder
         from dicore.datasets.manifest import read_manifest
 
-        manifest = read_manifest(cfg.manifest)
+        manifest = read_manifest(cfg.manifest, allow_outside_paths=cfg.allow_outside_paths)
+        if cfg.names:
+            from dicore.formats.names_csv import read_names
+
+            read_names(cfg.names)  # a bad names file stops the study before any call
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(console)
     files: dict[str, Path] = {}
@@ -261,10 +228,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         held = outputs_current(store, cfg, out, items)
         if held is not None:
             return _from_held(held, cfg, out, store, stages, t_start, notes, item_ids)
-        cols = stages.run(
-            "reading the store", store.result_columns, vendors=cfg.vendors,
-            backend=cfg.backend, item_ids=item_ids,
-        )
+        cols = stages.run("reading the store", read_study_columns, store, cfg, item_ids)
         errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
     from dicore import stages as analysis
     from dicore.formats import (
@@ -282,10 +246,15 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         notes.append(f"{n_unpaired} fake result(s) left out: their paired real image failed")
     n_rows = len(cols["item_id"])
     if not n_rows:
+        from dicore.runner import print_error_groups
+
+        if errors:
+            console.print(f"[red]all {len(errors)} call(s) failed[/red], by cause:")
+            print_error_groups(errors, console)
         raise UserError(
             f"no successful recognition in {out / 'store.sqlite'} to analyse "
             f"({len(errors)} failed call(s))",
-            hint="see the errors above; fix them and rerun (completed calls are kept)",
+            hint="see the failures listed above; fix them and rerun (completed calls are kept)",
         )
     # A live client pointed at `dicore serve` gets simulated answers: label them so.
     simulated = cfg.backend == "sim" or "sim" in cols["backend"]
@@ -310,13 +279,22 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     files["defence"] = defence_csv.write_defence_csv(
         out / "defence.csv", defence, vendor_simulated=simulated
     )
-    calibration = analysis.calibration_rows(metrics)
+    # The simulated-vs-paper table is about the calibrated cohort; a manifest study that
+    # merely has a data set named like the paper's is not a calibration.
+    calibration = analysis.calibration_rows(metrics) if cfg.manifest is None else []
     if calibration:
         files["calibration"] = calibration_json.write_calibration_json(
             out / "calibration.json", calibration, simulated=simulated,
             params_sha256=params_digest() if cfg.manifest is None else None,
         )
-    provenance = _provenance(cfg, simulated)
+    from dicore.names import name_mismatches
+
+    warnings = name_mismatches(cols) if item_ids is not None else []
+    provenance = build_provenance(cfg, simulated, cols, calibration)
+    if cfg.names:
+        provenance["names"] = str(cfg.names)
+    if warnings:
+        provenance["warnings"] = warnings
     files["provenance"] = provenance_json.write_provenance_json(out / "provenance.json", provenance)
     if cfg.report:
         from dicore.report import write_report
@@ -336,6 +314,7 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     return StudyOutcome(
         out=out, files=files, timings=stages.timings, n_rows=n_rows,
         n_errors=len(errors), simulated=simulated, metrics=metrics, errors=errors, notes=notes,
+        warnings=warnings,
     )
 
 
@@ -352,30 +331,5 @@ def _from_held(held, cfg, out, store, stages, t_start, notes, item_ids) -> Study
         out=out, files=files, timings=stages.timings, n_rows=held.get("n_rows", 0),
         n_errors=held.get("n_errors", 0), simulated=bool(held_metrics["simulated"]), metrics=metrics,
         errors=store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids), notes=notes,
-        up_to_date=True,
+        up_to_date=True, warnings=held_warnings(out),
     )
-
-
-def _provenance(cfg: StudyConfig, simulated: bool) -> dict:
-    import platform
-
-    from dicore import __version__
-
-    prov = {
-        "backends": {v: cfg.backend for v in cfg.vendors},
-        "simulated": simulated,
-        "source": "synthetic cohort" if cfg.manifest is None else f"manifest {cfg.manifest}",
-        "seed": cfg.seed,
-        "dicore": __version__,
-        "python": platform.python_version(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if cfg.manifest is None:
-        prov.update(scale=cfg.scale, calibration="simulators/params/calibrated.json",
-                    calibration_sha256=params_digest(), label=SIMULATED_NOTE)
-    elif simulated:
-        prov.update(model="ArcFace w600k_mbf + SCRFD (insightface), simulated vendor policies",
-                    label=SIMULATED_NOTE)
-    return prov
-
-

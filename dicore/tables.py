@@ -3,6 +3,9 @@
 `metrics_table` (metrics.json rows), the sweep and trade-off curve records, defence rows
 (defence.csv), the paper comparison (calibration.json, the report). The one step from
 counts to percent (`percent`) and the one from NaN to JSON null (`none_if_nan`) live here.
+
+Over 400 lines because it is the one presentation layer: every row and curve record
+the files and the report hold, with the single percent and NaN steps they share.
 """
 
 from __future__ import annotations

@@ -4,4 +4,6 @@ Everything produced here is SIMULATED: an offline ArcFace recognizer
 (insightface + onnxruntime) with each vendor's reporting policy applied.
 """
 
-SIMULATED_LABEL = "SIMULATED (dicore offline simulator; not the real vendor API)"
+from dicore.core.vocab import SIMULATED_LABEL
+
+__all__ = ["SIMULATED_LABEL"]

@@ -100,6 +100,15 @@ def _face_scale(pts: np.ndarray) -> float:
     return float(max(w, h))
 
 
+def _aligned(img: np.ndarray, pts: np.ndarray, src: np.ndarray, dst: np.ndarray,
+             size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`img` and its points `pts` under the similarity transform taking `src` onto `dst`."""
+    m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if m is None:
+        raise ValueError("cannot align the two faces (degenerate landmarks)")
+    return cv2.warpAffine(img, m, size, borderMode=cv2.BORDER_REFLECT), pts @ m[:, :2].T + m[:, 2]
+
+
 def morph(
     img_a: ImageInput, img_b: ImageInput, alpha: float = 0.5, recognizer: Recognizer | None = None
 ) -> np.ndarray:
@@ -110,11 +119,7 @@ def morph(
     a, b = _landmarked(rec, img_a), _landmarked(rec, img_b)
     h, w = a.img.shape[:2]
     # Similarity transform of b onto a (5 points) so both faces share scale and position.
-    m, _ = cv2.estimateAffinePartial2D(b.kps, a.kps, method=cv2.LMEDS)
-    if m is None:
-        raise ValueError("cannot align the two faces (degenerate landmarks)")
-    b_img = cv2.warpAffine(b.img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-    b_pts = b.pts @ m[:, :2].T + m[:, 2]
+    b_img, b_pts = _aligned(b.img, b.pts, b.kps, a.kps, (w, h))
     target = (1 - alpha) * a.pts + alpha * b_pts
     # Warp only a box around the faces; its border points stay fixed, so the
     # warp is continuous with the untouched rest of image a.
@@ -147,11 +152,7 @@ def face_swap(donor: ImageInput, body: ImageInput, recognizer: Recognizer | None
     rec = recognizer or default_recognizer()
     d, b = _landmarked(rec, donor), _landmarked(rec, body)
     h, w = b.img.shape[:2]
-    m, _ = cv2.estimateAffinePartial2D(d.pts, b.pts, method=cv2.LMEDS)
-    if m is None:
-        raise ValueError("cannot align the two faces (degenerate landmarks)")
-    warped = cv2.warpAffine(d.img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-    d_pts = d.pts @ m[:, :2].T + m[:, 2]
+    warped, d_pts = _aligned(d.img, d.pts, d.pts, b.pts, (w, h))
     # The donor's whole face hull (its jaw line carries identity), clipped to a
     # slightly grown body hull so it never spills far onto the background.
     scale = _face_scale(b.pts)

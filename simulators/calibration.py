@@ -11,6 +11,9 @@ Parameters, none specific to a cell:
 The fit uses common random numbers (every vector drawn once, `cohort.draw`; recombined per
 parameter vector) and a precomputed table of the distractor maximum's quantile function.
 `calibration_table` reruns the full cohort simulation (exact quantiles) over seeds.
+
+Over 400 lines because the fit, its objective and its provenance are one unit: the
+parameters file it writes must be reproducible from this module alone.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, cast
 import numpy as np
 from scipy import optimize, special
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from simulators import cohort
 from simulators.policies import DATASETS, EMBEDDING_DIM, build_policies, load_params
 
@@ -254,7 +258,7 @@ def confidence_facts(eng: Engine, params) -> dict[str, dict[str, dict[str, float
         conf = np.concatenate([f.confidence for _, f in items])
         named = ~np.isnan(conf)
         out.setdefault(v, {})[d] = {
-            "dhc": float(100 * np.mean(conf[hit] > 90)) if hit.any() else float("nan"),
+            "dhc": float(100 * np.mean(conf[hit] > DEFAULT_BETA)) if hit.any() else float("nan"),
             "mean_confidence_named": float(np.mean(conf[named])) if named.any() else float("nan"),
         }
     return out
@@ -293,7 +297,7 @@ def fit_confidence(eng: Engine, params, log=print):
 # datasets, ranging from 30% to 94.4%" and "a high DHS of 52.6% (MS) ... for deepfakes from
 # the CelebFOM dataset". These three figures are all the similarity fit sees: per-dataset DHS
 # values are a consequence of the model, not paper values.
-DHS_GAMMA = 80.0
+DHS_GAMMA = DEFAULT_GAMMA
 AWS_DHS_RANGE = (30.0, 94.4)
 MS_DHS_CELEBFOM = 52.6
 # The similarity mapping must keep real photos right: a same-person pair at cosine 0.5 (the

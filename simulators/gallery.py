@@ -125,11 +125,6 @@ class Gallery:
             raise GalleryError(f"gallery folder {root} has no identity sub-folders")
         return cls.from_files(files, recognizer or default_recognizer())
 
-    @classmethod
-    def from_table(cls, table: str | Path, recognizer: Recognizer | None = None) -> Gallery:
-        """A CSV ``file,person`` (files relative to the CSV's folder)."""
-        return cls.from_files(read_photo_table(table), recognizer or default_recognizer())
-
     # -- files ----------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:

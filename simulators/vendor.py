@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from dicore.core.vocab import VENDORS
 from simulators import SIMULATED_LABEL
 from simulators.errors import ImageTooSmall, ImageUnreadable, NoFaceFound, RecognizerError
 from simulators.images import (
@@ -34,8 +34,7 @@ from simulators.images import (
     check_limits,
     image_info,
 )
-
-VENDORS = ("aws", "azure", "naver")
+from simulators.lru import LRUCache
 
 
 class UnsupportedOperation(Exception):
@@ -93,8 +92,7 @@ class FaceComparison:
 # recognizer, so they share its results too (one model pass per image, not one per vendor),
 # and one lock (one inference at a time on a 2-core machine; the sessions hold state).
 _MODEL_LOCK = threading.Lock()
-_DETECTIONS: OrderedDict[tuple, list | RecognizerError] = OrderedDict()
-_DETECTIONS_SIZE = 2048
+_DETECTIONS: LRUCache[list | RecognizerError] = LRUCache(2048)
 
 
 def detect_shared(recognizer, data: bytes) -> list:
@@ -107,10 +105,7 @@ def detect_shared(recognizer, data: bytes) -> list:
     # pipeline_id names the models and detection settings, so a new recognizer with other
     # models never reads another's faces.
     key = (getattr(recognizer, "pipeline_id", id(recognizer)), len(data), hash(data))
-    with _MODEL_LOCK:
-        hit = _DETECTIONS.get(key)
-        if hit is not None:
-            _DETECTIONS.move_to_end(key)
+    hit = _DETECTIONS.get(key)
     if hit is None:
         decoded: object = data
         try:
@@ -125,10 +120,7 @@ def detect_shared(recognizer, data: bytes) -> list:
                     hit = []
                 except RecognizerError as exc:
                     hit = exc
-        with _MODEL_LOCK:
-            _DETECTIONS[key] = hit
-            while len(_DETECTIONS) > _DETECTIONS_SIZE:
-                _DETECTIONS.popitem(last=False)
+        _DETECTIONS.put(key, hit)
     if isinstance(hit, RecognizerError):
         raise hit
     return hit
@@ -185,11 +177,7 @@ class SimulatedVendor:
         self._known = np.ones(len(gallery.names), dtype=bool)
         self._ids = {celebrity_id(n): n for n in [*gallery.names, *self.distractor_names]}
         # content key -> ImageRecognition, or the ImageRejected the recognizer raised
-        self._cache: OrderedDict[tuple, ImageRecognition | ImageRejected] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self._cache_size = cache_size
-        self.cache_hits = 0
-        self.cache_misses = 0
+        self._cache: LRUCache[ImageRecognition | ImageRejected] = LRUCache(cache_size)
 
     def __repr__(self) -> str:
         return (
@@ -209,22 +197,19 @@ class SimulatedVendor:
     def _key(data: bytes) -> tuple:
         return ("bytes", len(data), hash(data))
 
+    @property
+    def cache_hits(self) -> int:
+        return self._cache.hits
+
+    @property
+    def cache_misses(self) -> int:
+        return self._cache.misses
+
     def _cached(self, key: tuple):
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                self.cache_hits += 1
-            else:
-                self.cache_misses += 1
-            return hit
+        return self._cache.get(key)
 
     def _store(self, key: tuple, value) -> None:
-        with self._cache_lock:
-            self._cache[key] = value
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(key, value)
 
     # -- model work ---------------------------------------------------------------
 

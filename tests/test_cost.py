@@ -2,6 +2,7 @@
 
 import argparse
 import csv
+import datetime as dt
 import json
 import math
 
@@ -17,6 +18,9 @@ from dicore.core import cost
 from dicore.errors import UserError
 
 PRICING = paper.pricing()
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+TPS = {"aws": 10.0, "azure": 10.0, "naver": 10.0}
+SOURCE = {"aws": "assumed", "azure": "paper", "naver": "assumed"}
 
 
 def ref_cost(n, lower, upper, price):
@@ -84,7 +88,8 @@ def test_tiered_cost_shape_check():
 def test_paper_scale_study():
     calls = cost.study_calls(17454, 16239)
     assert calls == {"aws": (17454, 16239), "azure": (17454, 16239), "naver": (17454, 0)}
-    rows = {r.vendor: r for r in cost.study_cost(calls, pricing=PRICING)}
+    rows = {r.vendor: r for r in cost.study_cost(calls, pricing=PRICING, tps=TPS, start=START,
+                                                 tps_source=SOURCE)}
     assert rows["aws"].usd == pytest.approx(33.693)
     assert rows["naver"].usd == pytest.approx(17.454)
     assert rows["azure"].seconds == pytest.approx(33693 / 10.0)
@@ -93,7 +98,8 @@ def test_paper_scale_study():
     assert total["usd"] == pytest.approx(33.693 * 2 + 17.454)
     assert total["seconds"] == pytest.approx(3369.3)
 
-    free = {r.vendor: r for r in cost.study_cost(calls, tier="free", pricing=PRICING)}
+    free = {r.vendor: r for r in cost.study_cost(calls, tier="free", pricing=PRICING, start=START,
+                                                 tps={**TPS, "azure": 0.3}, tps_source=SOURCE)}
     assert free["azure"].usd == 0.0 and free["azure"].tier == "free"
     assert free["azure"].months == 2  # 33,693 calls > 30,000 a month
     assert free["azure"].seconds == pytest.approx(33693 / 0.3)
@@ -101,7 +107,7 @@ def test_paper_scale_study():
 
 
 def test_tps_override_and_errors():
-    rows = cost.study_cost({"aws": (100, 0)}, tps={"aws": 4}, pricing=PRICING)
+    rows = cost.study_cost({"aws": (100, 0)}, tps={"aws": 4}, pricing=PRICING, start=START)
     assert rows[0].seconds == 25 and rows[0].tps_source == "given"
     with pytest.raises(ValueError):
         cost.study_calls(10, 11)
@@ -119,7 +125,8 @@ def _parse(argv):
 
 def test_cost_command_calls(capsys, tmp_path):
     out = tmp_path / "cost.json"
-    assert cost_cmd.run(_parse(["--calls", "2000000", "--json", str(out)])) == 0
+    assert cost_cmd.run(_parse(["--calls", "2000000", "--json", str(out),
+                                "--start", "2026-01-01"])) == 0
     text = capsys.readouterr().out
     assert "total" in text and "1,800.00" in text and "1,500.00" in text
     data = json.loads(out.read_text())
@@ -147,3 +154,35 @@ def test_cost_command_errors(tmp_path):
         cost_cmd.run(_parse(["--calls", "5", "--tps", "aws=fast"]))
     with pytest.raises(UserError, match="not found"):
         cost_cmd.run(_parse(["--results", str(tmp_path / "nope.csv")]))
+
+
+def test_month_split_follows_the_calendar():
+    # 10 TPS from Jan 1: 31 days of January, then February's 28, ...
+    split = cost.month_split(60_000_000, 10.0, START)
+    assert split[:2] == [31 * 86400 * 10, 28 * 86400 * 10] and sum(split) == 60_000_000
+    mid = dt.datetime(2026, 1, 31, 12, tzinfo=dt.UTC)
+    assert cost.month_split(1_000_000, 10.0, mid) == [432_000, 568_000]
+    assert cost.month_split(5, math.inf, START) == [5]
+    assert cost.month_split(0, 1.0, START) == [0]
+
+
+def test_long_run_is_billed_per_calendar_month():
+    """200M AWS calls at 10 TPS take 231 days: they were billed as one month's tiers."""
+    rows = cost.study_cost({"aws": (200_000_000, 0)}, pricing=PRICING, tps={"aws": 10.0},
+                           start=START)
+    split = cost.month_split(200_000_000, 10.0, START)
+    lower, upper, price = cost.tier_arrays("aws", pricing=PRICING)
+    want = sum(ref_cost(n, lower, upper, price) for n in split)
+    assert rows[0].months == len(split) == 8 and rows[0].usd == pytest.approx(want, rel=1e-12)
+    one_month = cost.vendor_cost(200_000_000, "aws", pricing=PRICING)
+    assert rows[0].usd > one_month + 10_000  # each month restarts at $1.00 / 1000
+
+
+def test_cost_command_uses_the_runners_rates(capsys):
+    """One source of rates: `dicore cost` defaults to what the runner paces at."""
+    from dicore.ratelimit import LIVE_TPS
+
+    out = cost_cmd.run(_parse(["--calls", "1000", "--vendors", "aws", "--start", "2026-01-01"]))
+    assert out == 0
+    text = capsys.readouterr().out
+    assert f"{1000 / LIVE_TPS['aws'] / 60:.1f} min" in text

@@ -80,3 +80,38 @@ def test_live_run_against_the_aws_simulator(tmp_path, aws_server):
     metrics = run_cli(["metrics", "--results", str(results), "--out", str(tmp_path / "m.json")], env)
     assert metrics.returncode == 0, metrics.stderr
     assert json.loads((tmp_path / "m.json").read_text())["simulated"] is True
+
+
+def test_live_study_against_serve_says_live_client_simulated_server(tmp_path, aws_server,
+                                                                    monkeypatch):
+    """results.csv said `sim` and provenance.json `live` for the same run; and a manifest
+    study with a data set merely named CelebDF got a calibration.json. Now provenance's
+    backends equal results.csv's, it says how ("live client, simulated server"), and
+    calibration.json belongs to the cohort only."""
+    import shutil
+
+    from dicore.cli import main
+    from dicore.datasets.manifest import ManifestRow, write_manifest
+    from tests.test_runner import PHOTOS
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("obama.jpg", "ardern_2018.jpg", "ardern_2022.jpg"):
+        shutil.copy(PHOTOS / name, folder / name)
+    manifest = write_manifest(folder / "m.csv", [
+        ManifestRow("obama", "obama.jpg", False, "CelebDF", "real", "Barack Obama"),
+        ManifestRow("ardern", "ardern_2018.jpg", False, "CelebDF", "real", "Jacinda Ardern"),
+        ManifestRow("fake", "ardern_2022.jpg", True, "CelebDF", "replacement", "Jacinda Ardern",
+                    "Barack Obama", "ardern"),
+    ])
+    monkeypatch.setenv("DICORE_AWS_ENDPOINT", aws_server.url)
+    out = tmp_path / "study"
+    assert main(["study", "--manifest", str(manifest), "--backend", "live", "--vendors", "aws",
+                 "--yes", "--out", str(out), "--no-report"]) == 0
+    with open(out / "results.csv", newline="") as fh:
+        backends = {r["backend"] for r in csv.DictReader(fh)}
+    prov = json.loads((out / "provenance.json").read_text())
+    assert backends == {"sim"} and prov["backends"] == {"aws": "sim"}
+    assert prov["client"] == "live" and prov["simulated"] is True
+    assert prov["answered_by"] == {"aws": "live client, simulated server (dicore serve)"}
+    assert not (out / "calibration.json").exists()

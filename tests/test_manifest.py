@@ -28,7 +28,7 @@ def _rows() -> list[ManifestRow]:
 
 def _tree(tmp_path: Path) -> Path:
     for name in "abc":
-        (tmp_path / "img").mkdir(exist_ok=True)
+        (tmp_path / "img").mkdir(parents=True, exist_ok=True)
         (tmp_path / "img" / f"{name}.jpg").write_bytes(b"x")
     return tmp_path
 
@@ -134,3 +134,78 @@ def test_check_files_off_accepts_absent_images(tmp_path):
     assert len(read_manifest(path, check_files=False)) == 4
     with pytest.raises(ManifestError, match="file not found"):
         read_manifest(path)
+
+
+# --- adversarial manifests (issue 10, section 5) ---------------------------------------
+
+
+def test_list_typed_target_in_parquet_is_refused(tmp_path):
+    """A list column became "['Emmanuel Macron']" and never matched; a binary one "b'..'"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = _tree(tmp_path)
+    base = {"item_id": ["r1"], "path": ["img/a.jpg"], "is_fake": [False], "dataset": ["D"],
+            "method": ["real"]}
+    for target in (pa.array([["Emmanuel Macron"]]), pa.array([b"Alice"], pa.binary())):
+        pq.write_table(pa.table({**base, "target": target}), root / "m.parquet")
+        with pytest.raises(ManifestError, match=r"column 'target' has Parquet type .*single text"):
+            read_manifest(root / "m.parquet")
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+def test_paths_outside_the_manifest_folder_need_allow_outside_paths(tmp_path, kind):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"x")
+    root = _tree(tmp_path / "data")
+    path = {"dotdot": "../elsewhere/secret.jpg", "absolute": str(outside / "secret.jpg"),
+            "symlink": "img/link.jpg"}[kind]
+    if kind == "symlink":
+        (root / "img" / "link.jpg").symlink_to(outside / "secret.jpg")
+    recs = _records()
+    recs[1]["path"] = path
+    m = _write_csv(root / "m.csv", recs)
+    with pytest.raises(ManifestError, match=r"1 image path\(s\) point outside .*row 2 \(") as info:
+        read_manifest(m)
+    assert "--allow-outside-paths" in info.value.hint
+    assert len(read_manifest(m, allow_outside_paths=True)) == 4
+
+
+def test_cli_refuses_outside_paths_and_names_the_flag(tmp_path, capsys):
+    from dicore.cli import main
+
+    (tmp_path / "x.jpg").write_bytes(b"x")
+    root = tmp_path / "data"
+    root.mkdir()
+    m = write_manifest(root / "m.csv", [ManifestRow("r1", "../x.jpg", False, "D", "real", "a")])
+    code = main(["run", "--manifest", str(m), "--store", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and "outside the manifest's folder" in err and "Traceback" not in err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_frame_index_beyond_sqlite_integer_is_a_row_error(tmp_path):
+    root = _tree(tmp_path)
+    recs = _records()
+    recs[2]["frame_index"] = str(2**63)
+    with pytest.raises(ManifestError, match=r"row 3, field 'frame_index'"):
+        read_manifest(_write_csv(root / "m.csv", recs))
+
+
+@pytest.mark.parametrize("frame", ["9_5", "\u00b2", "+3", "0x10", "1e3"])
+def test_frame_index_is_plain_ascii_digits(tmp_path, frame):
+    """int() reads "9_5" as 95 and "²" fails only later: every such cell is a row error."""
+    root = _tree(tmp_path)
+    recs = _records()
+    recs[2]["frame_index"] = frame
+    with pytest.raises(ManifestError, match=r"row 3, field 'frame_index'"):
+        read_manifest(_write_csv(root / "m.csv", recs))
+
+
+def test_control_characters_in_cells_are_refused(tmp_path):
+    root = _tree(tmp_path)
+    recs = _records()
+    recs[0]["target"] = "Al\x00ice"
+    with pytest.raises(ManifestError, match=r"row 1, field 'target': .*control character"):
+        read_manifest(_write_csv(root / "m.csv", recs))

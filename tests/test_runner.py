@@ -108,3 +108,29 @@ def test_missing_image_mid_run_is_a_retryable_error(tmp_path):
         assert [t.item_id for t in tasks] == ["sunak"]
         run_tasks(tasks, backends, store)
         assert "sunak" in store.result_columns()["item_id"]
+
+
+def test_when_every_call_fails_the_causes_are_printed_grouped(tmp_path, monkeypatch, capsys):
+    """The summary said "see the errors above" and printed none. Now the failures, grouped by
+    message (the image taken out) with counts, are printed whenever a call failed."""
+    from dicore.cli import main
+    from dicore.commands.record import scripted_server
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = []
+    for i in range(3):
+        shutil.copy(PHOTOS / "obama.jpg", folder / f"{i}.jpg")
+        with open(folder / f"{i}.jpg", "ab") as fh:
+            fh.write(bytes([i]))
+        rows.append(ManifestRow(f"r{i}", f"{i}.jpg", False, "D", "real", f"P{i}"))
+    manifest = write_manifest(folder / "m.csv", rows)
+    refused = (400, "application/json", {"error": {"errorCode": "ER02", "message": "bad image"}})
+    with scripted_server([refused] * 3) as server:
+        monkeypatch.setenv("DICORE_NAVER_ENDPOINT", server.url)
+        code = main(["study", "--manifest", str(manifest), "--backend", "live", "--vendors",
+                     "naver", "--yes", "--out", str(tmp_path / "out")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "no successful recognition" in err
+    assert "all 3 call(s) failed" in err
+    assert "3 x naver recognize: BadInputError: naver refused image …: HTTP 400 ER02: bad image" in err

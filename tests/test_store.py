@@ -115,3 +115,49 @@ def test_errors_are_filtered_like_the_results(tmp_path):
         assert [(e["vendor"], e["item_id"]) for e in s.errors(["aws"], backend="sim")] == [
             ("aws", "r1")]
         assert [e["vendor"] for e in s.errors(backend="sim", item_ids=["f1"])] == ["naver"]
+
+
+def test_changed_image_under_a_stored_id_is_refused_moved_image_is_kept(tmp_path):
+    """Issue 10: changing an item's image path was not detected (7 of 10 columns compared),
+    so stale answers were reused. The image digest decides: same image moved -> path
+    updated, answers kept; another image -> refused."""
+    from dicore.datasets.manifest import ManifestRow, read_manifest, write_manifest
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jpg").write_bytes(b"image a")
+    (data / "b.jpg").write_bytes(b"image b")
+
+    def manifest(path):
+        rows = [ManifestRow("r1", path, False, "D", "real", "Alice")]
+        return read_manifest(write_manifest(data / "m.csv", rows))
+
+    with Store(tmp_path / "s.sqlite") as s:
+        s.put_items(manifest("a.jpg").item_records())
+        s.record([CallResult("aws", "sim", "r1", "recognize", True, "Alice", 99.0)])
+        with pytest.raises(UserError, match=r"item 'r1' .* different image: a\.jpg had sha256"):
+            s.put_items(manifest("b.jpg").item_records())
+        assert s.db.execute("SELECT path FROM items").fetchone()[0] == "a.jpg"
+        (data / "sub").mkdir()
+        (data / "a.jpg").rename(data / "sub" / "a.jpg")
+        assert s.put_items(manifest("sub/a.jpg").item_records()) == 0
+        assert s.db.execute("SELECT path FROM items").fetchone()[0] == "sub/a.jpg"
+        assert s.call_count() == 1  # the answers about that image are kept
+        # Without digests a new path cannot be checked: refused.
+        with pytest.raises(UserError, match="different path"):
+            s.put_items([{**ITEMS[0], "item_id": "r1", "target": "Alice", "path": "elsewhere.jpg"}])
+
+
+def test_store_without_digest_column_is_upgraded(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE items (item_id TEXT PRIMARY KEY, dataset TEXT NOT NULL,
+        method TEXT NOT NULL, is_fake INTEGER NOT NULL, target TEXT NOT NULL,
+        reference TEXT NOT NULL DEFAULT '', real_item_id TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL DEFAULT '', source_video TEXT NOT NULL DEFAULT '', frame_index INTEGER);
+        INSERT INTO items VALUES ('r1','D','real',0,'a','','','x.jpg','',NULL);""")
+    db.commit()
+    db.close()
+    with Store(path) as s:
+        assert s.put_items([{**ITEMS[0], "path": "x.jpg", "digest": "ab" * 32}]) == 0
+        assert s.db.execute("SELECT digest FROM items").fetchone()[0] == "ab" * 32

@@ -89,6 +89,11 @@ def test_outputs_satisfy_the_contract(study):
         assert json.loads((study / name).read_text())["simulated"] is True
     calib = json.loads((study / "calibration.json").read_text())
     assert len(calib["rows"]) == 30  # every TA/NA cell of the paper
+    # The fit error the README promises, and this run's error, in provenance (issue 10).
+    prov = json.loads((study / "provenance.json").read_text())
+    assert set(prov["calibration_fit_error_pp"]) >= {"max_abs_error_pp", "mean_abs_error_pp"}
+    assert prov["calibration_error_pp"]["max_abs_error_pp"] == calib["max_abs_error_pp"]
+    assert prov["backends"] == {"aws": "sim", "azure": "sim", "naver": "sim"}
     assert "SIMULATED" in (study / "report.md").read_text()
     assert "SIMULATED" in (study / "report.html").read_text()
 

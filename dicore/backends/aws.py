@@ -7,25 +7,22 @@ DICORE_AWS_ENDPOINT points the same client at `dicore serve aws`; without
 credentials the client then signs with placeholders (the simulator does not
 check signatures).
 
-botocore's own retries are off (total_max_attempts=1) so `RetryPolicy` is the
-only retry layer. The reported face is the largest one (bounding-box area)
-among CelebrityFaces and UnrecognizedFaces; if the largest face is
-unrecognized, nobody is named even when a smaller face is.
+botocore's own retries are off (total_max_attempts=1): each call sends one
+request; `RetryPolicy` (the runner's) is the only retry layer. `gate` is called
+before every request (the runner's token bucket). The reported face is the
+largest one (bounding-box area) among CelebrityFaces and UnrecognizedFaces; if
+the largest face is unrecognized, nobody is named even when a smaller face is.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Callable
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from dicore.backends import (
-    auth_failed,
-    endpoint_override,
-    image_label,
-    is_simulated_response,
-    missing_credential,
-)
 from dicore.backends.base import (
     BackendError,
     BackendKind,
@@ -34,8 +31,17 @@ from dicore.backends.base import (
     ServerError,
     ThrottledError,
     Vendor,
+    no_gate,
 )
-from dicore.backends.retry import RetryPolicy
+from dicore.backends.common import (
+    auth_failed,
+    endpoint_override,
+    image_label,
+    is_simulated_response,
+    missing_credential,
+)
+from dicore.backends.retry import parse_retry_after
+from dicore.errors import UserError
 
 CREDENTIAL_VARS = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_REGION"
 DEFAULT_REGION = "us-east-1"
@@ -62,6 +68,17 @@ def _area(face: dict) -> float:
     return float(box.get("Width", 0.0)) * float(box.get("Height", 0.0))
 
 
+def celebrity_ids(response: dict, name: str | None) -> tuple[str, ...]:
+    """`aws:<Id>` and the Urls of the named celebrity (the largest face's), for name matching."""
+    if not name:
+        return ()
+    for c in response.get("CelebrityFaces") or []:
+        if c.get("Name") == name:
+            ids = [f"aws:{c['Id']}"] if c.get("Id") else []
+            return tuple(ids + [str(u) for u in c.get("Urls") or [] if u])
+    return ()
+
+
 def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
     """(name, MatchConfidence, face count) of the largest face in a RecognizeCelebrities answer."""
     named = [(c.get("Face") or {}, c) for c in response.get("CelebrityFaces") or []]
@@ -76,6 +93,7 @@ def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
 
 
 class AwsBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "aws"
     kind: BackendKind = "live"
     supports_similarity = True
@@ -84,12 +102,25 @@ class AwsBackend:
         self,
         endpoint: str | None = None,
         region: str | None = None,
-        retry: RetryPolicy | None = None,
         placeholder_credentials: bool = False,
         timeout_s: float = 60.0,
     ):
         self.endpoint = endpoint_override("aws", endpoint)
-        self.retry = retry or RetryPolicy()
+        self.gate = no_gate
+        try:
+            self.client = self._make_client(region, placeholder_credentials, timeout_s)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise UserError(
+                f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')!r}: no such profile in "
+                "~/.aws/config or ~/.aws/credentials",
+                hint="set AWS_PROFILE to a profile you have (`aws configure list-profiles`) "
+                "or unset it and use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+            ) from exc
+        except botocore.exceptions.BotoCoreError as exc:  # unreadable config, bad region, ...
+            raise UserError(f"AWS configuration: {exc}",
+                            hint="check ~/.aws/config and the AWS_* variables") from exc
+
+    def _make_client(self, region: str | None, placeholder_credentials: bool, timeout_s: float):
         session = boto3.session.Session(region_name=region)
         self.region = session.region_name or DEFAULT_REGION
         creds = None if placeholder_credentials else session.get_credentials()
@@ -98,7 +129,7 @@ class AwsBackend:
             if self.endpoint is None:
                 raise missing_credential("aws", CREDENTIAL_VARS)
             keys = dict(aws_access_key_id="dicore-placeholder", aws_secret_access_key="dicore-placeholder")
-        self.client = session.client(
+        return session.client(
             "rekognition",
             region_name=self.region,
             endpoint_url=self.endpoint,
@@ -111,28 +142,28 @@ class AwsBackend:
         )
 
     def _call(self, op: str, label: str, **params) -> dict:
-        def once() -> dict:
-            try:
-                return getattr(self.client, op)(**params)
-            except botocore.exceptions.ClientError as exc:
-                raise _map_error(exc, label) from exc
-            except botocore.exceptions.NoCredentialsError as exc:
-                raise missing_credential("aws", CREDENTIAL_VARS) from exc
-            except botocore.exceptions.HTTPClientError as exc:
-                inner = exc.kwargs.get("error")
-                if inner is not None and type(inner).__module__.startswith("vcr"):
-                    raise inner from None  # a cassette miss in replay, not a network problem
-                raise ServerError(f"aws {op} for {label}: {exc}", code=type(exc).__name__) from exc
-            except botocore.exceptions.EndpointConnectionError as exc:
-                raise ServerError(f"aws {op} for {label}: {exc}", code=type(exc).__name__) from exc
-
-        return self.retry.call(once)
+        """One request (no retries here: the runner's RetryPolicy is the only layer)."""
+        self.gate()
+        try:
+            return getattr(self.client, op)(**params)
+        except botocore.exceptions.ClientError as exc:
+            raise _map_error(exc, label) from exc
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise missing_credential("aws", CREDENTIAL_VARS) from exc
+        except botocore.exceptions.HTTPClientError as exc:
+            inner = exc.kwargs.get("error")
+            if inner is not None and type(inner).__module__.startswith("vcr"):
+                raise inner from None  # a cassette miss in replay, not a network problem
+            raise ServerError(f"aws {op} for {label}: {exc}", code=type(exc).__name__) from exc
+        except botocore.exceptions.EndpointConnectionError as exc:
+            raise ServerError(f"aws {op} for {label}: {exc}", code=type(exc).__name__) from exc
 
     def recognize(self, image: bytes) -> Recognition:
         resp = self._call("recognize_celebrities", image_label(image), Image={"Bytes": bytes(image)})
         name, conf, count = largest_celebrity(resp)
         headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return Recognition(name, conf, count, simulated=is_simulated_response(headers), raw=resp)
+        return Recognition(name, conf, count, simulated=is_simulated_response(headers), raw=resp,
+                           vendor_ids=celebrity_ids(resp, name))
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
         """CompareFaces with threshold 0, so a similarity is always returned when both have faces;
@@ -156,14 +187,16 @@ class AwsBackend:
 def _map_error(exc: botocore.exceptions.ClientError, label: str) -> Exception:
     err = exc.response.get("Error", {})
     code = err.get("Code") or "Unknown"
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    meta = exc.response.get("ResponseMetadata", {})
+    status = meta.get("HTTPStatusCode")
+    retry_after = parse_retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
     message = f"aws refused {label}: {code}: {err.get('Message', '')}".rstrip(": ")
     if code in AUTH_CODES or status in (401, 403):
         return auth_failed("aws", status or 400, f"{code}: {err.get('Message', '')}", CREDENTIAL_VARS)
     if code in THROTTLE_CODES or status == 429:
-        return ThrottledError(message, code=code, status=status)
+        return ThrottledError(message, code=code, status=status, retry_after=retry_after)
     if (status or 0) >= 500:
-        return ServerError(message, code=code, status=status)
+        return ServerError(message, code=code, status=status, retry_after=retry_after)
     if status and 400 <= status < 500:
         return BadInputError(message, code=code, status=status)
     return BackendError(message, code=code, status=status)

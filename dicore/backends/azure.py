@@ -17,19 +17,19 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from typing import cast
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import RetryPolicy
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"
 FACE_VARS = "AZURE_FACE_ENDPOINT and AZURE_FACE_KEY (or the AZURE_VISION_* pair)"
@@ -62,6 +62,7 @@ def largest_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class AzureBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "azure"
     kind: BackendKind = "live"
     supports_similarity = True
@@ -69,7 +70,6 @@ class AzureBackend:
     def __init__(
         self,
         endpoint: str | None = None,
-        retry: RetryPolicy | None = None,
         face_api_version: str = "v1.0",
         placeholder_credentials: bool = False,
         timeout_s: float = 60.0,
@@ -89,7 +89,7 @@ class AzureBackend:
         self.face_endpoint = cast(str, face_ep).rstrip("/")
         self._vision_key, self._face_key = vision_key, cast(str, face_key)
         self.face_api_version = face_api_version
-        self.retry = retry or RetryPolicy()
+        self.gate = no_gate
         self.timeout_s = timeout_s
         self.session = requests.Session()
         self._face_ids: dict[bytes, tuple[str, float]] = {}
@@ -97,11 +97,11 @@ class AzureBackend:
     def _post(self, url: str, label: str, key: str, variables: str, **kw) -> requests.Response:
         headers = {"Ocp-Apim-Subscription-Key": key, "Accept": "application/json"}
         headers.update(kw.pop("headers", {}))
-
-        return self.retry.call(lambda: post_once(
+        self.gate()  # every request takes a token: a similarity is up to three of them
+        return post_once(
             self.session, "azure", url, label=label, variables=variables,
             error_fields=_error_fields, headers=headers, timeout=self.timeout_s, **kw,
-        ))
+        )
 
     def recognize(self, image: bytes) -> Recognition:
         label = image_label(image)

@@ -7,6 +7,7 @@ Three kinds of backend implement it per vendor: `sim` (in-process simulator),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -23,6 +24,9 @@ class Recognition:
     face_count: int = 0  # faces the vendor saw (named or not)
     simulated: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the wire response
+    # The vendor's ids of the named celebrity (AWS: `aws:<Id>` and each of its Urls), for
+    # matching it to a data set's identity (dicore.names); () when the vendor gives none.
+    vendor_ids: tuple[str, ...] = ()
 
 
 class BackendError(Exception):
@@ -30,10 +34,12 @@ class BackendError(Exception):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.retry_after = retry_after  # seconds, from the server's Retry-After header
 
 
 class BadInputError(BackendError):
@@ -48,11 +54,19 @@ class ServerError(BackendError):
     retryable = True
 
 
+def no_gate() -> None:
+    """The default request gate: no rate limit."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     vendor: Vendor
     kind: BackendKind
     supports_similarity: bool  # Naver has no face-similarity call
+    # Called before every request sent to the vendor (retries included, and each of the
+    # several requests of one Azure similarity): the runner sets it to the vendor's
+    # token bucket, so the rate limit holds per request.
+    gate: Callable[[], object]
 
     def recognize(self, image: bytes) -> Recognition:
         """Celebrity recognition of one encoded image (JPEG/PNG bytes)."""

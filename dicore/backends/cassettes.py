@@ -31,6 +31,8 @@ import vcr
 import yaml
 from vcr.request import Request
 
+from dicore.errors import UserError
+
 # Dropped from every stored request (VENDOR_APIS.md 4.3), plus Naver's legacy gateway headers.
 SCRUB_HEADERS = frozenset(
     {
@@ -73,11 +75,23 @@ SECRET_ENV_VARS = (
     "NAVER_CLIENT_ID",
     "NAVER_CLIENT_SECRET",
 )
+# Query parameters that carry credentials (presigned URLs, API keys, OAuth): dropped from
+# every recorded URL, and their presence anywhere in what is written is a leak.
+SECRET_QUERY_PARAMS = frozenset({
+    "subscription-key", "key", "api_key", "apikey", "api-key", "token", "access_token",
+    "id_token", "refresh_token", "auth", "password", "passwd", "secret", "client_secret",
+    "sig", "signature", "code", "x-amz-signature", "x-amz-credential",
+    "x-amz-security-token",
+})
+_SECRET_QUERY = "|".join(re.escape(q) for q in sorted(SECRET_QUERY_PARAMS, key=len, reverse=True))
 SECRET_PATTERNS = {
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "SigV4 authorization": re.compile(r"AWS4-HMAC-SHA256"),
     "request signature": re.compile(r"Signature=[0-9a-fA-F]{16,}"),
-    "key in query string": re.compile(r"subscription-key=", re.I),
+    "credential in a query string": re.compile(rf"[?&](?:{_SECRET_QUERY})=[^&\s\"']", re.I),
+    "user name and password in a URL": re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']*@", re.I),
+    "bearer token": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 }
 DIGEST_PREFIX = b"vcr-digest:"
 MATCH_ON = ("method", "path", "aws_target", "raw_body")
@@ -142,6 +156,29 @@ def canonical_body(request: Request) -> bytes:
     return DIGEST_PREFIX + canon.encode()
 
 
+def sanitize_url(url: str) -> str:
+    """A URL without user-info (`http://u:SECRET@host`) and without credential query
+    parameters (`?token=...`, `subscription-key=...`), for anything dicore writes down."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if k.lower() not in SECRET_QUERY_PARAMS])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"']+", re.I)
+
+
+def sanitize_text(text: str) -> str:
+    """`sanitize_url` applied to every URL in a text (a command line, a note)."""
+    return _URL.sub(lambda m: sanitize_url(m.group(0)), text)
+
+
 def before_record_request(request: Request) -> Request:
     headers = {
         k: (v.decode() if isinstance(v, bytes) else v)  # botocore bytes would be stored as !!binary
@@ -149,7 +186,7 @@ def before_record_request(request: Request) -> Request:
         if k.lower() not in SCRUB_HEADERS and k.lower() not in ("transfer-encoding", "content-length")
     }
     # A fresh Request: an iterator body left on the original would be pickled into the YAML.
-    return Request(request.method, request.uri, canonical_body(request), headers)
+    return Request(request.method, sanitize_url(request.uri), canonical_body(request), headers)
 
 
 def before_record_response(response: dict) -> dict:
@@ -198,10 +235,59 @@ def read_provenance(cassette: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+class CassetteError(UserError):
+    """A cassette file that is not a vcrpy cassette; the message names the file."""
+
+
 def load_interactions(cassette: str | Path) -> list[dict]:
-    """The cassette's interactions as stored: [{'request': {...}, 'response': {...}}, ...]."""
-    data = yaml.safe_load(Path(cassette).read_text()) or {}
-    return data.get("interactions") or []
+    """The cassette's interactions as stored: [{'request': {...}, 'response': {...}}, ...].
+
+    Raises CassetteError (one line naming the file) for a file that is not YAML, not a
+    mapping with an `interactions` list, or whose interactions lack a request/response."""
+    path = Path(cassette)
+    hint = ("a cassette is the YAML file `dicore record` writes (see docs/backends_cassettes.md); "
+            "record one with `dicore record --vendor V --images DIR --out FILE`")
+    try:
+        text = path.read_bytes().decode("utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise CassetteError(f"cassette {path}: cannot read it ({exc.strerror or exc})", hint) from exc
+    except UnicodeDecodeError as exc:
+        raise CassetteError(f"cassette {path} is not a text (YAML) file", hint) from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise CassetteError(f"cassette {path} is not valid YAML{at}", hint) from exc
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise CassetteError(
+            f"cassette {path}: the YAML is a {type(data).__name__}, not a vcrpy cassette "
+            "(a mapping with 'interactions')", hint)
+    interactions = data.get("interactions") or []
+    if not isinstance(interactions, list):
+        raise CassetteError(f"cassette {path}: 'interactions' is not a list", hint)
+    for i, inter in enumerate(interactions):
+        if not (isinstance(inter, dict) and isinstance(inter.get("request"), dict)
+                and isinstance(inter.get("response"), dict)):
+            raise CassetteError(
+                f"cassette {path}: interaction {i} has no request/response mapping", hint)
+    return interactions
+
+
+_DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
+
+
+def answered_digests(cassette: str | Path) -> set[str]:
+    """sha256 of every image some request of the cassette carries (its stored digests)."""
+    out: set[str] = set()
+    for inter in load_interactions(cassette):
+        body = inter["request"].get("body")
+        text = body.get("string", "") if isinstance(body, dict) else body
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        out.update(_DIGEST.findall(str(text or "")))
+    return out
 
 
 def response_json(response: dict):
@@ -223,9 +309,10 @@ def header_value(headers: dict, name: str) -> str | None:
 
 
 def known_secret_values(extra: tuple[str, ...] = ()) -> list[str]:
-    """Key values from the environment (and any passed in) worth searching for verbatim."""
+    """Key values from the environment (and any passed in) worth searching for verbatim:
+    every one, whatever its length (a short key echoed back is still a key)."""
     values = [os.environ.get(v, "") for v in SECRET_ENV_VARS] + list(extra)
-    return [v for v in values if v and len(v) >= 8 and v != "dicore-placeholder"]
+    return list(dict.fromkeys(v for v in values if v and v.strip() and v != "dicore-placeholder"))
 
 
 def _strings(obj):
@@ -242,6 +329,36 @@ def _strings(obj):
         yield obj
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _decoded_variants(text: str):
+    """The text, plus what base64 strings in it decode to (inlined bodies), so a key
+    inside an inlined image or a !!binary body is found too."""
+    yield text
+    for m in re.finditer(r"[A-Za-z0-9+/]{16,}={0,2}", text):
+        if _HEX.fullmatch(m.group(0)):
+            continue  # a digest, not base64
+        try:
+            yield base64.b64decode(m.group(0) + "=" * (-len(m.group(0)) % 4)).decode("latin-1")
+        except (binascii.Error, ValueError):
+            continue
+
+
+def scan_texts(texts, extra_values: tuple[str, ...] = ()) -> list[str]:
+    """What in these texts looks like a credential, or is a configured key; [] when clean."""
+    found: list[str] = []
+    pool = [v for t in texts for v in _decoded_variants(t)]
+    for label, pattern in SECRET_PATTERNS.items():
+        if any(pattern.search(t) for t in pool):
+            found.append(label)
+    for value in known_secret_values(extra_values):
+        if any(value in t for t in pool):
+            shown = value[:3] + "..." if len(value) >= 8 else f"{len(value)} characters"
+            found.append(f"a key value from the environment ({shown})")
+    return found
+
+
 def find_secrets(yaml_text: str, extra_values: tuple[str, ...] = ()) -> list[str]:
     """What in a serialized cassette looks like a credential; [] when clean."""
     found: list[str] = []
@@ -249,16 +366,22 @@ def find_secrets(yaml_text: str, extra_values: tuple[str, ...] = ()) -> list[str
         data = yaml.safe_load(yaml_text) or {}
     except yaml.YAMLError as exc:
         return [f"cassette is not valid YAML ({exc}); refusing to trust it"]
+    if not isinstance(data, dict):
+        return ["cassette is not a vcrpy cassette (no mapping); refusing to trust it"]
     for i, inter in enumerate(data.get("interactions") or []):
         for side in ("request", "response"):
             for name in (inter.get(side) or {}).get("headers") or {}:
                 if str(name).lower() in SECRET_HEADERS:
                     found.append(f"interaction {i}: {side} header {name}")
-    texts = [yaml_text, *_strings(data)]
-    for label, pattern in SECRET_PATTERNS.items():
-        if any(pattern.search(t) for t in texts):
-            found.append(label)
-    for value in known_secret_values(extra_values):
-        if any(value in t for t in texts):
-            found.append(f"a key value from the environment ({value[:3]}...)")
-    return found
+    return found + scan_texts([yaml_text, *_strings(data)], extra_values)
+
+
+def find_secrets_in_provenance(provenance: dict, extra_values: tuple[str, ...] = ()) -> list[str]:
+    """The same scan over a provenance sidecar: its text and its inlined images' bytes."""
+    texts = [json.dumps(provenance, ensure_ascii=False), *_strings(provenance)]
+    for b64 in (provenance.get("inline_images") or {}).values():
+        try:
+            texts.append(base64.b64decode(b64).decode("latin-1"))
+        except (binascii.Error, ValueError):
+            texts.append(str(b64))
+    return [f"provenance: {f}" for f in scan_texts(texts, extra_values)]

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 import requests
 
-from dicore.backends import (
+from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor, no_gate
+from dicore.backends.common import (
     endpoint_override,
     image_label,
     is_simulated_response,
     missing_credential,
     post_once,
 )
-from dicore.backends.base import BackendError, BackendKind, Recognition, Vendor
-from dicore.backends.retry import RetryPolicy
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
 CELEBRITY_PATH = "/vision/v1/celebrity"
@@ -44,6 +44,7 @@ def first_celebrity(body: dict) -> tuple[str | None, float | None, int]:
 
 
 class NaverBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     vendor: Vendor = "naver"
     kind: BackendKind = "live"
     supports_similarity = False
@@ -51,7 +52,6 @@ class NaverBackend:
     def __init__(
         self,
         endpoint: str | None = None,
-        retry: RetryPolicy | None = None,
         placeholder_credentials: bool = False,
         timeout_s: float = 60.0,
     ):
@@ -63,18 +63,18 @@ class NaverBackend:
             raise missing_credential("naver", CREDENTIAL_VARS)
         self.endpoint = override or DEFAULT_ENDPOINT
         self._headers = {"X-NCP-APIGW-API-KEY-ID": cid, "X-NCP-APIGW-API-KEY": secret}
-        self.retry = retry or RetryPolicy()
+        self.gate = no_gate
         self.timeout_s = timeout_s
         self.session = requests.Session()
 
     def recognize(self, image: bytes) -> Recognition:
         label = image_label(image)
-
-        resp = self.retry.call(lambda: post_once(
+        self.gate()
+        resp = post_once(
             self.session, "naver", self.endpoint + CELEBRITY_PATH, label=label,
             variables=CREDENTIAL_VARS, error_fields=_error_fields, headers=self._headers,
             files={"image": ("image", bytes(image))}, timeout=self.timeout_s,
-        ))
+        )
         try:  # some NCP APIs answer text/plain: parse whatever the Content-Type says
             body = json.loads(resp.content)
         except ValueError as exc:

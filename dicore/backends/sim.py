@@ -13,7 +13,8 @@ with the vendor's own codes, reproducibly for `seed`, as `dicore serve --faults`
 
 from __future__ import annotations
 
-from dicore.backends import image_label
+from collections.abc import Callable
+
 from dicore.backends.base import (
     BackendKind,
     BadInputError,
@@ -21,7 +22,9 @@ from dicore.backends.base import (
     ServerError,
     ThrottledError,
     Vendor,
+    no_gate,
 )
+from dicore.backends.common import image_label
 
 # the vendor's own codes for an injected fault (as its HTTP simulator answers them)
 _FAULT_CODES = {
@@ -32,6 +35,7 @@ _FAULT_CODES = {
 
 
 class SimBackend:
+    gate: Callable[[], object]  # before every request (the runner's token bucket)
     kind: BackendKind = "sim"
 
     def __init__(self, vendor: Vendor, gallery=None, recognizer=None, seed: int = 0,
@@ -42,6 +46,7 @@ class SimBackend:
         spec = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self.faults = FaultInjector(spec, seed) if spec.active else None
         self.vendor = vendor
+        self.gate = no_gate  # one "request" per call; the runner sets it under --rate
         if gallery is None and recognizer is None and seed == 0:
             self.sim = default_vendor(vendor)  # process-wide: one model load, one cache
         else:
@@ -71,6 +76,7 @@ class SimBackend:
     def recognize(self, image: bytes) -> Recognition:
         from simulators.images import ImageRejected
 
+        self.gate()
         self._maybe_fail("recognize", image)
         try:
             rec = self.sim.recognize_image(bytes(image))
@@ -83,13 +89,16 @@ class SimBackend:
         name = top.name if top else None
         conf = top.confidence if top is not None and name else None
         raw = {"faces": [{"name": f.name, "confidence": f.confidence, "bbox": f.bbox} for f in rec.faces]}
-        return Recognition(name, conf, len(faces), simulated=True, raw=raw)
+        # AWS names its celebrities with an Id (the simulator's, as `dicore serve aws` sends it).
+        ids = (f"aws:{top.celebrity_id}",) if self.vendor == "aws" and name and top and top.celebrity_id else ()
+        return Recognition(name, conf, len(faces), simulated=True, raw=raw, vendor_ids=ids)
 
     def similarity(self, image_a: bytes, image_b: bytes) -> float | None:
         from simulators.images import ImageRejected
 
         if not self.supports_similarity:
             return None
+        self.gate()
         self._maybe_fail("similarity", image_a, image_b)
         try:
             cmp = self.sim.compare_faces(bytes(image_a), bytes(image_b))
@@ -103,3 +112,28 @@ class SimBackend:
             return None
         _, sim = max(cmp.targets, key=lambda ts: ts[0].width * ts[0].height)
         return float(sim)
+
+
+def load_gallery(path, recognizer=None):
+    """The people a simulated vendor knows: a folder `<name>/*.jpg` or a `.npz` saved by
+    `simulators.gallery.Gallery.save`; UserError naming the path otherwise."""
+    from pathlib import Path
+
+    from dicore.errors import UserError
+    from simulators.errors import GalleryError
+    from simulators.gallery import Gallery
+
+    path = Path(path)
+    hint = "a gallery is a folder <name>/*.jpg (one sub-folder per person) or a .npz saved by Gallery.save"
+    if recognizer is None:
+        from simulators.recognizer import default_recognizer
+
+        recognizer = default_recognizer()
+    try:
+        if path.is_dir():
+            return Gallery.from_folder(path, recognizer)
+        if path.suffix == ".npz" and path.is_file():
+            return Gallery.load(path, expected_model_id=recognizer.model_id)
+    except GalleryError as exc:
+        raise UserError(f"--gallery {path}: {exc}", hint) from None
+    raise UserError(f"--gallery {path}: not a folder or a .npz file", hint)

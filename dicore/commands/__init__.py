@@ -15,4 +15,5 @@ COMMAND_MODULES = (
     "serve",
     "record",
     "calibrate",
+    "names",
 )

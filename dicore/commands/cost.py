@@ -5,8 +5,10 @@ Prices are the paper's (section 5.2), billed per month with graduated tiers: the
 10M, MS $0.80 up to 5M, NAV $0.50 up to 100M, ...). Calls per vendor: one recognition
 call per image, plus one similarity call per fake for AWS and Azure (Naver has no
 similarity call). `--tier free` puts Azure on its free instance (30,000 calls a month at
-0.3 TPS, $0). Rates: Azure 10 TPS standard (paper); AWS and Naver 10 TPS (assumed; the
-paper gives none), override with --tps VENDOR=RATE.
+0.3 TPS, $0). Rates are the ones `dicore run --backend live` paces at (dicore.ratelimit):
+Azure 10 TPS standard (paper); AWS and Naver 5 TPS (assumed; the paper gives none),
+override with --tps VENDOR=RATE. Tiers restart every calendar month: a run longer than a
+month is billed month by month (--start sets the first day).
 
 examples:
   dicore cost --calls 17454                 # the paper's 17,454 images, no similarity calls
@@ -43,7 +45,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Azure instance (default standard)")
     parser.add_argument("--tps", nargs="+", default=[], metavar="VENDOR=RATE",
                         help="calls per second per vendor, e.g. aws=5")
+    parser.add_argument("--start", metavar="YYYY-MM-DD",
+                        help="the day the run starts (UTC; default now): tiers restart every "
+                        "calendar month, so a long run is billed month by month")
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write JSON here")
+
+
+def _start(text: str | None):
+    import datetime as dt
+
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise UserError(f"--start {text!r} is not a date YYYY-MM-DD", "e.g. --start 2026-01-01") from None
 
 
 def _parse_tps(items: list[str]) -> dict[str, float]:
@@ -95,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from dicore import paper
     from dicore.commands.study import parse_vendors
     from dicore.core.cost import format_duration, study_calls, study_cost, total_row
+    from dicore.ratelimit import live_rates
 
     vendors = parse_vendors(",".join(args.vendors))
     tps = _parse_tps(args.tps)
@@ -108,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
         calls = {v: c for v, c in _calls_from_results(args.results).items() if v in vendors}
         if not calls:
             raise UserError(f"{args.results}: no rows for vendors {', '.join(vendors)}")
-    rows = study_cost(calls, pricing=paper.pricing(), tier=args.tier, tps=tps)
+    rates, sources = live_rates(list(calls), tps)
+    if args.tier == "free" and "azure" in rates and "azure" not in tps:
+        rates["azure"], sources["azure"] = paper.pricing()["azure_free"]["tps"], "paper"
+    rows = study_cost(calls, pricing=paper.pricing(), tier=args.tier, tps=rates,
+                      tps_source=sources, start=_start(args.start))
     total = total_row(rows)
     head = (f"{'vendor':<7} {'recognition':>11} {'similarity':>10} {'calls':>10} "
             f"{'USD':>11} {'tier':<8} {'TPS':>6} {'time':>14} {'months':>6}")
@@ -123,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'total':<7} {total['recognition_calls']:>11,} {total['similarity_calls']:>10,} "
           f"{total['total_calls']:>10,} {total['usd']:>11,.2f} {'':<8} {'':>6} "
           f"{format_duration(total['seconds']):>14} {total['months']:>6}")
-    print("prices: paper section 5.2, graduated monthly tiers; time: vendors in parallel, "
-          "each at its TPS (* assumed, not in the paper)")
+    print("prices: paper section 5.2, graduated tiers billed per calendar month of the run "
+          f"(from {_start(args.start):%Y-%m-%d}); time: vendors in parallel, each at its TPS "
+          "(dicore's live rates, as `dicore run` paces; * assumed, not in the paper)")
     if args.json_out:
         try:
             Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-position", choices=("second", "first"), default="second",
                    help="celebdf: which id of idX_idY_NNNN is the impersonated target")
     p.add_argument("--method", default="replacement", help="generic: method of the fakes")
+    p.add_argument("--names", metavar="FILE",
+                   help="identity map (CSV identity,name[,aliases,vendor_ids]): write each "
+                   "identity's display name as target/reference (e.g. id0 -> Emmanuel Macron)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
     check_output_file(args.out, "--out")
+    names = None
+    if args.names:
+        from dicore.formats.names_csv import read_names
+
+        names = read_names(args.names)  # before reading any media
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("reading media", total=None)
@@ -60,13 +68,55 @@ def run(args: argparse.Namespace) -> int:
             on_item=lambda m: progress.advance(task),
             **options,
         )
+    if names is not None:
+        unmapped = _apply_names(result, names)
+        if unmapped:
+            console.print(f"{len(unmapped)} identit(y/ies) not in {args.names}, kept as they are: "
+                          + ", ".join(unmapped[:10]) + (" ..." if len(unmapped) > 10 else ""))
     console.print(
         f"wrote {result.manifest}: {len(result.rows)} images "
         f"({result.n_fake} fake, {len(result.rows) - result.n_fake} real); "
         f"{len(result.skipped)} skipped"
     )
+    outside = _outside_rows(result)
+    if outside:
+        console.print(
+            f"{outside} image path(s) point outside the manifest's folder (the images stay in "
+            f"{args.root}): `dicore study` and `dicore run` need --allow-outside-paths for "
+            "this manifest, or pass --crop / put --out inside the dataset folder"
+        )
     for path, reason in result.skipped[:10]:
         console.print(f"  skipped {path}: {reason}")
     if len(result.skipped) > 10:
         console.print(f"  ... and {len(result.skipped) - 10} more")
     return 0
+
+
+def _outside_rows(result) -> int:
+    from pathlib import Path
+
+    root = Path(result.manifest).parent.resolve()
+    return sum(not (root / r.path).resolve().is_relative_to(root) for r in result.rows)
+
+
+def _apply_names(result, names) -> list[str]:
+    """Rewrite the written manifest with display names; returns the identities not mapped."""
+    import dataclasses
+
+    from dicore.datasets.manifest import write_manifest
+
+    unmapped: dict[str, None] = {}
+
+    def display(text: str) -> str:
+        if not text:
+            return text
+        ident = names.resolve(text)
+        if ident is None:
+            unmapped.setdefault(text, None)
+            return text
+        return ident.name
+
+    result.rows = [dataclasses.replace(r, target=display(r.target), reference=display(r.reference))
+                   for r in result.rows]
+    write_manifest(result.manifest, result.rows)
+    return list(unmapped)

@@ -10,6 +10,10 @@ examples:
   dicore metrics --results results.csv --out metrics.json
   dicore metrics --results results.parquet --beta 95 --gamma 85 --out metrics.json
   dicore metrics --results results.csv --ci bootstrap --resamples 2000 --seed 7
+  dicore metrics --results results.csv --names names.csv   # map ids (id0) to vendor names
+
+Names match by the rule of docs/study.md ("Identities"): vendor ids, then names
+normalised (case, whitespace, underscores, diacritics) and aliases of --names FILE.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 
 NAME = "metrics"
 HELP = "compute the study's metrics (with confidence intervals) from a results file"
@@ -29,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta",
         type=float,
-        default=90.0,
-        help="DHC confidence threshold, percent, strict > (default 90)",
+        default=DEFAULT_BETA,
+        help=f"DHC confidence threshold, percent, strict > (default {DEFAULT_BETA:g})",
     )
     parser.add_argument(
         "--gamma",
         type=float,
-        default=80.0,
-        help="DHS similarity threshold, percent, strict > (default 80)",
+        default=DEFAULT_GAMMA,
+        help=f"DHS similarity threshold, percent, strict > (default {DEFAULT_GAMMA:g})",
     )
     parser.add_argument(
         "--ci",
@@ -51,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument(
         "--out", default="metrics.json", metavar="FILE", help="output JSON (default metrics.json)"
+    )
+    parser.add_argument(
+        "--names", metavar="FILE",
+        help="identity map (CSV identity,name[,aliases,vendor_ids]) matching the results' "
+        "targets to the vendors' names; without it names still match after normalisation "
+        "(case, whitespace, underscores, diacritics); see docs/study.md",
     )
 
 
@@ -72,11 +84,20 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dicore.formats.metrics_json import write_metrics_json
+    from dicore.formats.names_csv import read_names
     from dicore.formats.results import read_results_file
+    from dicore.names import canonical_columns, name_mismatches
     from dicore.tables import metrics_table
 
     _check_options(args)
-    obs, vocab = read_results_file(args.results)
+    names = read_names(args.names) if args.names else None
+    canonical: dict = {}
+
+    def identities(cols):  # targets and names in canonical form (dicore.names)
+        canonical.update(canonical_columns(cols, names))
+        return canonical
+
+    obs, vocab = read_results_file(args.results, identities=identities)
     rows = metrics_table(
         obs,
         vocab,
@@ -95,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         from dicore.errors import UserError
 
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
+    for warning in name_mismatches(canonical):
+        print(f"WARNING {warning}", file=sys.stderr)
     label = " (SIMULATED vendors)" if vocab.simulated else ""
     print(f"{len(rows)} metric rows from {obs.n} results -> {args.out}{label}", file=sys.stdout)
     for row in rows:

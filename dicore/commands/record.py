@@ -5,9 +5,12 @@ AWS and Azure each consecutive pair is also sent to face similarity. The calls g
 through the same live clients as `--backend live`, to the vendor (keys from the
 environment) or to any endpoint (`--endpoint`, e.g. `dicore serve`).
 
-Secret headers are dropped and images are stored as sha256 digests. The
-serialized cassette is scanned before it is written; if a secret survived
-(key header, a key value from the environment, an AWS key id, a signature),
+Secret headers are dropped, URLs lose user-info and credential query parameters,
+and images are stored as sha256 digests. Everything about to be written (the
+cassette, the provenance sidecar with its endpoint and command line, and the
+inlined images) is scanned for every configured key value, whatever its length,
+and for credential-shaped strings (key headers, AWS key ids, signatures, tokens
+in URLs, user:password@ URLs, bearer tokens, private keys); if any is found,
 nothing is written. A sidecar NAME.provenance.json says where it came from:
 `simulator` (responses marked by `dicore serve`), `live` (the vendor's own host,
 with date and region), `documentation` (--from-docs) or `other`.
@@ -20,6 +23,9 @@ Examples:
       --out cassettes/aws/live_2026-01-01.yaml
   dicore record --vendor azure --images simulators/photos --simulator   # in-process server
   dicore record --vendor naver --from-docs --out cassettes/naver/docs_examples.yaml
+
+Over 400 lines because recording is one job with three parts that only make sense
+together: the scripted local proxy, the vcrpy session, and the provenance it writes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import shlex
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,13 +49,16 @@ from urllib.parse import urlsplit
 import dicore
 from dicore.backends.cassettes import (
     find_secrets,
+    find_secrets_in_provenance,
     header_value,
-    load_interactions,
     make_vcr,
+    provenance_path,
     read_provenance,
+    sanitize_text,
+    sanitize_url,
     sha256,
-    write_provenance,
 )
+from dicore.core.vocab import SIMULATED_HEADER, SIMULATED_LABEL
 from dicore.errors import UserError
 
 NAME = "record"
@@ -60,7 +70,6 @@ VENDOR_HOSTS = {
     "azure": (".cognitiveservices.azure.com", ".api.cognitive.microsoft.com"),
     "naver": ("naveropenapi.apigw.ntruss.com", ".naver.com"),
 }
-SIMULATED_HEADER = "x-dicore-simulated"
 INLINE_MAX_BYTES = 2048
 
 
@@ -160,9 +169,10 @@ def _client_secrets(client) -> tuple[str, ...]:
     return tuple(v for v in values if v and v != "dicore-placeholder")
 
 
-def _record(vendor: str, client, calls: Sequence[tuple[str, Sequence[bytes]]], path: Path, fail_fast: bool):
-    """Run `calls` through `client` under vcrpy into a temp file; scan; move into place."""
-    outcomes = []
+def _record(client, calls: Sequence[tuple[str, Sequence[bytes]]], fail_fast: bool) -> tuple[str, list]:
+    """Run `calls` through `client` under vcrpy; returns (cassette YAML text, outcomes).
+    Nothing is written where the user asked: `_write_checked` does that after the scan."""
+    outcomes: list[dict] = []
     tmp_dir = tempfile.mkdtemp(prefix="dicore-record-")
     tmp = Path(tmp_dir) / "cassette.yaml"
     try:
@@ -176,19 +186,42 @@ def _record(vendor: str, client, calls: Sequence[tuple[str, Sequence[bytes]]], p
                     raise UserError(result["message"], hint="nothing was written")
                 outcomes.append({"op": op, "images": [sha256(i) for i in images], "outcome": result})
         if not tmp.exists():
-            raise UserError("no HTTP interaction was recorded", hint="is the endpoint reachable?")
-        text = tmp.read_text()
-        leaks = find_secrets(text, _client_secrets(client))
-        if leaks:
-            raise UserError(
-                f"refusing to write {path}: a secret survived scrubbing ({'; '.join(leaks)})",
-                hint="this is a dicore bug or an unusual header; nothing was written",
-            )
-        path.write_text(text)
+            first: dict = outcomes[0]["outcome"] if outcomes else {}
+            why = f" (the first call failed: {first.get('error')} {first.get('code') or ''})".rstrip() \
+                if first.get("error") else ""
+            raise UserError(f"no HTTP interaction was recorded{why}".replace(" )", ")"),
+                            hint="is the endpoint reachable (--endpoint URL, e.g. http://127.0.0.1:8767)?")
+        return tmp.read_text(), outcomes
     finally:
         tmp.unlink(missing_ok=True)
         os.rmdir(tmp_dir)
-    return outcomes
+
+
+def _write_checked(path: Path, text: str, provenance: dict, client) -> Path:
+    """Scan everything about to be written (cassette, sidecar, inlined images) for every
+    configured key and anything credential-shaped; write both files, or neither."""
+    import json
+
+    secrets = _client_secrets(client)
+    leaks = find_secrets(text, secrets) + find_secrets_in_provenance(provenance, secrets)
+    if leaks:
+        raise UserError(
+            f"refusing to write {path}: a secret would be written ({'; '.join(leaks)})",
+            hint="a vendor answer that echoes a key, a key inside an image, or an unusual "
+            "header; nothing was written",
+        )
+    from dicore.backends.cassettes import SOURCES
+
+    if provenance.get("source") not in SOURCES:
+        raise ValueError(f"provenance source must be one of {SOURCES}: {provenance.get('source')!r}")
+    sidecar = provenance_path(path)
+    tmp_cassette = path.with_name(path.name + ".tmp")
+    tmp_sidecar = sidecar.with_name(sidecar.name + ".tmp")
+    tmp_cassette.write_text(text)
+    tmp_sidecar.write_text(json.dumps(provenance, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(tmp_sidecar, sidecar)
+    os.replace(tmp_cassette, path)
+    return path
 
 
 def _display_path(path: Path) -> str:
@@ -199,10 +232,12 @@ def _display_path(path: Path) -> str:
         return path.name
 
 
-def _source(vendor: str, endpoint: str | None, path: Path) -> str:
+def _source(vendor: str, endpoint: str | None, text: str) -> str:
     """simulator if any answer carried the simulator's header; live only for the vendor's own host."""
-    for inter in load_interactions(path):
-        if header_value(inter["response"].get("headers"), SIMULATED_HEADER) is not None:
+    import yaml
+
+    for inter in (yaml.safe_load(text) or {}).get("interactions") or []:
+        if header_value(inter["response"].get("headers"), SIMULATED_HEADER.lower()) is not None:
             return "simulator"
     host = urlsplit(endpoint).hostname if endpoint else None
     if host is None or host.endswith(VENDOR_HOSTS[vendor]) or host in VENDOR_HOSTS[vendor]:
@@ -221,26 +256,23 @@ def record_images(
 ) -> Path:
     from dicore.backends import NamedImage, endpoint_override, live_client
 
-    if not images_dir.is_dir():
-        raise UserError(f"--images {images_dir} is not a folder")
-    files = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise UserError(f"no .jpg/.jpeg/.png images in {images_dir}")
+    files = _image_files(images_dir)
     endpoint = endpoint_override(vendor, endpoint)
     path = _out_path(vendor, out, "recorded", force)
     client = live_client(vendor, endpoint=endpoint)
-    imgs = [NamedImage(p.read_bytes(), p.name) for p in files]
+    imgs = [NamedImage(_read_image(p), p.name) for p in files]
     calls = [("recognize", [im]) for im in imgs]
     if similarity and client.supports_similarity:
         calls += [("similarity", [a, b]) for a, b in zip(imgs, imgs[1:], strict=False)]
-    outcomes = _record(vendor, client, calls, path, fail_fast=True)
-    source = _source(vendor, endpoint, path)
+    text, outcomes = _record(client, calls, fail_fast=True)
+    source = _source(vendor, endpoint, text)
     prov = {
         "source": source,
         "vendor": vendor,
         "recorded_at": _now(),
         "dicore_version": dicore.__version__,
-        "endpoint": endpoint or "vendor default",
+        # Never a key: no user-info, no credential query parameters.
+        "endpoint": sanitize_url(endpoint) if endpoint else "vendor default",
         "images": {sha256(im): _display_path(p) for im, p in zip(imgs, files, strict=True)},
         # Tiny inputs (broken files, test patterns) are kept so the cassette can be replayed
         # anywhere; photos are not, they stay out of the repository.
@@ -248,11 +280,9 @@ def record_images(
             sha256(im): base64.b64encode(im).decode() for im in imgs if len(im) <= INLINE_MAX_BYTES
         },
         "calls": outcomes,
-        "command": command,
+        "command": sanitize_text(command) if command else command,
     }
     if source == "simulator":
-        from simulators import SIMULATED_LABEL
-
         prov["notes"] = f"{SIMULATED_LABEL}; recorded from dicore serve {vendor}."
     if source == "live":
         prov["region"] = getattr(client, "region", None) or urlsplit(
@@ -260,8 +290,36 @@ def record_images(
         ).hostname
     if source == "other":
         prov["notes"] = "neither the vendor's own host nor a dicore simulator: not a live recording."
-    write_provenance(path, prov)
-    return path
+    return _write_checked(path, text, prov, client)
+
+
+def _image_files(images_dir: Path) -> list[Path]:
+    """The .jpg/.jpeg/.png files of --images DIR; a folder or a dangling link with such a
+    name is an error naming it (it is not an image to send)."""
+    if not images_dir.is_dir():
+        raise UserError(f"--images {images_dir} is not a folder")
+    try:
+        named = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    except OSError as exc:
+        raise UserError(f"--images {images_dir}: cannot list it ({exc.strerror or exc})") from exc
+    for p in named:
+        if p.is_symlink() and not p.exists():
+            raise UserError(f"--images: {p} is a symbolic link to nothing ({os.readlink(p)})",
+                            hint="remove the link or point it at the image")
+        if not p.is_file():
+            raise UserError(f"--images: {p} is not a file (a folder named like an image?)",
+                            hint="rename or move it out of the images folder")
+    if not named:
+        raise UserError(f"no .jpg/.jpeg/.png images in {images_dir}")
+    return named
+
+
+def _read_image(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"--images: cannot read {path} ({exc.strerror or exc})",
+                        hint="check the file's permissions") from exc
 
 
 # --- the vendors' documented examples ---------------------------------------------------
@@ -349,6 +407,7 @@ class _ScriptedServer(ThreadingHTTPServer):
 
     script: list[tuple]
     requests: list[str]
+    times: list[float]  # time.monotonic() of each request, as it arrived
     url: str
 
 
@@ -366,6 +425,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
                 self.rfile.read(size + 2)
             self.rfile.readline()
+        self.server.times.append(time.monotonic())
         self.server.requests.append(self.path)
         status, ctype, body, *extra = self.server.script.pop(0) if self.server.script else (500, JSON, {})
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
@@ -389,6 +449,7 @@ def scripted_server(script: list[tuple]):
     server.daemon_threads = True
     server.script = list(script)
     server.requests = []
+    server.times = []
     server.url = "http://{}:{}".format(*server.server_address[:2])
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -409,7 +470,6 @@ def photos_dir() -> Path:
 def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Path:
     """The vendor's documented example responses, served by a stub and recorded through the client."""
     from dicore.backends import NamedImage, live_client
-    from dicore.backends.retry import NO_RETRY
 
     path = _out_path(vendor, out, "docs_examples", force)
     examples = DOC_EXAMPLES[vendor]
@@ -421,13 +481,12 @@ def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Pat
         for op, names, _, _ in examples
     ]
     with scripted_server(script) as server:
-        client = live_client(vendor, endpoint=server.url, retry=NO_RETRY,
-                             placeholder_credentials=True)
-        outcomes = _record(vendor, client, calls, path, fail_fast=False)
+        client = live_client(vendor, endpoint=server.url, placeholder_credentials=True)
+        text, outcomes = _record(client, calls, fail_fast=False)
     for outcome, (_, names, _, doc) in zip(outcomes, examples, strict=True):
         outcome["documented_in"] = doc
         outcome["stand_in_images"] = names
-    write_provenance(path, {
+    return _write_checked(path, text, {
         "source": "documentation",
         "vendor": vendor,
         "recorded_at": _now(),
@@ -440,5 +499,4 @@ def record_docs(vendor: str, out: str | None = None, force: bool = False) -> Pat
                  "a local stub and recorded through dicore's live client. The request images are "
                  "repository photos used as stand-ins: the names in the responses are not "
                  "those of the people in the photos. Not a live recording.",
-    })
-    return path
+    }, client)

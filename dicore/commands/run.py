@@ -43,14 +43,18 @@ def run(args: argparse.Namespace) -> int:
 
     from dicore.datasets.manifest import read_manifest
     from dicore.errors import UserError, check_output_file
+    from dicore.formats.names_csv import read_names
     from dicore.formats.results import drop_unpaired_fakes, write_results_csv, write_results_parquet
+    from dicore.names import name_mismatches
     from dicore.ratelimit import parse_rates
+    from dicore.runner import result_columns
     from dicore.store import Store
     from dicore.study import StudyConfig, fill_from_manifest
 
     check_concurrency(args)
     console = Console(stderr=True)
-    manifest = read_manifest(args.manifest)  # before the store: a bad manifest touches nothing
+    # before the store: a bad manifest touches nothing
+    manifest = read_manifest(args.manifest, allow_outside_paths=args.allow_outside_paths)
     if args.results and args.results.suffix.lower() not in (".csv", ".parquet"):
         raise UserError(f"--results {args.results}: use a .csv or .parquet name")
     check_output_file(args.store, "--store")
@@ -60,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         manifest=args.manifest, vendors=parse_vendors(args.vendors), backend=args.backend,
         yes=args.yes, concurrency=args.concurrency, rates=parse_rates(args.rate),
         cassette=args.cassette, retry_errors=args.retry_errors,
+        allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
     )
+    names = read_names(args.names) if args.names else None  # a bad names file stops here
     with Store(args.store) as store:
         held = store.get_meta("study")
         if held is not None and held != {"source": "manifest", "manifest": str(args.manifest.resolve())}:
@@ -72,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
             )
         _, summary = fill_from_manifest(store, cfg, console, manifest)
         item_ids = [r.item_id for r in manifest.rows]
-        cols = store.result_columns(vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids)
+        cols = result_columns(store, vendors=cfg.vendors, backend=cfg.backend, item_ids=item_ids,
+                              names=names)
         errors = store.errors(cfg.vendors, backend=cfg.backend, item_ids=item_ids)
     out = Console()
     # A live client pointed at `dicore serve` gets simulated answers too (backend "sim").
@@ -81,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.completed} call(s) made, {summary.errors} failed, "
         f"{summary.already_done} already stored, in {summary.elapsed_s:.1f} s -> {args.store}{label}"
     )
+    for warning in name_mismatches(cols):
+        out.print(f"[bold yellow]WARNING[/bold yellow] {warning}", highlight=False)
     if errors:
-        out.print(f"[red]{len(errors)} call(s) in the store have failed[/red]; first ones:")
-        for e in errors[:5]:
-            out.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
+        from dicore.runner import print_error_groups
+
+        out.print(f"[red]{len(errors)} call(s) in the store have failed[/red], by cause:")
+        print_error_groups(errors, out)
     if args.results:
         cols, n_unpaired = drop_unpaired_fakes(cols)
         if n_unpaired:

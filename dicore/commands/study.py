@@ -27,6 +27,8 @@ import argparse
 import math
 from pathlib import Path
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
+
 NAME = "study"
 HELP = "run the whole study (default: the simulated cohort at the paper's scale) into a report folder"
 
@@ -50,6 +52,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="also retry calls the vendor refused on an earlier run")
     parser.add_argument("--yes", "-y", action="store_true",
                         help="do not ask before calling (billed) live APIs")
+    parser.add_argument("--allow-outside-paths", action="store_true",
+                        help="accept manifest image paths outside the manifest's folder "
+                        "(.., absolute paths, symlinks; refused by default: with --backend "
+                        "live they would be uploaded)")
+    parser.add_argument("--names", type=Path, metavar="FILE",
+                        help="identity map (CSV identity,name[,aliases,vendor_ids]): match the "
+                        "vendors' names and ids to the manifest's targets (docs/study.md); "
+                        "draft one with `dicore names suggest`")
+    parser.add_argument("--gallery", type=Path, metavar="DIR",
+                        help="--backend sim: the people the simulated vendors know, a folder "
+                        "<name>/*.jpg or a saved .npz (default: the repository photos)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,10 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cohort size: paper (Table 1) or small (a quick run)")
     parser.add_argument("--manifest", type=Path, metavar="FILE",
                         help="your images (CSV or Parquet manifest) instead of the cohort")
-    parser.add_argument("--beta", type=float, default=90.0,
-                        help="DHC confidence threshold, percent (default 90)")
-    parser.add_argument("--gamma", type=float, default=80.0,
-                        help="DHS similarity threshold, percent (default 80)")
+    parser.add_argument("--beta", type=float, default=DEFAULT_BETA,
+                        help=f"DHC confidence threshold, percent (default {DEFAULT_BETA:g})")
+    parser.add_argument("--gamma", type=float, default=DEFAULT_GAMMA,
+                        help=f"DHS similarity threshold, percent (default {DEFAULT_GAMMA:g})")
     parser.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     parser.add_argument("--recompute", action="store_true",
                         help="rebuild metrics, sweeps and report even if they are up to date")
@@ -100,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         vendors=parse_vendors(args.vendors), backend=args.backend, beta=args.beta,
         gamma=args.gamma, seed=args.seed, yes=args.yes, concurrency=args.concurrency,
         rates=parse_rates(args.rate), cassette=args.cassette, retry_errors=args.retry_errors,
+        allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
         report=not args.no_report, recompute=args.recompute,
     )
     console = Console(stderr=True)
@@ -175,10 +189,14 @@ def print_summary(outcome, console) -> None:
     console.print(table)
     for note in outcome.notes:
         console.print(f"[dim]{note}[/dim]")
+    for warning in outcome.warnings:
+        console.print(f"[bold yellow]WARNING[/bold yellow] {warning}", highlight=False)
     if outcome.errors:
-        console.print(f"[red]{len(outcome.errors)} call(s) failed[/red] (left out of the results):")
-        for e in outcome.errors[:5]:
-            console.print(f"  {e['vendor']} {e['call']} {e['item_id']}: {e['error']}")
+        from dicore.runner import print_error_groups
+
+        console.print(f"[red]{len(outcome.errors)} call(s) failed[/red] (left out of the results), "
+                      "by cause:")
+        print_error_groups(outcome.errors, console)
     t = outcome.timings
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items() if k != "total")
     console.print(f"[dim]{stages}[/dim]")

@@ -11,9 +11,15 @@ fake (the fake against its paired real image) where the vendor has a similarity 
 (AWS CompareFaces, Azure Face verify; Naver has none in the study). Azure's verify also
 needs face ids from detect calls; those are not counted here.
 
+Tiers restart every calendar month, so a run that lasts longer than a month is billed per
+month: `month_split` spreads the calls over the calendar months (UTC) of a run that starts
+at `start` and sends `tps` calls per second, and each month is billed on its own
+(200M AWS calls at 10 TPS take 231 days: eight monthly bills, not one).
+
 Azure's free instance (`tier="free"`) allows 30,000 calls per month at 0.3 TPS for $0; a
 larger study needs several months. Vendors are queried in parallel, each at its own rate,
-so a run's wall time is the slowest vendor's.
+so a run's wall time is the slowest vendor's. Rates come in as `tps` (the edges take them
+from `dicore.ratelimit`, the one source of rates, or the user).
 
 `tiered_cost` is pure and `jit`-able; the rest is small Python over it. Prices come in as
 `pricing` (the form of `dicore.paper.pricing()`); this module reads no files.
@@ -21,6 +27,7 @@ so a run's wall time is the slowest vendor's.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -30,10 +37,29 @@ import numpy as np
 from jax import Array
 
 SIMILARITY_VENDORS = ("aws", "azure")
-# Requests per second. Azure's are the paper's (standard 10, free 0.3); the paper gives none
-# for AWS or Naver, so 10 TPS is an assumption there (override with `tps=`).
-DEFAULT_TPS = {"aws": 10.0, "azure": 10.0, "naver": 10.0}
-TPS_SOURCE = {"aws": "assumed", "azure": "paper", "naver": "assumed"}
+VENDORS = ("aws", "azure", "naver")
+
+
+def _next_month(t: dt.datetime) -> dt.datetime:
+    return dt.datetime(t.year + (t.month == 12), t.month % 12 + 1, 1, tzinfo=t.tzinfo)
+
+
+def month_split(total: int, tps: float, start: dt.datetime) -> list[int]:
+    """Calls falling in each calendar month of a run of `total` calls sent evenly at `tps`
+    per second from `start` (a month per entry, the first being `start`'s). An unlimited
+    rate (inf) puts every call in the first month."""
+    if total < 0 or not tps > 0:
+        raise ValueError(f"need total >= 0 and tps > 0, got {total}, {tps}")
+    out: list[int] = []
+    done, t = 0, start
+    while True:
+        boundary = _next_month(t)
+        by_then = total if math.isinf(tps) else min(
+            total, math.floor((boundary - start).total_seconds() * tps))
+        out.append(by_then - done)
+        done, t = by_then, boundary
+        if done >= total:
+            return out
 
 
 def tiered_cost(calls: Array, *, lower: Array, upper: Array, usd_per_1000: Array) -> Array:
@@ -89,7 +115,8 @@ class CostRow:
     tps: float
     tps_source: str
     seconds: float
-    months: int  # calendar months the calls need (more than 1 only on Azure's free tier)
+    months: int  # calendar months the calls fall in (each billed with its own tiers)
+    calls_per_month: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -108,33 +135,38 @@ def study_calls(
 
 
 def study_cost(
-    calls: Mapping[str, tuple[int, int]], *, pricing: Mapping, tier: str = "standard",
-    tps: Mapping[str, float] | None = None,
+    calls: Mapping[str, tuple[int, int]], *, pricing: Mapping, tps: Mapping[str, float],
+    start: dt.datetime, tier: str = "standard", tps_source: Mapping[str, str] | None = None,
 ) -> list[CostRow]:
-    """Cost and duration per vendor. `calls`: {vendor: (recognition, similarity)}.
+    """Cost and duration per vendor. `calls`: {vendor: (recognition, similarity)}; `tps`:
+    the rate of every vendor (inf: unlimited); `start`: when the run begins (its calendar
+    months are billed one by one).
 
-    `tier="free"` applies Azure's free instance (0.3 TPS, 30,000 calls a month, $0) and
-    leaves other vendors on their standard prices.
+    `tier="free"` puts Azure on its free instance (30,000 calls a month, $0; pass its rate,
+    0.3 TPS, in `tps`) and leaves the other vendors on their standard prices.
     """
     rows = []
     for vendor, (rec, sim) in calls.items():
-        if vendor not in DEFAULT_TPS:
+        if vendor not in VENDORS:
             raise ValueError(f"unknown vendor {vendor!r}")
+        if vendor not in tps:
+            raise ValueError(f"no rate for {vendor!r} in tps")
         total = int(rec) + int(sim)
-        rate, source = DEFAULT_TPS[vendor], TPS_SOURCE[vendor]
-        months = 1
-        if vendor == "azure":
-            rate = pricing["azure_standard_tps"]
-        if tier == "free" and vendor == "azure":
-            rate = pricing["azure_free"]["tps"]
-            months = max(1, math.ceil(total / pricing["azure_free"]["free_tx_per_month"]))
-        if tps and vendor in tps:
-            rate, source = float(tps[vendor]), "given"
+        rate = float(tps[vendor])
+        free = tier == "free" and vendor == "azure"
+        if free:
+            per_month = int(pricing["azure_free"]["free_tx_per_month"])
+            split = [per_month] * (total // per_month) + ([total % per_month] if total % per_month else [])
+            usd = 0.0
+        else:
+            split = month_split(total, rate, start)
+            usd = sum(vendor_cost(n, vendor, pricing=pricing) for n in split)
         rows.append(CostRow(
             vendor=vendor, recognition_calls=int(rec), similarity_calls=int(sim),
-            total_calls=total, usd=round(vendor_cost(total, vendor, pricing=pricing, tier=tier), 6),
-            tier="free" if (tier == "free" and vendor == "azure") else "standard",
-            tps=rate, tps_source=source, seconds=total / rate, months=months,
+            total_calls=total, usd=round(usd, 6), tier="free" if free else "standard",
+            tps=rate, tps_source=(tps_source or {}).get(vendor, "given"),
+            seconds=0.0 if math.isinf(rate) else total / rate, months=max(1, len(split)),
+            calls_per_month=tuple(split),
         ))
     return rows
 

@@ -30,6 +30,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from dicore.core.metrics import Counts, rates
+
 # ---------------------------------------------------------------- analytic model
 
 
@@ -112,8 +114,8 @@ class GateOutcome(NamedTuple):
 
 
 def _pct(num: Array, den: Array) -> Array:
-    den_f = den.astype(jnp.float32)
-    return jnp.where(den > 0, 100.0 * num.astype(jnp.float32) / jnp.maximum(den_f, 1.0), jnp.nan)
+    """`dicore.core.metrics.rates` of num over den (den broadcast to num's shape)."""
+    return rates(Counts(num, jnp.broadcast_to(den, jnp.shape(num))))
 
 
 def gate_outcome(

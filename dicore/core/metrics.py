@@ -198,14 +198,16 @@ def dhs_counts(obs: Observations, *, sizes: GroupSizes, gamma=DEFAULT_GAMMA) -> 
     return _row_metric(obs, 4, sizes, gamma=gamma)
 
 
-def _row_metric(obs, index, sizes, *, beta=DEFAULT_BETA, gamma=DEFAULT_GAMMA) -> Counts:
-    c = segment_counts(
-        fake_outcomes(obs),
-        group_ids(obs, sizes=sizes),
-        num_segments=sizes.n_groups,
-        beta=beta,
-        gamma=gamma,
+def _row_counts(obs, sizes, beta, gamma) -> Counts:
+    """The five row metrics per group, (5, G)."""
+    return segment_counts(
+        fake_outcomes(obs), group_ids(obs, sizes=sizes), num_segments=sizes.n_groups,
+        beta=beta, gamma=gamma,
     )
+
+
+def _row_metric(obs, index, sizes, *, beta=DEFAULT_BETA, gamma=DEFAULT_GAMMA) -> Counts:
+    c = _row_counts(obs, sizes, beta, gamma)
     return Counts(c.numerator[index], c.denominator[index])
 
 
@@ -243,13 +245,7 @@ def group_counts(
     gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
     """All six metrics' counts per group, shape (6, G) in `METRICS` order (rules: module doc)."""
-    rows = segment_counts(
-        fake_outcomes(obs),
-        group_ids(obs, sizes=sizes),
-        num_segments=sizes.n_groups,
-        beta=beta,
-        gamma=gamma,
-    )
+    rows = _row_counts(obs, sizes, beta, gamma)
     sic = sic_counts(obs, sizes=sizes)
     return Counts(
         jnp.concatenate([rows.numerator, sic.numerator[None]]),

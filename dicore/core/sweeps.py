@@ -31,7 +31,7 @@ from jax import Array
 
 from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, counts_above
-from dicore.core.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids
+from dicore.core.metrics import Counts, FakeOutcomes, fake_outcomes, group_ids, rates
 from dicore.core.observations import Observations
 
 
@@ -101,8 +101,7 @@ class JointCounts(NamedTuple):
         den = jnp.asarray(self.fakes, jnp.float32)[:, None, None]
         if den.shape[0] != self.numerator.shape[0]:
             raise ValueError(f"fakes {self.fakes.shape} must have shape ({self.numerator.shape[0]},)")
-        num = jnp.asarray(self.numerator, jnp.float32)
-        return jnp.where(den > 0, num * (100.0 / jnp.maximum(den, 1.0)), jnp.nan)
+        return rates(Counts(self.numerator, jnp.broadcast_to(den, self.numerator.shape)))
 
 
 def high_risk_sweep(

@@ -22,3 +22,9 @@ DEFAULT_GAMMA = 80.0
 DEFAULT_GENUINE_KEEP = 90.0
 """The operating-point rule's share, percent: keep this much of the genuine recognition a
 vendor has at its reporting floor (docs/thresholds.md; `dicore sweep --genuine-target`)."""
+
+SIMULATED_LABEL = "SIMULATED (dicore offline simulator; not the real vendor API)"
+"""How every output of a simulated vendor is labelled (results provenance, cassettes)."""
+
+SIMULATED_HEADER = "X-Dicore-Simulated"
+"""The response header every dicore simulator sends (value "true")."""

@@ -269,9 +269,9 @@ def materialize(
     rows: list[ManifestRow] = []
     skipped: list[tuple[str, str]] = []
     if crop and recognizer is None:
-        from simulators.recognizer import default_recognizer
+        from dicore.datasets.face_detector import face_detector
 
-        recognizer = default_recognizer()
+        recognizer = face_detector()
     for m in media:
         rel = m.path.relative_to(root).as_posix() if m.path.is_relative_to(root) else m.path.name
         stem = rel.rsplit(".", 1)[0]

@@ -72,12 +72,12 @@ def sample_frames(path: Path, n: int, *, seed: int = 0, key: str | None = None):
 def crop_face(image: np.ndarray, *, margin: float = 0.3, recognizer=None) -> np.ndarray:
     """The largest face, with `margin` of its size around it; raises NoFaceFound."""
     if recognizer is None:
-        from simulators.recognizer import default_recognizer
+        from dicore.datasets.face_detector import face_detector
 
-        recognizer = default_recognizer()
+        recognizer = face_detector()
     faces = recognizer.detect(image)
     if not faces:
-        from simulators.errors import NoFaceFound
+        from dicore.datasets.face_detector import NoFaceFound
 
         raise NoFaceFound("frame", (image.shape[1], image.shape[0]), 0.0)
     x1, y1, x2, y2 = max(

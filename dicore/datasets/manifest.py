@@ -17,12 +17,18 @@ Columns (see docs/study.md):
 
 Reading validates every row and raises `ManifestError` naming the file, row
 (1-based, header excluded) and field of the first problem, with a count of the rest.
+
+Image paths must stay inside the manifest's folder (after following `..` and
+symlinks): a manifest from elsewhere must not make dicore read, and with
+`--backend live` upload, files it was not meant to. `allow_outside_paths=True`
+(`--allow-outside-paths`) lifts this; the refusal names the rows.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -44,6 +50,7 @@ COLUMNS = (
 )
 REQUIRED = ("item_id", "path", "is_fake", "dataset", "method", "target")
 FAKE_METHODS = tuple(m for m in METHODS if m != "real")
+FRAME_INDEX_MAX = 2**63 - 1  # SQLite's INTEGER
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -85,8 +92,32 @@ class Manifest:
     def by_id(self) -> dict[str, ManifestRow]:
         return {r.item_id: r for r in self.rows}
 
+    def item_records(self) -> list[dict]:
+        """The rows as store items, each with the sha256 `digest` of its image file, so
+        that a store notices an item whose image changed (or merely moved)."""
+        out = []
+        for r in self.rows:
+            path = self.resolve(r)
+            try:
+                digest = _file_sha256(path)
+            except OSError as exc:
+                raise ManifestError(f"{self.path} item {r.item_id!r}: cannot read {path} "
+                                    f"({exc.strerror or exc})") from exc
+            out.append({**r.as_record(), "digest": digest})
+        return out
+
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _parse_bool(text: str) -> bool | None:
@@ -106,6 +137,27 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
+def _check_parquet_types(path: Path, schema) -> None:
+    """Cells are scalars: a list, struct or binary column would become its Python repr
+    (`"['Emmanuel Macron']"`, `"b'Alice'"`) and never match a vendor's answer."""
+    import pyarrow as pa
+
+    def scalar(t) -> bool:
+        if pa.types.is_dictionary(t):
+            return scalar(t.value_type)
+        return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+                or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t))
+
+    for name in schema.names:
+        if name in COLUMNS and not scalar(schema.field(name).type):
+            raise ManifestError(
+                f"manifest {path}: column {name!r} has Parquet type {schema.field(name).type}; "
+                "manifest cells are single text values",
+                hint="one identity (or path, id) per row as a string column; "
+                "list-valued targets are not supported",
+            )
+
+
 def _read_records(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise ManifestError(
@@ -119,6 +171,7 @@ def _read_records(path: Path) -> list[dict[str, str]]:
 
             table = pq.read_table(path)
             columns = table.column_names
+            _check_parquet_types(path, table.schema)
             data = table.to_pydict()
             records = [
                 {c: _cell(data[c][i]) for c in columns} for i in range(table.num_rows)
@@ -154,10 +207,13 @@ def _read_records(path: Path) -> list[dict[str, str]]:
 
 
 def validate_records(
-    records: Sequence[dict[str, str]], *, source: str, root: Path | None, check_files: bool
+    records: Sequence[dict[str, str]], *, source: str, root: Path | None, check_files: bool,
+    allow_outside_paths: bool = True,
 ) -> tuple[ManifestRow, ...]:
     """Rows from string records; raise ManifestError listing the first problem."""
     problems: list[str] = []
+    outside: list[str] = []  # rows whose image resolves outside `root`
+    real_root = root.resolve() if root is not None else None
 
     def bad(i: int, field: str, msg: str) -> None:
         problems.append(f"{source} row {i + 1}, field {field!r}: {msg}")
@@ -189,20 +245,30 @@ def validate_records(
         for field in ("dataset", "target", "path"):
             if not get(field):
                 bad(i, field, "empty")
+        for field in COLUMNS:
+            if any(unicodedata.category(c) == "Cc" for c in get(field)):
+                bad(i, field, f"{get(field)!r} contains a control character (NUL, line break, ...)")
         frame = get("frame_index")
         frame_index = None
         if frame:
             try:
+                if not (frame.isascii() and frame.isdigit()):  # int() takes "9_5", "²", " 7"
+                    raise ValueError
                 frame_index = int(frame)
-                if frame_index < 0:
+                if not 0 <= frame_index <= FRAME_INDEX_MAX:
                     raise ValueError
             except ValueError:
-                bad(i, "frame_index", f"{frame!r} is not a non-negative integer")
+                frame_index = None
+                bad(i, "frame_index", f"{frame!r} is not a non-negative integer below 2^63")
         if check_files and get("path"):
             p = Path(get("path"))
             full = p if p.is_absolute() or root is None else root / p
             if not full.is_file():
                 bad(i, "path", f"file not found: {full}")
+            elif real_root is not None and not allow_outside_paths:
+                resolved = full.resolve()
+                if not resolved.is_relative_to(real_root):
+                    outside.append(f"row {i + 1} ({get('path')} -> {resolved})")
         rows.append(
             ManifestRow(
                 item_id=item_id,
@@ -241,6 +307,14 @@ def validate_records(
             )
         if r.method == "synthesis" and not r.reference:
             bad(i, "reference", "a synthesis (blend) fake needs its second source")
+    if outside and not problems:
+        shown = "; ".join(outside[:5]) + (f"; and {len(outside) - 5} more" if len(outside) > 5 else "")
+        raise ManifestError(
+            f"{source}: {len(outside)} image path(s) point outside the manifest's folder "
+            f"{real_root}: {shown}",
+            hint="pass --allow-outside-paths if these are the images you mean to use (with "
+            "--backend live they are uploaded to the vendor); nothing was queried or stored",
+        )
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise ManifestError(
@@ -252,11 +326,14 @@ def validate_records(
     return tuple(rows)
 
 
-def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> Manifest:
-    """Read and validate a CSV or Parquet manifest; paths resolve from its folder."""
+def read_manifest(path: str | os.PathLike, *, check_files: bool = True,
+                  allow_outside_paths: bool = False) -> Manifest:
+    """Read and validate a CSV or Parquet manifest; paths resolve from its folder and must
+    stay inside it unless `allow_outside_paths`."""
     path = Path(path)
     records = _read_records(path)
-    rows = validate_records(records, source=str(path), root=path.parent, check_files=check_files)
+    rows = validate_records(records, source=str(path), root=path.parent, check_files=check_files,
+                            allow_outside_paths=allow_outside_paths)
     return Manifest(path=path, rows=rows)
 
 

@@ -12,6 +12,9 @@ each naming the row (1-based, counting data rows after the header) and field.
 
 Writing (`write_results`, `write_results_csv`, `write_results_parquet`): empty CSV cells
 (Parquet nulls) for absent values, floats shortest-exact, atomically.
+
+Over 400 lines because it is the whole results contract in one place: the columns,
+the one-pass validation (every rule with its message) and both writers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dicore.core.observations import Loaded, Observations, Vocab
 from dicore.core.vocab import METHODS, VENDORS
 from dicore.errors import UserError
 from dicore.formats.atomic import write_atomic
+from dicore.tables import none_if_nan
 
 RESULT_COLUMNS = (
     "vendor", "backend", "dataset", "method", "item_id", "is_fake", "real_item_id",
@@ -40,7 +44,8 @@ _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 
 
-def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None) -> Loaded:
+def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None,
+              identities=None) -> Loaded:
     """Read rows of the results-file contract (values may be CSV strings; '' = absent).
 
     Returns `Loaded(obs, vocab)`. Raises `UserError` listing every problem
@@ -56,12 +61,15 @@ def read_rows(rows: Iterable[Mapping[str, Any]], *, source: str | None = None) -
         for c in RESULT_COLUMNS:
             columns[c].append(row.get(c))
     problems.raise_if_any()
-    return read_columns(columns, source=source)
+    return read_columns(columns, source=source, identities=identities)
 
 def read_columns(
-    columns: Mapping[str, Sequence[Any]], *, source: str | None = None
+    columns: Mapping[str, Sequence[Any]], *, source: str | None = None, identities=None
 ) -> Loaded:
-    """Read results-file columns (name -> equal-length sequence); see `read_rows`."""
+    """Read results-file columns (name -> equal-length sequence); see `read_rows`.
+
+    `identities(columns) -> columns`, if given, puts target/reference/predicted in
+    canonical form first (`dicore.names.canonical_columns`: --names, normalised names)."""
     problems = _Problems(source)
     absent = [c for c in RESULT_COLUMNS if c not in columns]
     if absent:
@@ -71,10 +79,13 @@ def read_columns(
     if len(set(lengths.values())) > 1:
         problems.add(None, "columns", f"mismatched column lengths {lengths}")
         problems.raise_if_any()
+    if identities is not None:
+        columns = identities(columns)
     return _parse(columns, lengths["vendor"], problems)
 
-def read_results_file(path: str | Path) -> Loaded:
-    """Read `results.csv` (or `.parquet`, via pyarrow) and validate it; see `read_rows`."""
+def read_results_file(path: str | Path, *, identities=None) -> Loaded:
+    """Read `results.csv` (or `.parquet`, via pyarrow) and validate it; see `read_rows`
+    (and `read_columns` for `identities`)."""
     path = Path(path)
     if path.is_dir():
         raise UserError(
@@ -98,7 +109,7 @@ def read_results_file(path: str | Path) -> Loaded:
                 f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
                 "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
             ) from exc
-        return read_columns(table.to_pydict(), source=str(path))
+        return read_columns(table.to_pydict(), source=str(path), identities=identities)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -115,7 +126,7 @@ def read_results_file(path: str | Path) -> Loaded:
             f"{path}: not a readable UTF-8 CSV file ({exc})",
             "results files are UTF-8 CSV with a header row, or .parquet",
         ) from exc
-    return read_rows(rows, source=str(path))
+    return read_rows(rows, source=str(path), identities=identities)
 
 
 class _Problems:
@@ -180,6 +191,15 @@ def _boolean(value: Any, row: int, problems: _Problems) -> bool | None:
     return None
 
 
+def _known(text: str, names: Sequence[str], row: int, field: str, problems: _Problems) -> int:
+    """Index of `text` (case-insensitive) in `names`; -1 and a problem when unknown."""
+    key = text.lower()
+    if key in names:
+        return names.index(key)
+    problems.add(row, field, f"unknown {field} {text!r} (known: {', '.join(names)})")
+    return -1
+
+
 def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) -> Loaded:
     text = {c: [_text(v) for v in columns[c]] for c in RESULT_COLUMNS if c != "is_fake"}
     datasets: dict[str, int] = {}
@@ -197,20 +217,9 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
     similarity = np.full(n, np.nan, np.float32)
     for i in range(n):
         row = i + 1
-        v = text["vendor"][i].lower()
-        if v in VENDORS:
-            vendor[i] = VENDORS.index(v)
-        else:
-            problems.add(
-                row, "vendor", f"unknown vendor {text['vendor'][i]!r} (known: {', '.join(VENDORS)})"
-            )
+        vendor[i] = _known(text["vendor"][i], VENDORS, row, "vendor", problems)
         m = text["method"][i].lower()
-        if m in METHODS:
-            method[i] = METHODS.index(m)
-        else:
-            problems.add(
-                row, "method", f"unknown method {text['method'][i]!r} (known: {', '.join(METHODS)})"
-            )
+        method[i] = _known(text["method"][i], METHODS, row, "method", problems)
         fake = _boolean(columns["is_fake"][i], row, problems)
         is_fake[i] = bool(fake)
         if fake is not None and m in METHODS and fake != (m != "real"):
@@ -341,7 +350,7 @@ def _arrow_table(cols: Mapping[str, Sequence], extra: Sequence[str] = ()):
         if c in _NULLABLE_TEXT:
             values = [v or None for v in values]  # empty = null (an empty CSV cell)
         elif c in ("confidence", "similarity"):
-            values = [None if v is None or v != v else float(v) for v in values]
+            values = [none_if_nan(v) for v in values]
         data[c] = values
     schema = pa.schema([(c, types.get(c, pa.string())) for c in RESULT_COLUMNS])
     table = pa.table(data, schema=schema)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.errors import UserError
 from dicore.formats import calibration_json, defence_csv, metrics_json, provenance_json, sweeps_json
 from dicore.formats.results import read_backends
@@ -91,8 +92,8 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     try:
         return ReportInputs(
             metrics=list(metrics["rows"]),
-            beta=float(metrics.get("beta", 90.0)),
-            gamma=float(metrics.get("gamma", 80.0)),
+            beta=float(metrics.get("beta", DEFAULT_BETA)),
+            gamma=float(metrics.get("gamma", DEFAULT_GAMMA)),
             sweeps=sweeps, tradeoffs=tradeoffs, defence=defence, provenance=provenance,
             # An explicit false stays false; absent -> the report model decides from provenance.
             simulated=metrics.get("simulated"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dicore import METRICS, PAPER_VENDOR_NAMES, VENDORS, paper
+from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.tables import ComparisonRow, SweepCurve, TradeoffCurve, comparison_rows
 
 
@@ -21,8 +22,8 @@ class ReportInputs:
     and may hold model, calibration file, fit error, seed, versions, timestamp."""
 
     metrics: list[dict[str, Any]]
-    beta: float = 90.0
-    gamma: float = 80.0
+    beta: float = DEFAULT_BETA
+    gamma: float = DEFAULT_GAMMA
     sweeps: list[SweepCurve] = field(default_factory=list)
     tradeoffs: list[TradeoffCurve] = field(default_factory=list)
     defence: list[dict[str, Any]] = field(default_factory=list)

@@ -40,6 +40,8 @@ def _tables(inputs: ReportInputs) -> dict[str, tuple[list[str], list[list[str]]]
                for r in inputs.defence]
     prov = []
     for key, value in inputs.provenance.items():
+        if key == "warnings":  # shown at the top of the report
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items())
         elif isinstance(value, list | tuple):
@@ -151,6 +153,9 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
     if sim:
         md.append(f"> **{SIM_BANNER}**\n")
         h.append(f"<div class='sim'>{html.escape(SIM_BANNER)}</div>")
+    for warning in inputs.provenance.get("warnings") or []:  # e.g. a name mismatch
+        md.append(f"> **Warning:** {warning}\n")
+        h.append(f"<div class='warn'><b>Warning:</b> {html.escape(str(warning))}</div>")
     for line in [params, *_summary(inputs)]:
         md.append(f"- {line}")
         h.append(f"<p>{html.escape(line)}</p>")
@@ -187,6 +192,7 @@ margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .sim{background:#C00000;color:#fff;font-weight:bold;padding:.7em 1em;border-radius:4px;
 font-size:1.1em;margin:1em 0}
+.warn{background:#fff4cc;border:1px solid #e0b000;padding:.6em 1em;border-radius:4px;margin:1em 0}
 img{max-width:100%;height:auto;border:1px solid #eee}
 table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left}

@@ -17,11 +17,10 @@ import binascii
 import json
 import math
 import re
-import threading
 import uuid
-from collections import OrderedDict
 
 from simulators.images import LIMITS, ImageRejected
+from simulators.lru import LRUCache
 from simulators.servers.common import Request, Response, json_response
 from simulators.servers.urls import AWS_OPERATIONS, AWS_TARGET_PREFIX, match
 from simulators.vendor import RecognizedFace, SimulatedVendor
@@ -89,10 +88,12 @@ class AwsApp:
         # Successful answers by (operation, request body): every operation here is a pure
         # function of its body, so a repeated request skips JSON parsing and base64 decoding
         # (about 3 ms for a 150 KB image; the vendor's own cache then has nothing left to do).
-        self._memo: OrderedDict[tuple, dict] = OrderedDict()
-        self._memo_lock = threading.Lock()
-        self.memo_hits = 0
+        self._memo: LRUCache[dict] = LRUCache(MEMO_SIZE)
         self.operations = {op: getattr(self, name) for op, name in AWS_OPERATIONS.items()}
+
+    @property
+    def memo_hits(self) -> int:
+        return self._memo.hits
 
     # -- transport ------------------------------------------------------------
 
@@ -136,17 +137,10 @@ class AwsApp:
                 + ", ".join(TARGET_PREFIX + o for o in self.operations),
             )
         key = (op, len(request.body), hash(request.body))
-        with self._memo_lock:
-            out = self._memo.get(key)
-            if out is not None:
-                self._memo.move_to_end(key)
-                self.memo_hits += 1
-                return out
-        out = self._run(op, request.body)
-        with self._memo_lock:
-            self._memo[key] = out
-            while len(self._memo) > MEMO_SIZE:
-                self._memo.popitem(last=False)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._run(op, request.body)
+            self._memo.put(key, out)
         return out
 
     def _run(self, op: str, body: bytes) -> dict:

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from simulators.images import AZURE_FACE_LIMITS, ImageRejected
+from simulators.lru import LRUCache
 from simulators.servers.common import Request, Response, json_response
 from simulators.servers.urls import AZURE_FACE_VERSIONS, match
 from simulators.vendor import SimulatedVendor
@@ -105,8 +104,7 @@ class AzureApp:
         self.key = key
         self.face_ttl_s = face_ttl_s
         self.clock = clock
-        self._faces: OrderedDict[str, _StoredFace] = OrderedDict()
-        self._faces_lock = threading.Lock()
+        self._faces: LRUCache[_StoredFace] = LRUCache(MAX_STORED_FACES)  # oldest forgotten first
 
     # -- transport ------------------------------------------------------------
 
@@ -331,18 +329,14 @@ class AzureApp:
     def _store(self, embedding: np.ndarray, recognition: str, ttl: int) -> str:
         face_id = str(uuid.uuid4())
         now = self.clock()
-        with self._faces_lock:
-            self._faces[face_id] = _StoredFace(embedding, recognition, now + ttl)
-            while len(self._faces) > MAX_STORED_FACES:
-                self._faces.popitem(last=False)
+        self._faces.put(face_id, _StoredFace(embedding, recognition, now + ttl))
         return face_id
 
     def _lookup(self, face_id: str) -> _StoredFace:
-        with self._faces_lock:
-            face = self._faces.get(face_id)
-            if face is not None and self.clock() >= face.expires_at:
-                del self._faces[face_id]
-                face = None
+        face = self._faces.peek(face_id)  # a lookup does not refresh: faceIds expire
+        if face is not None and self.clock() >= face.expires_at:
+            self._faces.pop(face_id)
+            face = None
         if face is None:
             raise AzureError(
                 404, "FaceNotFound", f"Face is not found: {face_id} (unknown or expired)."

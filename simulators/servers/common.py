@@ -45,7 +45,8 @@ from urllib.parse import parse_qsl
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-SIMULATED_HEADER = "X-Dicore-Simulated"
+from dicore.core.vocab import SIMULATED_HEADER
+
 SERVER_NAME = "dicore-simulator/0.2"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # over twice every vendor limit; vendors answer their own errors
 MAX_HEADER_BYTES = 64 * 1024  # request line + headers
