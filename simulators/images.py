@@ -88,8 +88,8 @@ def image_info(data: bytes) -> ImageInfo:
         # PIL refuses to open headers over 2 x its own limit (179 MP): a bomb by any measure.
         raise ImageRejected(
             "too_large",
-            f"the image header declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels; "
-            f"the limit is {MAX_PIXELS}",
+            "the image header declares a size PIL refuses to open (a decompression bomb); "
+            f"the limit is {MAX_PIXELS} pixels",
         ) from None
     except (UnidentifiedImageError, OSError, ValueError):
         # PIL's message embeds a memory address; keep answers (and cassettes) deterministic.

@@ -151,14 +151,17 @@ class SimulatedVendor:
         seed: int = 0,
         cache_size: int = 512,
         max_faces: int = 100,
+        policy=None,
     ):
+        """``policy``: a ``simulators.policies`` policy to use instead of the vendor's own
+        (contract tests of a client against another reporting rule)."""
         if vendor not in VENDORS:
             raise ValueError(f"vendor must be one of {VENDORS}, not {vendor!r}")
         from simulators.policies import POLICIES
         from simulators.simulate import make_distractors
 
         self.vendor = vendor
-        self.policy = POLICIES[vendor]
+        self.policy = POLICIES[vendor] if policy is None else policy
         if recognizer is None:
             from simulators.recognizer import default_recognizer
 

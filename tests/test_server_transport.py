@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from simulators.servers import SIMULATED_HEADER, make_app, serve_in_thread
-from simulators.servers.common import MAX_HEADER_BYTES, WORKERS, ServerLimits
+from simulators.servers.transport import MAX_HEADER_BYTES, WORKERS, ServerLimits
 from simulators.vendor import default_vendor
 
 ROOT = Path(__file__).resolve().parents[1]

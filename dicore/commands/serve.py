@@ -141,7 +141,7 @@ def _faults(text: str | None):
 
 def run(args: argparse.Namespace) -> int:
     from simulators.servers import make_app
-    from simulators.servers.common import SimulatorServer
+    from simulators.servers.transport import SimulatorServer
     from simulators.vendor import SimulatedVendor
 
     port = DEFAULT_PORTS[args.vendor] if args.port is None else args.port

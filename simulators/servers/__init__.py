@@ -1,14 +1,16 @@
 """HTTP simulators that speak each vendor's wire format (see docs/servers.md).
 
 ``make_app(vendor)`` builds the response layer over a ``SimulatedVendor``;
-``simulators.servers.common`` serves it (``SimulatorServer``, ``serve_in_thread``).
+``simulators.servers.transport`` serves it (``SimulatorServer``, ``serve_in_thread``);
+``simulators.servers.urls`` routes requests to it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from simulators.servers.common import SIMULATED_HEADER, SimulatorServer, serve_in_thread
+from simulators.servers.common import SIMULATED_HEADER
+from simulators.servers.transport import SimulatorServer, serve_in_thread
 
 __all__ = ["SIMULATED_HEADER", "SimulatorServer", "make_app", "serve_in_thread"]
 

@@ -145,13 +145,11 @@ class AzureApp:
             return request.body
         try:
             body = json.loads(request.body)
-            with self._faces_lock:
-                faces = [self._faces.get(body[k]) for k in ("faceId1", "faceId2")]
+            faces = [self._faces.peek(body[k]) for k in ("faceId1", "faceId2")]
         except Exception:
             return request.body
-        if any(f is None for f in faces):
-            return request.body
-        return b"".join(f.embedding.tobytes() for f in faces)
+        embeddings = [f.embedding.tobytes() for f in faces if f is not None]
+        return b"".join(embeddings) if len(embeddings) == 2 else request.body
 
     @staticmethod
     def _error(exc: AzureError) -> Response:
