@@ -133,6 +133,55 @@ def text_figures() -> tuple[dict[str, str], ...]:
     return tuple(_csv("fig4_and_text_figures.csv"))
 
 
+IDENTITY_COLUMNS = ("reference", "target", "similarity")
+"""Per-identity columns of Tables 3 and 5: mean confidence of the identity's real images
+("Reference" in the tables), of its deepfakes ("Target"), and mean similarity of its
+deepfakes to their real image. Naver has no similarity column."""
+_PAPER_PREFIX = {"aws": "aws", "azure": "ms", "naver": "nav"}
+
+
+@dataclass(frozen=True)
+class CelebrityRow:
+    """One row of Table 3 (CelebDF) or Table 5 (VoxCelebTH), percent as printed.
+
+    `values[(vendor, column)]`, column in IDENTITY_COLUMNS; no (naver, similarity)."""
+
+    dataset: str
+    celebrity: str
+    values: dict[tuple[str, str], float]
+
+
+def _identity_values(row: dict[str, str]) -> dict[tuple[str, str], float]:
+    out = {}
+    for vendor, prefix in _PAPER_PREFIX.items():
+        for column in IDENTITY_COLUMNS:
+            cell = row.get(f"{prefix}_{column}")
+            if cell not in (None, ""):
+                out[(vendor, column)] = float(cell)
+    return out
+
+
+@functools.cache
+def per_celebrity() -> tuple[CelebrityRow, ...]:
+    """Tables 3 and 5, one row per celebrity (CelebDF 58, VoxCelebTH 100). A 0 means the
+    API returned no celebrity for that identity; read a row as, per identity, the mean over
+    its images that got a value, 0 where none did (OCR repairs: the flags CSV)."""
+    return tuple(
+        CelebrityRow(r["dataset"], r["celebrity"], _identity_values(r))
+        for r in _csv("per_celebrity_celebdf_voxcelebth.csv")
+    )
+
+
+@functools.cache
+def table_averages() -> dict[tuple[str, str, str], float]:
+    """The printed "Average" rows of Tables 3 and 5: {(dataset, vendor, column): percent}."""
+    return {
+        (r["dataset"], vendor, column): value
+        for r in _csv("table_averages_celebdf_voxcelebth.csv")
+        for (vendor, column), value in _identity_values(r).items()
+    }
+
+
 @functools.cache
 def _policy_json() -> dict[str, Any]:
     return json.loads(_text("policy_and_pricing.json"))

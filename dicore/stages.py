@@ -38,7 +38,7 @@ def compute_tradeoffs(obs, vocab, *, attack: str = "TA", genuine_keep: float = G
     """Per-vendor trade-off curves (all datasets pooled), `TRADEOFF_POINTS` taus from each
     vendor's floor to 100, operating points by `dicore.tables.tradeoff_curves`' rule."""
     floors = paper.reporting_floors()
-    taus = {v: np.linspace(f, 100.0, TRADEOFF_POINTS, dtype=np.float32) for v, f in floors.items()}
+    taus = {v: np.linspace(f, 100.0, TRADEOFF_POINTS, dtype=np.float64) for v, f in floors.items()}
     return tradeoff_curves(obs, vocab, floors=floors, taus=taus, attack=attack,
                            genuine_keep=genuine_keep, pooled=True)
 

@@ -91,7 +91,7 @@ def metrics_table(
         raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
     sizes = GroupSizes.of(vocab)
     n_vendors = sizes.n_vendors
-    counts = _group_counts(obs, sizes=sizes, beta=jnp.float32(beta), gamma=jnp.float32(gamma))
+    counts = _group_counts(obs, sizes=sizes, beta=jnp.float64(beta), gamma=jnp.float64(gamma))
     den = np.asarray(counts.denominator)
     values = percent(counts.numerator, den)  # float64 for the file
     if ci == "wilson":
@@ -103,10 +103,10 @@ def metrics_table(
             sizes=sizes,
             n_resamples=n_resamples,
             level=level,
-            beta=jnp.float32(beta),
-            gamma=jnp.float32(gamma),
+            beta=jnp.float64(beta),
+            gamma=jnp.float64(gamma),
         )
-    # The intervals contain their float32 estimate; keep them around the float64 value too.
+    # The intervals contain their estimate; keep them around the float64 value exactly.
     low = np.fmin(np.asarray(low, np.float64), values)
     high = np.fmax(np.asarray(high, np.float64), values)
     present = np.zeros(sizes.n_groups, bool)
@@ -230,7 +230,7 @@ def sweep_curves(
         thresholds = _grid(grid)
         counts = jax.tree.map(np.asarray, fn(obs, thresholds, sizes=sizes))
         values = percent(counts.numerator, counts.denominator)
-        taus = [float(x) for x in threshold_values(thresholds)]
+        taus = [float(x) for x in threshold_values(thresholds, np.float64)]
         for g in range(sizes.n_groups):
             n = int(counts.denominator[g, 0])
             if n == 0:
@@ -249,8 +249,8 @@ def joint_grids(
     betas, gammas = _grid(betas), _grid(gammas)
     hr = jax.tree.map(np.asarray, _high_risk_sweep(obs, betas, gammas, sizes=sizes))
     values = percent(hr.numerator, hr.fakes[:, None, None])
-    b_list = [float(x) for x in threshold_values(betas)]
-    g_list = [float(x) for x in threshold_values(gammas)]
+    b_list = [float(x) for x in threshold_values(betas, np.float64)]
+    g_list = [float(x) for x in threshold_values(gammas, np.float64)]
     out = []
     for g in present_groups(obs, sizes):
         if hr.fakes[g] == 0:
@@ -263,8 +263,8 @@ def joint_grids(
 
 
 def _grid(grid: Thresholds) -> Thresholds:
-    """A UniformGrid as it is (static); anything else as a float32 array."""
-    return grid if isinstance(grid, UniformGrid) else np.asarray(grid, np.float32)
+    """A UniformGrid as it is (static); anything else as a float64 array (exact thresholds)."""
+    return grid if isinstance(grid, UniformGrid) else np.asarray(grid, np.float64)
 
 
 GENUINE_KEEP = DEFAULT_GENUINE_KEEP
@@ -307,9 +307,9 @@ def tradeoff_curves(
                if vocab.vendors[v] in floors and vocab.vendors[v] in taus]
     if not vendors:
         return []
-    grids = {v: np.asarray(taus[v], np.float32) for v in vendors}
-    floor32 = {v: np.float32(floors[v]) for v in vendors}
-    all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor32.values()))]))
+    grids = {v: np.asarray(taus[v], np.float64) for v in vendors}
+    floor64 = {v: np.float64(floors[v]) for v in vendors}
+    all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor64.values()))]))
     rep = jax.tree.map(np.asarray, _replay_counts(obs, all_taus, sizes=sizes))
     attack_counts = rep.ta if attack == "TA" else rep.na
     attack_rate = percent(attack_counts.numerator, attack_counts.denominator)
@@ -319,14 +319,14 @@ def tradeoff_curves(
     for vendor in vendors:
         v = vocab.vendors.index(vendor)
         cols = np.searchsorted(all_taus, grids[vendor])
-        at_floor = genuine[:, np.searchsorted(all_taus, floor32[vendor])]
+        at_floor = genuine[:, np.searchsorted(all_taus, floor64[vendor])]
         target = genuine_keep / 100.0 * at_floor  # (G,); NaN without reals: no point
         # Pad by repeating the last column: one compiled shape for every vendor, and a
         # repeated point changes neither operating point.
         padded = np.concatenate([cols, np.full(k - len(cols), cols[-1])])
         best = jax.tree.map(np.asarray, _min_attack_point(
             all_taus[padded], attack_rate[:, padded], genuine[:, padded],
-            target=target[:, None].astype(np.float32)))
+            target=target[:, None].astype(np.float64)))
         eer = jax.tree.map(np.asarray, _equal_error_point(
             all_taus[padded], attack_rate[:, padded], genuine[:, padded]))
         for g in (int(g) for g in present if int(g) % n_v == v):

@@ -45,6 +45,7 @@ from simulators.policies import (
     max_cosine_quantile,
 )
 from simulators.simulate import NO_NAME, decide
+from simulators.wire import reported
 
 REAL_COS = (0.74, 0.86)  # cosine of a real image to its identity centre
 CAP = REAL_COS[1]  # a fake is never closer to its target than a real image gets
@@ -132,7 +133,9 @@ def draw(name: str, scale: str = "paper", seed: int = 0, keep_vectors: bool = Fa
     sp = spec(name, scale)
     n_id, d = sp.n_identities, EMBEDDING_DIM
     f32 = np.float32  # half the memory traffic; cosines to 1e-6 are plenty
-    centres = _unit(np.random.default_rng(_key(seed, "pool", sp.pool)).standard_normal((n_id, d), f32))
+    centres = _unit(
+        np.random.default_rng(_key(seed, "pool", sp.pool)).standard_normal((n_id, d), f32)
+    )
     rng = np.random.default_rng(_key(seed, "dataset", sp.name, scale))
     real_identity = np.concatenate([np.arange(n_id), rng.integers(0, n_id, sp.n_real - n_id)])
     q = rng.uniform(*REAL_COS, sp.n_real)
@@ -196,7 +199,9 @@ def fake_coefficients(
     return np.stack([m, np.full_like(m, lk), np.sqrt(c) * s, np.sqrt(1 - c) * s])
 
 
-def fake_vectors(dr: Draws, level: float, spread: float, context: float | None = None) -> np.ndarray:
+def fake_vectors(
+    dr: Draws, level: float, spread: float, context: float | None = None
+) -> np.ndarray:
     """Materialised (F, 512) unit fake embeddings (needs draw(..., keep_vectors=True))."""
     if dr.vectors is None:
         raise ValueError("draw the dataset with keep_vectors=True")
@@ -226,6 +231,40 @@ def distractor_draws(policy: VendorPolicy, name: str, scale: str, seed: int, n: 
     return max_cosine_quantile(u, policy.n_distractors), arg
 
 
+@dataclasses.dataclass(frozen=True)
+class ScoreNoise:
+    """Standard-normal draws of one vendor's evidence noise on one dataset (the score
+    model's common random numbers): per image (reals then fakes), per celebrity of the
+    identity pool (shared by CelebDF and CelebFOM: the same people), and the celebrity
+    effect of a distractor when one is the top-1 (per image)."""
+
+    image: np.ndarray  # (R + F,)
+    identity: np.ndarray  # (n_id,)
+    distractor: np.ndarray  # (R + F,)
+
+    def split(self, n_real: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """decide() keyword arguments for the reals and for the fakes."""
+        r = {"image_noise": self.image[:n_real], "identity_noise": self.identity,
+             "distractor_noise": self.distractor[:n_real]}  # fmt: skip
+        f = {"image_noise": self.image[n_real:], "identity_noise": self.identity,
+             "distractor_noise": self.distractor[n_real:]}  # fmt: skip
+        return r, f
+
+
+@lru_cache(maxsize=256)
+def score_noise(vendor: str, name: str, scale: str, seed: int) -> ScoreNoise:
+    sp = spec(name, scale)
+    n = sp.n_real + sp.n_fake
+    rng = np.random.default_rng(_key(seed, "score-noise", vendor, name, scale))
+    image, distractor = rng.standard_normal(n), rng.standard_normal(n)
+    ident = np.random.default_rng(_key(seed, "identity-noise", vendor, sp.pool)).standard_normal(
+        sp.n_identities
+    )
+    for a in (image, distractor, ident):
+        a.setflags(write=False)
+    return ScoreNoise(image, ident, distractor)
+
+
 def run_vendor(policy: VendorPolicy, dr: Draws, coef: np.ndarray, seed: int, scale: str):
     """Simulated recognition of the reals and fakes of one dataset by one vendor.
     Returns (real SimResult, fake SimResult)."""
@@ -233,8 +272,9 @@ def run_vendor(policy: VendorPolicy, dr: Draws, coef: np.ndarray, seed: int, sca
     known = known_mask(policy, sp, seed)
     dmax, darg = distractor_draws(policy, sp.name, scale, seed, sp.n_real + sp.n_fake)
     fake_cos = np.einsum("kn,kng->ng", coef.astype(np.float32), dr.p)
-    real = decide(policy, dr.real_cos, known, dmax[: sp.n_real], darg[: sp.n_real])
-    fake = decide(policy, fake_cos, known, dmax[sp.n_real :], darg[sp.n_real :])
+    nr, nf = score_noise(policy.vendor, sp.name, scale, seed).split(sp.n_real)
+    real = decide(policy, dr.real_cos, known, dmax[: sp.n_real], darg[: sp.n_real], **nr)
+    fake = decide(policy, fake_cos, known, dmax[sp.n_real :], darg[sp.n_real :], **nf)
     return real, fake
 
 
@@ -306,15 +346,20 @@ def simulate_cohort_results(
                 np.concatenate([np.full(sp.n_real, "", dtype=object), ids[dr.fake_reference]])
             )
             cols["predicted"].append(predicted)
-            cols["confidence"].append(np.concatenate([real.confidence, fake.confidence]))
-            cols["similarity"].append(
-                np.concatenate([np.full(sp.n_real, np.nan), pol.similarity_percent(pair_cos)])
-            )
+            # Scores at the vendor's wire precision (simulators.wire): what a client reads.
+            confidence = np.concatenate([real.confidence, fake.confidence])
+            cols["confidence"].append(reported(vendor, "confidence", confidence))
+            similarity = pol.similarity_percent(pair_cos)
+            if pol.has_similarity:
+                similarity = reported(vendor, "similarity", similarity)
+            cols["similarity"].append(np.concatenate([np.full(sp.n_real, np.nan), similarity]))
     return {c: np.concatenate(v) if v else np.array([]) for c, v in cols.items()}
 
 
 def as_rows(columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """Row dicts (the results contract) from `simulate_cohort_results` columns."""
     keys = list(columns)
-    return [dict(zip(keys, vals, strict=True)) for vals in zip(*(columns[k].tolist() for k in keys), strict=True)]
-
+    return [
+        dict(zip(keys, vals, strict=True))
+        for vals in zip(*(columns[k].tolist() for k in keys), strict=True)
+    ]

@@ -29,23 +29,37 @@ PARAMS_FILE = "calibrated.json"
 
 @dataclasses.dataclass(frozen=True)
 class VendorPolicy:
-    """One vendor's behaviour, as data. Cosines are in [-1, 1]; percents in 0..100."""
+    """One vendor's behaviour, as data. Cosines are in [-1, 1]; percents in 0..100.
+
+    The score model: for its top-1 candidate (cosine s) a vendor's evidence is the logit
+    `a + k s + noise * z` (z a standard normal: how well this vendor sees this image and
+    knows this celebrity; 0 for a median image); confidence = 100 sigmoid(evidence), and a
+    name is reported only when the confidence reaches the floor (AWS 55, Azure 70), always
+    for Naver (clipped at its 0.01% floor). So naming and confidence are one mechanism."""
 
     vendor: str  # dicore vendor id: aws, azure, naver
     label: str  # the paper's label: AWS, MS, NAV (also the distractor-name prefix)
     floor: float  # lowest confidence (percent) at which a name is reported
     always_reports: bool  # Naver: top-1 name whatever its score
-    threshold: float  # cosine that maps to `floor`; below it no name (unless always_reports)
-    confidence_k: float  # slope of confidence = 100 * sigmoid(k (s - b))
-    confidence_b: float  # centre of that sigmoid; b = threshold - logit(floor / 100) / k
+    confidence_a: float  # evidence at cosine 0 (logit)
+    confidence_k: float  # evidence per unit of cosine (logit slope)
+    noise: float  # sd (logit) of the per-image / per-identity evidence noise
+    identity_share: float  # share of that noise's variance that belongs to the celebrity
     has_similarity: bool  # a face-similarity call exists (AWS CompareFaces, Azure verify)
     similarity_k: float  # similarity percent = 100 * sigmoid(ks (cos - bs))
     similarity_b: float
     coverage: tuple[tuple[str, float], ...]  # (dataset, share of its celebrities the vendor knows)
     n_distractors: int  # other celebrities in the vendor's gallery (random unit vectors)
-    false_name_rate: float  # calibrated P(an unknown random face gets a name); N encodes it
+    false_name_rate: float  # P(an unknown random face gets a name), from N and the score model
     lean_share: float = 0.0  # Naver: share of distractors that are Asian-leaning celebrities
     simulated: bool = True
+
+    @property
+    def threshold(self) -> float:
+        """Cosine at which a median image's confidence equals the floor (-1 for Naver)."""
+        if self.always_reports:
+            return -1.0
+        return (float(special.logit(self.floor / 100.0)) - self.confidence_a) / self.confidence_k
 
     def coverage_share(self, dataset: str) -> float:
         """Share of `dataset`'s celebrities this vendor knows (0 for unknown datasets)."""
@@ -55,9 +69,24 @@ class VendorPolicy:
         """Exact count of known celebrities: round(share x n), not a coin flip each."""
         return int(round(self.coverage_share(dataset) * n_identities))
 
-    def confidence(self, cosine: np.ndarray) -> np.ndarray:
+    def evidence(self, cosine: np.ndarray, z: np.ndarray | float = 0.0) -> np.ndarray:
+        """Logit of the confidence for a top-1 cosine and a standard-normal noise draw z."""
+        return (
+            self.confidence_a
+            + self.confidence_k * np.asarray(cosine, float)
+            + self.noise * np.asarray(z, float)
+        )
+
+    def named(self, evidence: np.ndarray) -> np.ndarray:
+        """Whether a name is reported at this evidence (Naver: always)."""
+        evidence = np.asarray(evidence, float)
+        if self.always_reports:
+            return np.isfinite(evidence)
+        return evidence >= float(special.logit(self.floor / 100.0))
+
+    def confidence(self, cosine: np.ndarray, z: np.ndarray | float = 0.0) -> np.ndarray:
         """Confidence percent for a top-1 cosine (monotone; Naver clipped at its 0.01% floor)."""
-        conf = 100.0 * special.expit(self.confidence_k * (np.asarray(cosine, float) - self.confidence_b))
+        conf = 100.0 * special.expit(self.evidence(cosine, z))
         return np.clip(conf, self.floor if self.always_reports else 0.0, 100.0)
 
     def similarity_percent(self, cosine: np.ndarray) -> np.ndarray:
@@ -91,17 +120,35 @@ def max_cosine_quantile(u: np.ndarray, n: float, dim: int = EMBEDDING_DIM) -> np
     return 1.0 - 2.0 * special.betaincinv(a, a, tail)
 
 
-def distractors_for_rate(threshold: float, false_name_rate: float, dim: int = EMBEDDING_DIM) -> int:
-    """N random distractors such that P(max cosine >= threshold) = false_name_rate."""
-    p = float(cosine_sf(threshold, dim))
-    if p <= 0.0:
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(48)  # E over a standard normal z
+_GH_W = _GH_W / _GH_W.sum()
+
+
+def false_name_rate(
+    n: float, *, floor: float, a: float, k: float, noise: float, dim: int = EMBEDDING_DIM
+) -> float:
+    """P(an unknown random face is named) with n random distractors: the best distractor's
+    cosine s must give evidence a + k s + noise z >= logit(floor), z standard normal."""
+    cut = (float(special.logit(floor / 100.0)) - a - noise * _GH_X) / k  # cosine needed per z
+    p = np.clip(cosine_sf(np.clip(cut, -1.0, 1.0), dim), 0.0, 1.0)
+    p = np.where(cut >= 1.0, 0.0, np.where(cut <= -1.0, 1.0, p))
+    return float(np.sum(_GH_W * -np.expm1(n * np.log1p(-np.minimum(p, 1 - 1e-16)))))
+
+
+def distractors_for_rate(
+    rate: float, *, floor: float, a: float, k: float, noise: float, dim: int = EMBEDDING_DIM
+) -> int:
+    """The number of random distractors N whose false-name rate (above) is `rate`."""
+    lo, hi = 0.0, 9.0 * math.log(10)  # log N in [0, log 1e9]
+    f = lambda ln: false_name_rate(math.exp(ln), floor=floor, a=a, k=k, noise=noise, dim=dim)  # noqa: E731
+    if f(hi) <= rate:
         return 10**9
-    return int(min(max(1.0, round(math.log1p(-false_name_rate) / math.log1p(-p))), 1e9))
-
-
-def false_name_rate(threshold: float, n: int, dim: int = EMBEDDING_DIM) -> float:
-    """P(an unknown random face is named) with n distractors and a cosine threshold."""
-    return float(-np.expm1(n * np.log1p(-cosine_sf(threshold, dim))))
+    if f(lo) >= rate:
+        return 1
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < rate else (lo, mid)
+    return int(max(1, round(math.exp((lo + hi) / 2))))
 
 
 # -- building the policies from fitted parameters ---------------------------------------
@@ -125,17 +172,35 @@ def load_params(path: str | None = None) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _centre(threshold: float, floor: float, k: float) -> float:
-    # b such that confidence(threshold) == floor exactly
-    return threshold - math.log(floor / (100.0 - floor)) / k
+def _noise(params: dict[str, Any], vendor: str) -> tuple[float, float]:
+    """(noise sd, identity share) of a vendor: its own `noise` if it has one, else the shared
+    `scores.noise` (AWS and Azure share one); `scores.identity_share` for all."""
+    scores = params.get("scores", {})
+    v = params["vendors"][vendor]
+    return float(v.get("noise", scores.get("noise", 0.0))), float(scores.get("identity_share", 0.0))
 
 
 def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
-    """Policies from a parameter dict shaped like calibrated.json's `vendors`."""
+    """Policies from a parameter dict shaped like calibrated.json (`vendors`, `scores`)."""
     v = params["vendors"]
 
     def cov(name: str) -> tuple[tuple[str, float], ...]:
         return tuple((d, float(v[name]["coverage"][d])) for d in DATASETS)
+
+    def scored(name: str, floor: float, always: bool) -> dict[str, Any]:
+        noise, share = _noise(params, name)
+        x = v[name]
+        return dict(floor=floor, always_reports=always, confidence_a=float(x["confidence_a"]),
+                    confidence_k=float(x["confidence_k"]), noise=noise, identity_share=share)  # fmt: skip
+
+    def n_for(name: str, floor: float) -> int:
+        return max(1, int(round(float(v[name]["n_distractors"]))))
+
+    def rate_for(name: str, floor: float) -> float:
+        x = v[name]
+        noise, _ = _noise(params, name)
+        return false_name_rate(n_for(name, floor), floor=floor, a=x["confidence_a"],
+                               k=x["confidence_k"], noise=noise)  # fmt: skip
 
     aws, az, nav = v["aws"], v["azure"], v["naver"]
     policies = {
@@ -143,36 +208,25 @@ def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
         "aws": VendorPolicy(
             vendor="aws",
             label="AWS",
-            floor=AWS_FLOOR,
-            always_reports=False,
-            threshold=aws["threshold"],
-            confidence_k=aws["confidence_k"],
-            confidence_b=_centre(aws["threshold"], AWS_FLOOR, aws["confidence_k"]),
+            **scored("aws", AWS_FLOOR, False),
             has_similarity=True,
             similarity_k=aws["similarity_k"],
             similarity_b=aws["similarity_b"],
             coverage=cov("aws"),
-            n_distractors=distractors_for_rate(aws["threshold"], aws["false_name_rate"]),
-            false_name_rate=aws["false_name_rate"],
+            n_distractors=n_for("aws", AWS_FLOOR),
+            false_name_rate=rate_for("aws", AWS_FLOOR),
         ),
         # Azure celebrity model + Face verify (its confidence, as percent, is the similarity).
-        # Paper: "whenever the MS API predicts the deepfake as a celebrity, it predicts with
-        # high confidence on all attack datasets (i.e., greater than 87.25% on average, even in
-        # the worst case)" -- this sets confidence_k (see calibration).
         "azure": VendorPolicy(
             vendor="azure",
             label="MS",
-            floor=AZURE_FLOOR,
-            always_reports=False,
-            threshold=az["threshold"],
-            confidence_k=az["confidence_k"],
-            confidence_b=_centre(az["threshold"], AZURE_FLOOR, az["confidence_k"]),
+            **scored("azure", AZURE_FLOOR, False),
             has_similarity=True,
             similarity_k=az["similarity_k"],
             similarity_b=az["similarity_b"],
             coverage=cov("azure"),
-            n_distractors=distractors_for_rate(az["threshold"], az["false_name_rate"]),
-            false_name_rate=az["false_name_rate"],
+            n_distractors=n_for("azure", AZURE_FLOOR),
+            false_name_rate=rate_for("azure", AZURE_FLOOR),
         ),
         # Naver CLOVA Face celebrity: always the top-1 name; no similarity call in the study.
         # Its gallery leans to Asian celebrities and names western faces as Asian ones: a share
@@ -180,11 +234,7 @@ def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
         "naver": VendorPolicy(
             vendor="naver",
             label="NAV",
-            floor=NAVER_FLOOR,
-            always_reports=True,
-            threshold=-1.0,
-            confidence_k=nav["confidence_k"],
-            confidence_b=nav["confidence_b"],
+            **scored("naver", NAVER_FLOOR, True),
             has_similarity=False,
             similarity_k=0.0,
             similarity_b=0.0,

@@ -33,9 +33,18 @@ def decide(
     known: np.ndarray,
     distractor_max: np.ndarray,
     distractor_arg: np.ndarray,
+    *,
+    image_noise: np.ndarray | None = None,
+    identity_noise: np.ndarray | None = None,
+    distractor_noise: np.ndarray | None = None,
 ) -> SimResult:
     """Apply `policy` to cosines: gallery_cos (N, G), known (G,) bool, and per query the
-    best distractor's cosine (N,) and index (N,). Ties go to the gallery."""
+    best distractor's cosine (N,) and index (N,). Ties go to the gallery.
+
+    Noise (standard normals; all zero when omitted, as for a median image): image_noise
+    (N,) per query, identity_noise (G,) per gallery celebrity (how well the vendor knows
+    it), distractor_noise (N,) the celebrity effect when the top-1 is a distractor. The
+    evidence noise is sqrt(share) x celebrity effect + sqrt(1 - share) x image effect."""
     gallery_cos = np.asarray(gallery_cos)  # float32 is fine: ties are measure-zero
     n, g = gallery_cos.shape
     known = np.asarray(known, bool)
@@ -50,11 +59,22 @@ def decide(
     use_d = dmax > top
     index = np.where(use_d, g + np.asarray(distractor_arg, int), arg)
     cosine = np.where(use_d, dmax, top).astype(float)
-    named = np.isfinite(cosine)
-    if not policy.always_reports:
-        named &= cosine >= policy.threshold
+    z = np.zeros(n)
+    share = policy.identity_share
+    if image_noise is not None:
+        z = z + np.sqrt(1.0 - share) * np.asarray(image_noise, float)
+    if share > 0 and (identity_noise is not None or distractor_noise is not None):
+        ident = np.zeros(n)
+        if identity_noise is not None and g:
+            ident = np.asarray(identity_noise, float)[arg]
+        if distractor_noise is not None:
+            ident = np.where(use_d, np.asarray(distractor_noise, float), ident)
+        z = z + np.sqrt(share) * ident
+    finite = np.isfinite(cosine)
+    evidence = np.where(finite, policy.evidence(np.where(finite, cosine, 0.0), z), -np.inf)
+    named = finite & policy.named(evidence)
     index = np.where(named, index, NO_NAME)
-    conf = np.where(named, policy.confidence(np.where(named, cosine, 0.0)), np.nan)
+    conf = np.where(named, policy.confidence(np.where(named, cosine, 0.0), z), np.nan)
     return SimResult(index=index.astype(int), cosine=cosine, confidence=conf)
 
 
@@ -65,9 +85,12 @@ def recognize(
     known: np.ndarray,
     distractors: np.ndarray,
     queries: np.ndarray,
+    image_noise: np.ndarray | None = None,
 ) -> SimResult:
     """Celebrity recognition for unit query embeddings (N, d) against a unit gallery (G, d)
-    of which `known` (G,) the vendor knows, plus unit distractors (D, d) (D may be 0)."""
+    of which `known` (G,) the vendor knows, plus unit distractors (D, d) (D may be 0).
+    image_noise (N,): the score model's per-image standard normals (default 0: a median
+    image, as for real photos through the image-level vendors)."""
     queries = np.atleast_2d(np.asarray(queries, float))
     gallery = np.asarray(gallery, float).reshape(-1, queries.shape[1])
     distractors = np.asarray(distractors, float).reshape(-1, queries.shape[1])
@@ -79,7 +102,7 @@ def recognize(
     else:
         darg = np.zeros(len(queries), int)
         dmax = np.full(len(queries), -np.inf)
-    return decide(policy, gcos, known, dmax, darg)
+    return decide(policy, gcos, known, dmax, darg, image_noise=image_noise)
 
 
 def similarity(policy: VendorPolicy, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from simulators.images import (
     image_info,
 )
 from simulators.lru import LRUCache
+from simulators.wire import reported
 
 
 class UnsupportedOperation(Exception):
@@ -52,7 +53,7 @@ class RecognizedFace:
     det_score: float  # 0..1
     name: str | None  # None: the vendor names nobody for this face
     celebrity_id: str | None
-    confidence: float | None  # percent 0..100, None exactly when name is None
+    confidence: float | None  # percent 0..100 at wire precision (simulators.wire); None iff no name
     embedding: np.ndarray = field(repr=False)  # (512,) unit
 
     @property
@@ -245,9 +246,9 @@ class SimulatedVendor:
         )
         g = len(self.gallery.names)
         out = []
-        for f, idx, conf in zip(
-            faces, np.asarray(res.index), np.asarray(res.confidence), strict=True
-        ):
+        # At the vendor's wire precision: the percent a client reads over HTTP.
+        confidences = reported(self.vendor, "confidence", np.asarray(res.confidence))
+        for f, idx, conf in zip(faces, np.asarray(res.index), confidences, strict=True):
             idx = int(idx)
             x1, y1, x2, y2 = (float(v) for v in f.bbox)
             if idx < 0:
@@ -302,7 +303,7 @@ class SimulatedVendor:
             raise UnsupportedOperation(f"{self.vendor} has no face-similarity call")
         from simulators.simulate import similarity
 
-        return float(similarity(self.policy, a[None], b[None])[0])
+        return float(reported(self.vendor, "similarity", similarity(self.policy, a[None], b[None]))[0])
 
     def compare_faces(
         self, source: bytes, target: bytes, limits: ImageLimits | None = None

@@ -77,8 +77,8 @@ def test_from_rows_maps_names_and_pairs():
         "synthesis",
     ]
     conf = np.asarray(obs.confidence)
-    assert np.isnan(conf[0]) and conf[3] == np.float32(55.5) and conf.dtype == np.float32
-    assert np.asarray(obs.similarity)[4] == np.float32(81.25) and np.isnan(
+    assert np.isnan(conf[0]) and conf[3] == 55.5 and conf.dtype == np.float64
+    assert np.asarray(obs.similarity)[4] == 81.25 and np.isnan(
         np.asarray(obs.similarity)[3]
     )
     assert [vocab.items[i] for i in np.asarray(obs.item)][:3] == ["r2", "r1", "r0"]
@@ -277,4 +277,4 @@ def test_round_trip_recovers_every_field(rows):
         else:
             assert j == -1
         c = float(obs.confidence[i])
-        assert np.isnan(c) if r["confidence"] == "" else c == np.float32(float(r["confidence"]))
+        assert np.isnan(c) if r["confidence"] == "" else c == float(r["confidence"])

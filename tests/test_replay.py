@@ -133,13 +133,13 @@ def _one_vendor(vendor: str):
 @pytest.mark.parametrize("vendor,floor", [("aws", 55.0), ("azure", 70.0), ("naver", 0.01)])
 def test_tau_below_the_floor_is_censored(vendor, floor):
     obs = _one_vendor(vendor)
-    below = np.array([floor - 0.5, floor, 100.0], np.float32)
+    below = np.array([floor - 0.5, floor, 100.0], np.float64)
     with pytest.raises(ValueError, match=f"below {vendor}'s reporting floor"):
         replay_policy(obs, below, **KW, floors=FLOORS)
     with pytest.raises(ValueError, match="censored"):
         replay_policy(obs, UniformGrid(0.0, 1.0, 101), **KW, floors=FLOORS)
     # At and above the floor the replay is a number (tau == floor is allowed).
-    rep = replay_policy(obs, np.array([floor, 90.0], np.float32), **KW, floors=FLOORS)
+    rep = replay_policy(obs, np.array([floor, 90.0], np.float64), **KW, floors=FLOORS)
     assert rep.na.numerator.shape == (G, 2)
     rep = replay_policy(obs, UniformGrid.from_range(floor, 100.0, 5.0), **KW, floors=FLOORS)
     assert rep.genuine.numerator.shape[0] == G
@@ -156,13 +156,13 @@ def test_check_taus_rejects_bad_grids_and_takes_floors():
     # A vendor mix: the highest floor present rules.
     obs = make_observations(seed=1)
     with pytest.raises(ValueError, match="azure"):
-        replay_policy(obs, np.array([60.0, 80.0], np.float32), **KW, floors=FLOORS)
+        replay_policy(obs, np.array([60.0, 80.0], np.float64), **KW, floors=FLOORS)
 
 
 # ---- operating points -------------------------------------------------------------------
 
 K = 7
-TAUS = np.array([0.0, 10.0, 20.0, 20.5, 50.0, 90.0, 100.0], np.float32)
+TAUS = np.array([0.0, 10.0, 20.0, 20.5, 50.0, 90.0, 100.0], np.float64)
 
 
 def ref_min_attack(attack, genuine, target):

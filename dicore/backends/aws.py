@@ -41,6 +41,7 @@ from dicore.backends.common import (
     missing_credential,
 )
 from dicore.backends.retry import parse_retry_after
+from dicore.backends.wire import aws_percent
 from dicore.errors import UserError
 
 CREDENTIAL_VARS = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_REGION"
@@ -89,7 +90,7 @@ def largest_celebrity(response: dict) -> tuple[str | None, float | None, int]:
     _, celeb = max(faces, key=lambda fc: _area(fc[0]))  # max keeps the first of ties
     if celeb is None or not celeb.get("Name"):
         return None, None, len(faces)
-    return celeb["Name"], float(celeb.get("MatchConfidence", 0.0)), len(faces)
+    return celeb["Name"], aws_percent(celeb.get("MatchConfidence", 0.0)), len(faces)
 
 
 class AwsBackend:
@@ -181,7 +182,7 @@ class AwsBackend:
         if not faces:
             return None
         _, sim = max(faces, key=lambda fs: _area(fs[0]))
-        return None if sim is None else float(sim)
+        return None if sim is None else aws_percent(sim)
 
 
 def _map_error(exc: botocore.exceptions.ClientError, label: str) -> Exception:

@@ -30,6 +30,7 @@ from dicore.backends.common import (
     missing_credential,
     post_once,
 )
+from dicore.backends.wire import azure_percent
 
 VISION_VARS = "AZURE_VISION_ENDPOINT and AZURE_VISION_KEY"
 FACE_VARS = "AZURE_FACE_ENDPOINT and AZURE_FACE_KEY (or the AZURE_VISION_* pair)"
@@ -58,7 +59,7 @@ def largest_celebrity(body: dict) -> tuple[str | None, float | None, int]:
     if not celebs:
         return None, None, 0
     top = max(celebs, key=lambda c: _area(c.get("faceRectangle")))
-    return top.get("name") or None, round(float(top.get("confidence", 0.0)) * 100.0, 6), len(celebs)
+    return top.get("name") or None, azure_percent(float(top.get("confidence", 0.0))), len(celebs)
 
 
 class AzureBackend:
@@ -162,7 +163,7 @@ class AzureBackend:
             json={"faceId1": id_a, "faceId2": id_b},
         )
         body = _json(resp, label)
-        return round(float(body["confidence"]) * 100.0, 6) if "confidence" in body else None
+        return azure_percent(float(body["confidence"])) if "confidence" in body else None
 
 
 def _json(resp: requests.Response, label: str):

@@ -26,6 +26,7 @@ from dicore.backends.common import (
     missing_credential,
     post_once,
 )
+from dicore.backends.wire import naver_percent
 
 DEFAULT_ENDPOINT = "https://naveropenapi.apigw.ntruss.com"
 CELEBRITY_PATH = "/vision/v1/celebrity"
@@ -40,7 +41,7 @@ def first_celebrity(body: dict) -> tuple[str | None, float | None, int]:
     celeb = faces[0].get("celebrity") or {}
     if not celeb.get("value"):
         return None, None, count
-    return celeb["value"], round(float(celeb.get("confidence", 0.0)) * 100.0, 6), count
+    return celeb["value"], naver_percent(float(celeb.get("confidence", 0.0))), count
 
 
 class NaverBackend:

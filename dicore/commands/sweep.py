@@ -54,11 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="sweeps.json", metavar="FILE", help="output JSON (default sweeps.json)")
 
 
-MAX_GRID_POINTS = 100_001  # 0:100:0.001; finer steps outrun float32 percent anyway
+MAX_GRID_POINTS = 100_001  # 0:100:0.001; a finer sweep is a list of values (a,b,c)
 
 
 def parse_grid(text: str, option: str):
-    """'START:STOP:STEP' -> UniformGrid (STOP included); 'a,b,c' -> sorted float32 array.
+    """'START:STOP:STEP' -> UniformGrid (STOP included); 'a,b,c' -> sorted float64 array.
 
     Raises UserError on malformed, unsorted or out-of-0..100 grids.
     """
@@ -77,7 +77,7 @@ def parse_grid(text: str, option: str):
                     f"use a coarser step, e.g. {option} {start:g}:{stop:g}:0.01",
                 )
         else:
-            grid = np.asarray([float(x) for x in text.split(",")], np.float32)
+            grid = np.asarray([float(x) for x in text.split(",")], np.float64)
             lo, hi = float(grid.min()), float(grid.max())
             if np.any(np.diff(grid) <= 0):
                 raise UserError(f"{option} {text}: values must be strictly ascending", hint)
@@ -90,7 +90,7 @@ def parse_grid(text: str, option: str):
 
 def default_taus(floor: float) -> np.ndarray:
     """The vendor's floor, then the integers above it up to 100."""
-    return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float32)
+    return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float64)
 
 
 def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=DEFAULT_GENUINE_KEEP,
@@ -112,7 +112,7 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
     vendors = [vocab.vendors[v] for v in sorted({g % n_v for g in present})]
     grids = {}
     for vendor in vendors:
-        grid = default_taus(floors[vendor]) if taus is None else np.asarray(threshold_values(taus))
+        grid = default_taus(floors[vendor]) if taus is None else np.asarray(threshold_values(taus, np.float64))
         try:
             check_taus(grid, [vendor], floors=floors)
         except ValueError as exc:

@@ -220,12 +220,13 @@ def fit_logistic(
 @functools.partial(jax.jit, static_argnames=("iterations",))
 def _newton(x1: Array, y: Array, sw: Array, inv_c: Array, *, iterations: int) -> Array:
     d = x1.shape[1] - 1
-    reg = jnp.concatenate([jnp.full((d,), inv_c), jnp.array([1e-6])])  # 1e-6 keeps H invertible
+    # 1e-6 keeps H invertible; dtypes follow x1 so the scan's carry keeps its dtype.
+    reg = jnp.concatenate([jnp.full((d,), inv_c, x1.dtype), jnp.array([1e-6], x1.dtype)])
     steps = 0.5 ** jnp.arange(10, dtype=jnp.float32)
 
     def step(w, _):
         p = jax.nn.sigmoid(x1 @ w)
-        grad = x1.T @ (sw * (p - y)) + jnp.concatenate([inv_c * w[:-1], jnp.zeros((1,))])
+        grad = x1.T @ (sw * (p - y)) + jnp.concatenate([inv_c * w[:-1], jnp.zeros((1,), w.dtype)])
         hess = (x1.T * (sw * p * (1 - p))) @ x1 + jnp.diag(reg)
         delta = jnp.linalg.solve(hess, grad)
         cand = w[None, :] - steps[:, None] * delta[None, :]

@@ -53,8 +53,8 @@ def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
     The bounds are clipped to 0..100 and widened to contain p (this only
     absorbs float rounding at p = 0 or 1). n = 0 gives NaN.
     """
-    k = jnp.asarray(numerator, jnp.float32)
-    n = jnp.asarray(denominator, jnp.float32)
+    k = jnp.asarray(numerator, jnp.float64)
+    n = jnp.asarray(denominator, jnp.float64)
     if k.shape != n.shape:
         raise ValueError(f"numerator shape {k.shape} and denominator shape {n.shape} must match")
     z = z_value(level)

@@ -97,11 +97,11 @@ def fake_outcomes(obs: Observations) -> FakeOutcomes:
     predicted = jnp.asarray(obs.predicted, jnp.int32)
     target = jnp.asarray(obs.target, jnp.int32)
     reference = jnp.asarray(obs.reference, jnp.int32)
-    confidence = jnp.asarray(obs.confidence, jnp.float32)
-    similarity = jnp.asarray(obs.similarity, jnp.float32)
+    confidence = jnp.asarray(obs.confidence, jnp.float64)  # exact: see Observations
+    similarity = jnp.asarray(obs.similarity, jnp.float64)
     paired = jnp.asarray(obs.paired_row, jnp.int32)
     ref_paired = jnp.asarray(obs.ref_paired_row, jnp.int32)
-    nan = jnp.float32(jnp.nan)
+    nan = jnp.float64(jnp.nan)
 
     named = is_fake & (predicted >= 0)
     real_pred = paired_values(predicted, paired, -1)
@@ -148,7 +148,7 @@ def segment_counts(
     fakes = segment_count(outcomes.is_fake, segment_ids, num_segments)
 
     def above(values, threshold):
-        t = jnp.reshape(jnp.asarray(threshold, jnp.float32), (1,))
+        t = jnp.reshape(jnp.asarray(threshold, values.dtype), (1,))
         return counts_above(values, t, segment_ids=segment_ids, num_segments=num_segments)[
             :, 0
         ].astype(jnp.int32)
@@ -255,8 +255,8 @@ def group_counts(
 
 def rates(counts: Counts) -> Array:
     """Percent `100 * numerator / denominator`, NaN where the denominator is 0."""
-    num = jnp.asarray(counts.numerator, jnp.float32)
-    den = jnp.asarray(counts.denominator, jnp.float32)
+    num = jnp.asarray(counts.numerator, jnp.float64)
+    den = jnp.asarray(counts.denominator, jnp.float64)
     if num.shape != den.shape:
         raise ValueError(f"numerator {num.shape} and denominator {den.shape} must match")
     return jnp.where(den > 0, 100.0 * num / jnp.maximum(den, 1.0), jnp.nan)

@@ -22,9 +22,13 @@ Columns (all shape (N,)):
 - reference: int32, identity id or -1.
 - predicted: int32, identity id or -1 when the API named nobody. A name that is
   not a dataset identity gets its own id (appended to `vocab.identities`).
-- confidence: float32 percent 0..100, NaN when absent.
-- similarity: float32 percent 0..100, NaN when absent (stored on the fake's row:
+- confidence: float64 percent 0..100, NaN when absent.
+- similarity: float64 percent 0..100, NaN when absent (stored on the fake's row:
   similarity between the fake and its paired real).
+
+Scores are float64, exactly the values of results.csv / results.parquet, so every
+comparison the core makes (conf > beta, conf(fake) > conf(real), conf >= tau) is the
+one float64 arithmetic makes on the file (docs/metrics.md, "Exactness").
 
 Reading and validating the results file is `dicore.formats.results`' job (this
 module reads no files); `Observations.from_arrays` builds a record from id arrays.
@@ -100,11 +104,20 @@ class Observations:
         return int(np.shape(self.vendor)[0])
 
     def check(self) -> Observations:
-        """Raise ValueError naming the shapes unless every column is 1-D of one length."""
+        """Raise ValueError naming the shapes unless every column is 1-D of one length, and
+        unless the scores are float64 (a float32 score would tie values the file keeps apart)."""
         shapes = {f: tuple(np.shape(getattr(self, f))) for f in FIELDS}
         n = shapes["vendor"][0] if len(shapes["vendor"]) == 1 else None
         if n is None or any(s != (n,) for s in shapes.values()):
             raise ValueError(f"Observations columns must all have shape (N,), got {shapes}")
+        for name in ("confidence", "similarity"):
+            dtype = np.dtype(getattr(self, name).dtype)
+            if dtype != np.float64:
+                raise ValueError(
+                    f"Observations.{name} is {dtype.name}; dicore compares scores in float64 "
+                    "(JAX's 64-bit mode must be on: importing dicore.core turns it on, "
+                    "jax.config.update('jax_enable_x64', False) turns it off)"
+                )
         return self
 
     @classmethod
@@ -162,7 +175,7 @@ class Observations:
             elif name == "is_fake":
                 cols[name] = np.asarray(value, bool)
             else:
-                cols[name] = np.asarray(value, np.float32)
+                cols[name] = np.asarray(value, np.float64)
         return cls(**cols).check()
 
 

@@ -97,8 +97,8 @@ class JointCounts(NamedTuple):
     fakes: Array
 
     def rates(self) -> Array:
-        """Percent of fakes, (G, B, Γ) float32; NaN for groups without fakes."""
-        den = jnp.asarray(self.fakes, jnp.float32)[:, None, None]
+        """Percent of fakes, (G, B, Γ) float64; NaN for groups without fakes."""
+        den = jnp.asarray(self.fakes, jnp.float64)[:, None, None]
         if den.shape[0] != self.numerator.shape[0]:
             raise ValueError(f"fakes {self.fakes.shape} must have shape ({self.numerator.shape[0]},)")
         return rates(Counts(self.numerator, jnp.broadcast_to(den, self.numerator.shape)))

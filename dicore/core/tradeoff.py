@@ -68,12 +68,12 @@ def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> 
     seg = group_ids(obs, sizes=sizes)
     g = sizes.n_groups
     is_fake = jnp.asarray(obs.is_fake, bool)
-    conf = jnp.asarray(obs.confidence, jnp.float32)
+    conf = jnp.asarray(obs.confidence, jnp.float64)  # exact: see Observations
     predicted = jnp.asarray(obs.predicted, jnp.int32)
     target = jnp.asarray(obs.target, jnp.int32)
     reference = jnp.asarray(obs.reference, jnp.int32)
     named = is_fake & (predicted >= 0)
-    nan = jnp.float32(jnp.nan)
+    nan = jnp.float64(jnp.nan)
 
     # TA survives tau while both the fake's and the matching real's confidence are >= tau.
     def via(rows, identity, allowed):
@@ -129,8 +129,8 @@ def check_taus(
         if vendor not in floors:
             raise ValueError(f"no reporting floor known for vendor {vendor!r}; pass floors=")
         floor = float(floors[vendor])
-        # Compare in float32 as the kernel does: a grid point equal to the floor passes.
-        if np.float32(lowest) < np.float32(floor):
+        # float64, as the kernel compares: a grid point equal to the floor passes.
+        if lowest < floor:
             raise ValueError(
                 f"tau {lowest:g} is below {vendor}'s reporting floor {floor:g}: the vendor hides "
                 f"names under {floor:g}% confidence, so what it would report there is unknown "
@@ -170,7 +170,7 @@ def trade_off(replay: PolicyReplay, taus: Thresholds, *, attack: str = "TA") -> 
     if attack not in ATTACKS:
         raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
     counts = replay.ta if attack == "TA" else replay.na
-    return TradeOff(threshold_values(taus), rates(counts), rates(replay.genuine))
+    return TradeOff(threshold_values(taus, np.float64), rates(counts), rates(replay.genuine))
 
 
 class OperatingPoint(NamedTuple):
@@ -185,9 +185,9 @@ class OperatingPoint(NamedTuple):
 
 
 def _check_curves(taus, attack, genuine):
-    taus = jnp.asarray(taus, jnp.float32)
-    attack = jnp.asarray(attack, jnp.float32)
-    genuine = jnp.asarray(genuine, jnp.float32)
+    taus = jnp.asarray(taus, jnp.float64)
+    attack = jnp.asarray(attack, jnp.float64)
+    genuine = jnp.asarray(genuine, jnp.float64)
     if taus.ndim != 1 or attack.ndim != 2 or attack.shape != genuine.shape or attack.shape[1] != taus.shape[0]:
         raise ValueError(
             f"need taus (K,) and attack, genuine (G, K); got {taus.shape}, {attack.shape}, {genuine.shape}"

@@ -213,8 +213,8 @@ def _parse(columns: Mapping[str, Sequence[Any]], n: int, problems: _Problems) ->
     vendor = np.full(n, -1, np.int32)
     method = np.full(n, -1, np.int32)
     is_fake = np.zeros(n, bool)
-    confidence = np.full(n, np.nan, np.float32)
-    similarity = np.full(n, np.nan, np.float32)
+    confidence = np.full(n, np.nan, np.float64)  # float64: exactly the file's values
+    similarity = np.full(n, np.nan, np.float64)
     for i in range(n):
         row = i + 1
         vendor[i] = _known(text["vendor"][i], VENDORS, row, "vendor", problems)

@@ -19,6 +19,7 @@ import math
 import re
 import uuid
 
+from simulators import wire
 from simulators.images import LIMITS, ImageRejected
 from simulators.lru import LRUCache
 from simulators.servers.common import Request, Response, json_response
@@ -297,7 +298,7 @@ def _request_id() -> str:
 
 
 def _pct(x: float | None) -> float:
-    return round(min(100.0, max(0.0, float(x or 0.0))), 4)
+    return wire.aws(min(100.0, max(0.0, float(x or 0.0))))  # float32, as Rekognition prints
 
 
 def _box(face: RecognizedFace, w: int, h: int) -> dict:
