@@ -38,6 +38,7 @@ class FaultSpec:
     throttle: float = 0.0  # probability of the vendor's throttling error
     server_error: float = 0.0  # probability of the vendor's server error (5xx)
     latency_s: tuple[float, float] = (0.0, 0.0)  # extra delay, uniform in [lo, hi]
+    seed: int | None = None  # overrides the injector's seed (``seed=N`` in the text)
 
     def __post_init__(self) -> None:
         for name in ("throttle", "server_error"):
@@ -56,8 +57,8 @@ class FaultSpec:
 
     @classmethod
     def parse(cls, text: str | None) -> FaultSpec:
-        """``throttle=P,server-error=P,latency=LOW:HIGH`` (each optional; ``latency=50ms``
-        is a fixed delay). Raises ValueError naming the bad part."""
+        """``throttle=P,server-error=P,latency=LOW:HIGH,seed=N`` (each optional;
+        ``latency=50ms`` is a fixed delay). Raises ValueError naming the bad part."""
         if not text or not text.strip():
             return cls()
         values: dict = {}
@@ -78,18 +79,26 @@ class FaultSpec:
                 if p != p:  # NaN passes no range check
                     raise ValueError(f"{name}={value!r} is not a number")
                 values[name.replace("-", "_")] = p
+            elif name == "seed":
+                try:
+                    values["seed"] = int(value)
+                except ValueError:
+                    raise ValueError(f"seed={value!r} is not an integer") from None
             elif name == "latency":
                 lo, _, hi = value.partition(":")
                 values["latency_s"] = (_seconds(lo), _seconds(hi or lo))
             else:
-                raise ValueError(f"unknown fault {name!r}: use throttle, server-error, latency")
+                raise ValueError(
+                    f"unknown fault {name!r}: use throttle, server-error, latency, seed"
+                )
         return cls(**values)
 
     def __str__(self) -> str:
         lo, hi = self.latency_s
+        seed = "" if self.seed is None else f",seed={self.seed}"
         return (
             f"throttle={self.throttle:g},server-error={self.server_error:g},"
-            f"latency={lo * 1000:g}ms:{hi * 1000:g}ms"
+            f"latency={lo * 1000:g}ms:{hi * 1000:g}ms{seed}"
         )
 
 
@@ -105,7 +114,7 @@ class FaultInjector:
 
     def __init__(self, spec: FaultSpec, seed: int = 0):
         self.spec = spec
-        self.seed = int(seed)
+        self.seed = int(seed if spec.seed is None else spec.seed)
         self._seen: Counter[bytes] = Counter()
         self._lock = threading.Lock()
         self.injected: Counter[str] = Counter()  # kind -> how many were answered

@@ -260,3 +260,43 @@ def test_the_in_process_backend_fails_the_same_way_reproducibly():
     assert first == outcomes(0)
     assert ("throttle", "ThrottlingException") in first and ("error", "InternalServerError") in first
     assert any(isinstance(o, str) for o in first)
+
+
+def test_a_sim_run_with_faults_loses_nothing(tmp_path):
+    """The in-process backend under the runner: same answers, each fault one more attempt."""
+    from dicore.backends import make_backend
+    from dicore.backends.retry import RetryPolicy
+    from dicore.datasets.manifest import read_manifest
+    from dicore.runner import plan, run_tasks
+    from dicore.store import Store
+    from tests.test_runner import photo_manifest
+
+    manifest = read_manifest(photo_manifest(tmp_path / "data"))
+    out = {}
+    for name, faults in (("clean", None), ("faulty", "throttle=0.2,server-error=0.1,seed=2")):
+        backends = {v: make_backend(v, "sim", faults=faults) for v in ("aws", "naver")}
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            store.put_items(manifest.item_records(), source=str(manifest.path))
+            tasks, _ = plan(manifest, store, backends)
+            run_tasks(tasks, backends, store, retry=RetryPolicy(sleep=lambda s: None))
+        with sqlite3.connect(tmp_path / f"{name}.sqlite") as db:
+            rows = db.execute("SELECT vendor, item_id, call, status, predicted, confidence, "
+                              "similarity, attempts FROM calls ORDER BY 1, 2, 3").fetchall()
+        injected = sum(sum(b.faults.injected.values()) for b in backends.values() if b.faults)
+        out[name] = rows, injected
+    (clean, _), (faulty, injected) = out["clean"], out["faulty"]
+    assert injected > 0
+    assert [r[:7] for r in clean] == [r[:7] for r in faulty]
+    assert sum(r[7] for r in faulty) - sum(r[7] for r in clean) == injected
+
+
+def test_dicore_run_refuses_a_bad_faults_spec(tmp_path):
+    from tests.test_runner import photo_manifest
+
+    manifest = photo_manifest(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "dicore", "run", "--manifest", str(manifest), "--store",
+         str(tmp_path / "s.sqlite"), "--backend", "sim", "--vendors", "aws",
+         "--faults", "throttle=2"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "--faults throttle=2" in done.stderr and "Traceback" not in done.stderr
