@@ -141,68 +141,101 @@ def ta_na_rows(metrics: Mapping) -> list[FitRow]:
     return out
 
 
-def _figure_key(kind: str) -> str:
+def _figure_rule(kind: str) -> str:
     kind = kind.lower()
     if kind.startswith("range_min"):
         return "min"
-    if kind.startswith("range_max"):
-        return "max"
-    if kind.startswith("maximum"):
+    if kind.startswith(("range_max", "maximum")):
         return "max"
     if kind.startswith("upper_bound"):
         return "upper"
     return "exact"  # exact, rounded, "exact (MS maximum ...)"
 
 
-def figure_rows(metrics: Mapping, datasets: Sequence[str] = paper.DATASETS) -> list[FitRow]:
-    """The 20 Figure 4 figures (and the excluded one, within None)."""
+@dataclass(frozen=True)
+class FigureTarget:
+    """One DHF/DHC/DHS/SIC figure of the text. `dataset` None: over the five datasets.
+    `rule`: exact (one dataset), min / max (over the datasets; `is_range` for "ranging from
+    a to b"), upper (every dataset below `value`), or excluded."""
+
+    metric: str
+    vendor: str
+    dataset: str | None
+    value: float
+    rule: str
+    kind: str  # as printed in fig4_and_text_figures.csv
+    is_range: bool = False
+    note: str = ""
+
+
+def figure_targets() -> tuple[FigureTarget, ...]:
+    """The 21 DHF, DHC, DHS and SIC figures of the text (one of them excluded)."""
     out = []
     for fig in paper.text_figures():
         metric = fig["metric"]
         if metric not in FIGURE_METRICS:
             continue
         vendor = paper.PAPER_TO_VENDOR[fig["api"]]
-        value = float(fig["value"])
-        rule = _figure_key(fig["value_kind"])
         where = fig["dataset"]
-        named = not where.startswith(_ANY)
+        dataset = None if where.startswith(_ANY) else where
         excluded = EXCLUDED.get((metric, where, vendor))
-        title = f"{metric} {where if named else 'over the datasets'} {_label(vendor)}"
-        if excluded:
+        rule = "excluded" if excluded else _figure_rule(fig["value_kind"])
+        key = where if rule == "exact" else rule
+        note = excluded or INCONSISTENCIES.get(("Figure 4", metric, key, vendor), "")
+        out.append(FigureTarget(metric, vendor, dataset, float(fig["value"]), rule,
+                                fig["value_kind"], fig["value_kind"].startswith("range"), note))
+    return tuple(out)
+
+
+def figure_rows(metrics: Mapping, datasets: Sequence[str] = paper.DATASETS) -> list[FitRow]:
+    """The 20 Figure 4 figures (and the excluded one, within None)."""
+    out = []
+    for t in figure_targets():
+        metric, vendor, value = t.metric, t.vendor, t.value
+        title = f"{metric} {t.dataset or 'over the datasets'} {_label(vendor)}"
+        if t.rule == "excluded":
             out.append(FitRow("Figure 4", f"{title} ({value:g}%)", None, value, None, "excluded",
-                              None, excluded))
+                              None, t.note))
             continue
         present = [(d, *metrics[(d, vendor, metric)]) for d in datasets
                    if (d, vendor, metric) in metrics and metrics[(d, vendor, metric)][0] is not None]
-        if rule == "exact":
-            note = INCONSISTENCIES.get(("Figure 4", metric, where, vendor), "")
-            ours, n = metrics.get((where, vendor, metric), (None, 0))
+        if t.rule == "exact":
+            ours, n = metrics.get((t.dataset, vendor, metric), (None, 0))
             tol = max(FIGURE_PP, 2.0 * binomial_se(value, n)) if n else FIGURE_PP
-            out.append(_row("Figure 4", f"{title} ({fig['value_kind'].split(' ')[0]})", ours,
-                            value, tol, f"±{tol:.1f} pp (max(5 pp, 2 SE))", note))
-        elif rule in ("min", "max"):
-            note = INCONSISTENCIES.get(("Figure 4", metric, rule, vendor), "")
-            pick = min if rule == "min" else max
-            best = pick(present, key=lambda t: t[1]) if present else None
-            label = ("range " if fig["value_kind"].startswith("range") else "") + (
-                "min" if rule == "min" else "max")
+            out.append(_row("Figure 4", f"{title} ({t.kind.split(' ')[0]})", ours,
+                            value, tol, f"±{tol:.1f} pp (max(5 pp, 2 SE))", t.note))
+        elif t.rule in ("min", "max"):
+            pick = min if t.rule == "min" else max
+            best = pick(present, key=lambda r: r[1]) if present else None
+            label = ("range " if t.is_range else "") + t.rule
             where_ours = f"; ours at {best[0]}" if best else ""
             out.append(_row("Figure 4", f"{metric} {label} over the datasets {_label(vendor)}",
                             None if best is None else best[1], value, FIGURE_PP,
-                            f"±{FIGURE_PP:.0f} pp ({rule} over {len(present)} datasets"
-                            f"{where_ours})", note))
+                            f"±{FIGURE_PP:.0f} pp ({t.rule} over {len(present)} datasets"
+                            f"{where_ours})", t.note))
         else:  # upper bound on every dataset: each below b + 2 SE
             if not present:
                 out.append(FitRow("Figure 4", f"{title} (< {value:g}% each)", None, value, None,
                                   "< bound + 2 SE", False, "no value"))
                 continue
             held = [v < value + 2.0 * binomial_se(value, n) for _, v, n in present]
-            d, v, n = max(present, key=lambda t: t[1])
+            d, v, n = max(present, key=lambda r: r[1])
             out.append(FitRow("Figure 4", f"{metric} every dataset {_label(vendor)} (< {value:g}%)",
                               v, value, v - value,
                               f"< {value:g} + 2 SE each ({sum(held)}/{len(held)} datasets; "
                               f"max at {d}, 2 SE = {2 * binomial_se(value, n):.1f} pp)",
-                              all(held)))
+                              all(held), t.note))
+    return out
+
+
+def identity_values(rows: Iterable[Mapping]) -> dict[tuple[str, str, str], list[float]]:
+    """`dicore.tables.identity_rows` rows -> {(dataset, vendor, column): per-identity values}
+    (columns that are None, e.g. Naver similarity, are left out)."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for r in rows:
+        for column in paper.IDENTITY_COLUMNS:
+            if r.get(column) is not None:
+                out.setdefault((r["dataset"], r["vendor"], column), []).append(float(r[column]))
     return out
 
 

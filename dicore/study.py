@@ -50,6 +50,8 @@ class StudyConfig:
     faults: str | None = None  # sim backend: injected throttling/server errors (simulators.faults)
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
+    workers: int | None = None  # sim manifest: run the pipeline on this many Ray workers
+    ray_address: str | None = None  # join this Ray cluster instead of a local Ray
 
 
 @dataclass
@@ -144,6 +146,21 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
         console.print(f"resuming: {done} call(s) already in {store.path}, {len(tasks)} to go")
     if tasks and cfg.backend == "live":
         confirm_live(tasks, backends, yes=cfg.yes, console=console, rates=cfg.rates)
+    if cfg.workers or cfg.ray_address:
+        from dicore.distributed import run_tasks_ray
+
+        if cfg.backend != "sim":
+            raise UserError(
+                f"--workers runs the simulated pipeline on Ray; --backend {cfg.backend} calls "
+                "rate-limited APIs", hint="use --concurrency for live or replayed calls",
+            )
+        workers = cfg.workers or 2
+        console.print(f"running {len(tasks)} call(s) on {workers} Ray worker(s)"
+                      + (f" at {cfg.ray_address}" if cfg.ray_address else " (local Ray)"))
+        summary = run_tasks_ray(tasks, list(backends), store, workers=workers,
+                                address=cfg.ray_address, gallery=cfg.gallery)
+        summary.already_done = done
+        return manifest, summary
     concurrency = cfg.concurrency or (4 if cfg.backend == "live" else 1)
     summary = run_with_progress(
         tasks, backends, store, console=console, rates=cfg.rates, concurrency=concurrency
@@ -300,10 +317,13 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
+        from dicore.tables import identity_rows
 
+        identity = stages.run("per-identity means", identity_rows, obs, vocab)
         inputs = ReportInputs(
             metrics=metrics, beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
             tradeoffs=tradeoffs, defence=defence, provenance=provenance, simulated=simulated,
+            identity=identity,
         )
         written = stages.run("writing the report", write_report, out, inputs)
         files.update({f"report:{k}": Path(p) for k, p in written.items()})

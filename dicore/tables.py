@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dicore import paper
-from dicore.core import defence, intervals, sweeps, tradeoff
+from dicore.core import defence, identity, intervals, sweeps, tradeoff
 from dicore.core.groups import GroupSizes
 from dicore.core.kernel import Thresholds, UniformGrid, threshold_values
 from dicore.core.metrics import group_counts
@@ -444,4 +444,31 @@ def analytic_defence_table(
                     "asr_after": round(float(defence.gated_asr(before, acc)), 4),
                     "real_blocked": None, "n_fake": None, "source": "analytic",
                 })
+    return rows
+
+
+_per_identity_means = jax.jit(identity.per_identity_means)
+
+
+def identity_rows(obs: Observations, vocab: Vocab) -> list[dict[str, Any]]:
+    """Per (dataset, vendor, identity) score means, as in the paper's Tables 3 and 5
+    (`dicore.core.identity`): rows `{dataset, vendor, identity, n_real, n_fake,
+    reference, target, similarity}` in percent, a mean over no values 0 as the paper
+    prints it. An identity is listed when the group holds a real image or a fake of it; a
+    column is None for a vendor that gave no such value in the dataset at all (Naver has
+    no similarity call)."""
+    sizes = GroupSizes.of(vocab)
+    m = jax.tree.map(np.asarray, _per_identity_means(obs, sizes=sizes))
+    counts = {"reference": m.n_reference, "target": m.n_target, "similarity": m.n_similarity}
+    rows = []
+    for g in present_groups(obs, sizes).tolist():
+        d, v = divmod(g, sizes.n_vendors)
+        has_kind = {c: bool(counts[c][g].any()) for c in counts}
+        for i in np.flatnonzero((m.n_real[g] + m.n_fake[g]) > 0).tolist():
+            row = {"dataset": vocab.datasets[d], "vendor": vocab.vendors[v],
+                   "identity": vocab.identities[i], "n_real": int(m.n_real[g, i]),
+                   "n_fake": int(m.n_fake[g, i])}
+            for c in counts:
+                row[c] = float(getattr(m, c)[g, i]) if has_kind[c] else None
+            rows.append(row)
     return rows

@@ -167,6 +167,42 @@ class Recognizer:
             for i in range(n)
         ]
 
+    def detect_many(self, images: Sequence[ImageInput]) -> list[list[Face] | RecognizerError]:
+        """`detect(image)` for each image, with one batched ArcFace pass over every face
+        of every image (detection runs per image). Per-image errors are returned, not
+        raised; an image without a face gives []."""
+        found: list[tuple[np.ndarray, np.ndarray, tuple[int, int], str] | RecognizerError] = []
+        crops: list[np.ndarray] = []
+        for image in images:
+            try:
+                img, source = self.read_image(image)
+                size = (img.shape[1], img.shape[0])
+                self._check_size(size, source)
+                det, kpss = self._detect_raw(img)
+                crops += [self.align(img, k) for k in kpss]
+                found.append((det, kpss, size, source))
+            except RecognizerError as exc:
+                found.append(exc)
+        embs = self.embed_aligned(np.stack(crops)) if crops else np.zeros((0, EMB_DIM), np.float32)
+        out: list[list[Face] | RecognizerError] = []
+        at = 0
+        for entry in found:
+            if isinstance(entry, RecognizerError):
+                out.append(entry)
+                continue
+            det, kpss, size, source = entry
+            n = len(det)
+            out.append([
+                Face(
+                    bbox=det[i, :4].astype(np.float32), kps=kpss[i].astype(np.float32),
+                    det_score=float(det[i, 4]), embedding=embs[at + i], image_size=size,
+                    n_faces=n, chose_largest=False, source=source,
+                )
+                for i in range(n)
+            ])
+            at += n
+        return out
+
     def align(self, img: np.ndarray, kps: np.ndarray) -> np.ndarray:
         """ArcFace crop (``align_size`` square, BGR) from 5 landmarks, insightface's norm_crop."""
         from insightface.utils import face_align

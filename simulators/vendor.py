@@ -127,6 +127,22 @@ def detect_shared(recognizer, data: bytes) -> list:
     return hit
 
 
+def detect_shared_many(recognizer, datas: list[bytes]) -> None:
+    """Fill the shared detections for every image not yet remembered, with one batched
+    ArcFace pass (`Recognizer.detect_many`); `detect_shared` then answers from memory."""
+    pipeline = getattr(recognizer, "pipeline_id", id(recognizer))
+    with _MODEL_LOCK:
+        todo = {}
+        for data in datas:
+            key = (pipeline, len(data), hash(data))
+            if _DETECTIONS.get(key) is None:
+                todo[key] = data
+        if not todo:
+            return
+        for key, hit in zip(todo, recognizer.detect_many(list(todo.values())), strict=True):
+            _DETECTIONS.put(key, hit)
+
+
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 

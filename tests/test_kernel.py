@@ -206,3 +206,74 @@ def test_distinct_curve_matches_roc_curve_and_ignores_nan():
 def test_distinct_curve_empty_input():
     curve = distinct_curve(jnp.zeros((0,)), jnp.zeros((0,), bool))
     assert int(curve.num) == 0 and curve.thresholds.shape == (0,)
+
+
+# -- the fast paths (issue 11): no per-row table look-up, NumPy sort on CPU ---------------
+
+# The study's grid, one across 0 with a step floats cannot hold, one of integers.
+FAST_GRIDS = [UniformGrid(0.0, 0.1, 1001), UniformGrid(-50.0, 0.1, 1001), UniformGrid(55.0, 1.0, 46)]
+
+
+@pytest.mark.parametrize("grid", FAST_GRIDS, ids=str)
+def test_ulp_fast_path_equals_searchsorted_on_and_next_to_every_threshold(grid):
+    from dicore.core.kernel import _ulp_plan
+
+    assert _ulp_plan(grid, np.float32) is not None, "these grids take the fast path"
+    t = grid.values(np.float32)
+    up, down = np.nextafter(t, np.float32(np.inf)), np.nextafter(t, -np.float32(np.inf))
+    # Next to 0 the smallest normal (XLA on CPU flushes subnormals to 0, as both paths see).
+    tiny = np.finfo(np.float32).tiny
+    up, down = np.where(t == 0, tiny, up), np.where(t == 0, -tiny, down)
+    near = np.concatenate([t, up, down, np.nextafter(up, np.float32(np.inf)), np.nextafter(down, -np.float32(np.inf))])
+    rng = np.random.default_rng(3)
+    rand = rng.uniform(grid.start - 3 * grid.step, grid.stop + 3 * grid.step, 4000).astype(np.float32)
+    wild = np.array([np.inf, -np.inf, 1e30, -1e30, 0.0, -0.0, np.nan], np.float32)
+    values = np.concatenate([near, rand, wild]).astype(np.float32)
+    seg = (np.arange(len(values)) % 4).astype(np.int32)  # segment 3 is out of range: dropped
+    ok = ~np.isnan(values)
+    both = jax.jit(lambda v, s: [
+        counts_above(v, grid, segment_ids=s, num_segments=3, inclusive=inclusive)
+        for inclusive in (False, True)
+    ])
+    for inclusive, got in zip((False, True), both(values, seg), strict=True):
+        ref = ref_counts(values[ok], t, seg[ok], 3, np.ones(ok.sum(), np.int32), inclusive)
+        np.testing.assert_array_equal(np.asarray(got), ref)
+
+
+def test_fast_path_float64_under_x64():
+    from dicore.core.kernel import _ulp_plan
+
+    grid = UniformGrid(0.0, 0.1, 1001)
+    with jax.enable_x64(True):
+        assert _ulp_plan(grid, np.float64) is not None
+        t = grid.values(np.float64)
+        tiny = np.finfo(np.float64).tiny  # not a subnormal next to 0 (XLA flushes those)
+        up = np.where(t == 0, tiny, np.nextafter(t, np.inf))
+        down = np.where(t == 0, -tiny, np.nextafter(t, -np.inf))
+        values = np.concatenate([t, up, down, [np.nan, np.inf]])
+        got = np.asarray(jax.jit(lambda v: counts_above(v, grid))(jnp.asarray(values, jnp.float64)))
+        ok = ~np.isnan(values)
+        np.testing.assert_array_equal(got[0], ref_counts(values[ok], t, np.zeros(ok.sum()), 1, np.ones(ok.sum(), np.int64), False)[0])
+
+
+def test_distinct_curve_numpy_and_xla_paths_agree_and_match_sklearn():
+    from dicore.core.kernel import _distinct_curve_numpy, _distinct_curve_xla
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    scores = np.round(rng.uniform(-10, 10, n), 1).astype(np.float32)
+    scores[::7] = -0.0  # -0 and +0 are one score
+    scores[::11] = np.nan
+    labels = rng.random(n) < 0.4
+    for w in (np.ones(n, np.int32), rng.integers(1, 4, n).astype(np.float32)):
+        weighted = w.dtype != np.int32
+        host = _distinct_curve_numpy(scores, labels, w, weighted=weighted)
+        xla = _distinct_curve_xla(jnp.asarray(scores), jnp.asarray(labels), jnp.asarray(w))
+        for a, b in zip(host, xla, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        ok = ~np.isnan(scores)
+        _, fps, _, tps, thr = confusion_matrix_at_thresholds(labels[ok], scores[ok], sample_weight=w[ok])
+        m = int(host[3])
+        np.testing.assert_array_equal(host[0][:m], thr)
+        np.testing.assert_allclose(host[1][:m], tps)
+        np.testing.assert_allclose(host[2][:m], fps)

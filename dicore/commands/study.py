@@ -84,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rebuild metrics, sweeps and report even if they are up to date")
     parser.add_argument("--no-report", action="store_true",
                         help="skip report.md/html (results, metrics, sweeps only)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="with --manifest and --backend sim: run the image pipeline on N "
+                        "Ray workers (a local Ray unless --ray-address; needs dicore[ray])")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="join this Ray cluster (`ray start --head` prints it), e.g. "
+                        "10.0.0.5:6379")
     add_common(parser)
 
 
@@ -111,6 +117,22 @@ def run(args: argparse.Namespace) -> int:
 
     check_thresholds(args)
     check_concurrency(args)
+    if (args.workers or args.ray_address) and args.manifest is None:
+        from dicore.errors import UserError
+
+        raise UserError("--workers / --ray-address need --manifest (your images)",
+                        hint="the default cohort is simulated in one process in seconds")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        from dicore.errors import UserError
+
+        raise UserError(f"--workers {args.workers} must be 1..1024")
+    if (args.workers or args.ray_address) and args.backend != "sim":
+        from dicore.errors import UserError
+
+        raise UserError(
+            f"--workers runs the simulated pipeline on Ray; --backend {args.backend} calls "
+            "rate-limited APIs", hint="use --concurrency for live or replayed calls",
+        )
     cfg = StudyConfig(
         out=args.out, scale=args.scale, manifest=args.manifest,
         vendors=parse_vendors(args.vendors), backend=args.backend, beta=args.beta,
@@ -119,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
         faults=args.faults,
         report=not args.no_report, recompute=args.recompute,
+        workers=args.workers, ray_address=args.ray_address,
     )
     console = Console(stderr=True)
     enable_jax_cache()

@@ -84,6 +84,8 @@ def figure4(inputs: ReportInputs) -> bytes:
                 pv = [grid.get((d, v, metric), np.nan) for d in datasets]
                 ax.scatter(pos, pv, marker="D", s=18, color="black", zorder=3,
                            label="paper" if i == 0 else None)
+            else:
+                paper_markers(ax, metric, v, i, datasets, pos)
         ax.set_title(METRIC_TITLES[metric].format(beta=inputs.beta, gamma=inputs.gamma),
                      fontsize=11)
         ax.set_xticks(x, datasets, fontsize=9)
@@ -92,9 +94,33 @@ def figure4(inputs: ReportInputs) -> bytes:
         ax.set_ylabel(Y_LABELS[metric])
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=10,
-               title="bars: dicore with 95% interval; diamonds: the paper's value")
+               title="bars: dicore with 95% interval; diamonds: the paper's value; bands: the "
+                     "paper's range over the datasets; lines: its maximum (dashed) or bound "
+                     "(dotted); x: stated but excluded")
     _suptitle(fig, "Figure 4: attack metrics per dataset and vendor", inputs.simulated)
     return _png(fig)
+
+
+def paper_markers(ax, metric: str, vendor: str, i: int, datasets, pos) -> None:
+    """The paper's stated figures for one vendor on a DHF/DHC/DHS/SIC panel: a diamond at a
+    named dataset, a band for a range over the datasets, a dashed line for a maximum over
+    them, a dotted line for an upper bound, an x for a stated figure dicore excludes."""
+    from dicore.report.fit import figure_markers
+
+    col = colour(vendor, i)
+    for m in figure_markers(metric):
+        if m["vendor"] != vendor:
+            continue
+        if m["dataset"] is not None:
+            if m["dataset"] in datasets:
+                p = pos[list(datasets).index(m["dataset"])]
+                excluded = m["rule"] == "excluded"
+                ax.scatter([p], [m["value"]], marker="x" if excluded else "D", s=30 if excluded
+                           else 18, color="#777" if excluded else "black", zorder=3)
+        elif m["rule"] == "range":
+            ax.axhspan(m["low"], m["high"], color=col, alpha=0.15, zorder=0)
+        else:
+            ax.axhline(m["value"], color=col, lw=1.2, ls="--" if m["rule"] == "max" else ":")
 
 
 def tradeoff(inputs: ReportInputs) -> bytes | None:

@@ -5,7 +5,7 @@ Files read from the folder:
 | file | needed | gives |
 |---|---|---|
 | `metrics.json` | yes | metric rows, beta, gamma, simulated |
-| `results.csv` or `results.parquet` | no | backend per vendor (provenance); DHC/DHS sweeps when `sweeps.json` is absent |
+| `results.csv` or `results.parquet` | no | backend per vendor (provenance); per-identity means (fit to the paper); DHC/DHS sweeps when `sweeps.json` is absent |
 | `sweeps.json` | no | sweep and trade-off curves (`dicore.formats.sweeps_json`) |
 | `defence.csv` | no | defence rows (`dicore defend` output) |
 | `calibration.json` | no | calibration provenance (file name, fit error entries) |
@@ -38,6 +38,15 @@ def recompute_sweeps(results_path: Path, grid: np.ndarray = SWEEP_GRID) -> list[
 
     obs, vocab = read_results_file(results_path)
     return sweep_curves(obs, vocab, grid)
+
+
+def identity_rows_of(results_path: Path) -> list[dict]:
+    """`dicore.tables.identity_rows` of a results file (the paper's per-identity means)."""
+    from dicore.formats.results import read_results_file
+    from dicore.tables import identity_rows
+
+    obs, vocab = read_results_file(results_path)
+    return identity_rows(obs, vocab)
 
 
 def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
@@ -74,6 +83,10 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
             raise UserError(f"{dpath}: {exc}",
                             "rewrite it with `dicore defend ... --out defence.csv`") from exc
 
+    identity: list[dict] = []
+    if recompute and results is not None:
+        identity = identity_rows_of(results)
+
     provenance: dict[str, Any] = {}
     backends = {} if results is None else read_backends(results)
     if backends:
@@ -95,6 +108,7 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
             beta=float(metrics.get("beta", DEFAULT_BETA)),
             gamma=float(metrics.get("gamma", DEFAULT_GAMMA)),
             sweeps=sweeps, tradeoffs=tradeoffs, defence=defence, provenance=provenance,
+            identity=identity,
             # An explicit false stays false; absent -> the report model decides from provenance.
             simulated=metrics.get("simulated"),
         )

@@ -27,6 +27,8 @@ class ReportInputs:
     sweeps: list[SweepCurve] = field(default_factory=list)
     tradeoffs: list[TradeoffCurve] = field(default_factory=list)
     defence: list[dict[str, Any]] = field(default_factory=list)
+    # Per-identity rows (`dicore.tables.identity_rows`); empty: not measured.
+    identity: list[dict[str, Any]] = field(default_factory=list)
     comparison: list[ComparisonRow] | None = None  # None: built from metrics and the paper
     provenance: dict[str, Any] = field(default_factory=dict)
     simulated: bool | None = None  # None: any backend in provenance is `sim`

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dicore import METRICS, paper
-from dicore.report import figures
+from dicore.report import figures, fit
 from dicore.report.model import ReportInputs, vendor_label
 
 SIM_BANNER = ("SIMULATED: these numbers come from dicore's simulated vendors, not from the "
@@ -67,6 +67,8 @@ def _tables(inputs: ReportInputs) -> dict[str, tuple[list[str], list[list[str]]]
         "defence": (["dataset", "detector", "detector acc %", "vendor", "attack",
                      "ASR before %", "ASR after %", "real blocked %", "source"], defence),
         "provenance": (["item", "value"], prov),
+        "fit": fit.fit_table(inputs),
+        "inconsistencies": fit.inconsistencies(),
         "metrics": (["dataset", "vendor", *[f"{m} % [95% CI]" for m in METRICS]], metrics),
         "operating": (["vendor", "attack", "operating point", "tau %", "attack success %",
                        "genuine recognition %"], ops),
@@ -114,6 +116,10 @@ SECTIONS = (
     ("comparison", "TA/NA against the paper",
      "Every TA/NA cell of the paper (Figure 4, as given by Table 2's before-rates) next to "
      "dicore's."),
+    ("fit", "Fit to the paper", fit.FIT_NOTE),
+    ("inconsistencies", "The paper's known inconsistencies",
+     "Where the paper's own numbers disagree with each other; the fit table notes each one "
+     "on the target it bites."),
     ("tradeoff.png", "Trade-off over the reporting threshold",
      "What attack success and genuine recognition (a real image named as its own identity) "
      "would be if the vendor reported names only at confidence >= tau."),
@@ -156,7 +162,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
     for warning in inputs.provenance.get("warnings") or []:  # e.g. a name mismatch
         md.append(f"> **Warning:** {warning}\n")
         h.append(f"<div class='warn'><b>Warning:</b> {html.escape(str(warning))}</div>")
-    for line in [params, *_summary(inputs)]:
+    for line in [params, *_summary(inputs), *fit.headlines(inputs)]:
         md.append(f"- {line}")
         h.append(f"<p>{html.escape(line)}</p>")
     md.append("")
