@@ -49,7 +49,7 @@ def _paired_rates(
     return items / best[0], items / best[1]
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, gpu: bool = False) -> dict:
     import onnxruntime
 
     from simulators.cache import EmbeddingCache
@@ -116,7 +116,36 @@ def run(quick: bool = False) -> dict:
     }
     targets["cache_speedup"] = {"ratio": ratios["cache_speedup"], "goal": 10.0,
                                 "met": ratios["cache_speedup"] > 10.0}
+    if gpu:
+        figures.update(_gpu(img, crops, repeats, figures))
+        if "gpu_portrait_per_s" in figures:
+            ratios["gpu_vs_cpu_portrait"] = figures["gpu_portrait_per_s"] / figures["portrait_per_s"]
+            ratios["gpu_vs_cpu_aligned"] = figures["gpu_aligned_per_s"] / figures["aligned_per_s"]
     return {"figures": figures, "baselines": baselines, "ratios": ratios, "targets": targets}
+
+
+def _gpu(img, crops, repeats: int, cpu: dict) -> dict:
+    """ArcFace (detect + align + embed, and batched aligned embeddings) on the CUDA
+    provider, and its embeddings against the CPU's (issue 11, `--gpu`)."""
+    import onnxruntime
+
+    from simulators.recognizer import Recognizer
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return {"gpu_skipped": "onnxruntime has no CUDAExecutionProvider; pip install -e '.[gpu]'"}
+    rec = Recognizer(device="cuda")
+    cpu_rec = Recognizer(device="cpu")
+    batch = len(crops)
+    out = {
+        "gpu_providers": rec.providers,
+        "gpu_aligned_per_s": _best_rate(lambda: rec.embed_aligned(crops), batch, repeats),
+        "gpu_portrait_per_s": _best_rate(lambda: rec.embed_images([img]), 1, repeats * 2),
+    }
+    big = np.concatenate([crops] * 8)
+    out["gpu_aligned_batch_512_per_s"] = _best_rate(lambda: rec.embed_aligned(big), len(big), repeats)
+    diff = np.abs(rec.embed_aligned(crops[:4]) - cpu_rec.embed_aligned(crops[:4])).max()
+    out["gpu_vs_cpu_max_embedding_difference"] = float(diff)
+    return out
 
 
 if __name__ == "__main__":

@@ -131,6 +131,13 @@ def run_one(module_name: str, *, quick: bool, gpu: bool = False) -> dict:
     return result
 
 
+def _has_gpu_part(module_name: str) -> bool:
+    try:
+        return "gpu" in inspect.signature(importlib.import_module(module_name).run).parameters
+    except Exception:  # noqa: BLE001 - a broken module is reported when it runs
+        return True
+
+
 def write_result(result: dict, out_dir: Path = RESULTS_DIR) -> Path:
     """Write `<out_dir>/<name>.json` (NaN written as null) and return the path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all), e.g. kernel")
     parser.add_argument("--quick", action="store_true", help="small sizes: everything in about a minute")
-    parser.add_argument("--gpu", action="store_true", help="also run GPU-only parts (needs JAX with CUDA)")
+    parser.add_argument("--gpu", action="store_true", help="also run GPU-only parts (needs JAX with "
+                        "CUDA); alone: only the benchmarks that have GPU parts")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where results go")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
@@ -194,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         modules = discover(args.names)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.gpu and not args.names:
+        # `--gpu` alone: the prepared GPU script (issue 11), the benchmarks with GPU parts
+        # (kernel at 10^8, dicore metrics at 10^7, ArcFace GPU vs CPU).
+        modules = [m for m in modules if _has_gpu_part(m)]
     results = []
     for name in modules:
         print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
