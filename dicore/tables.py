@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dicore import paper
-from dicore.core import defence, identity, intervals, sweeps, tradeoff
+from dicore.core import defence, identity, impostors, intervals, sweeps, tradeoff
 from dicore.core.groups import GroupSizes
 from dicore.core.kernel import Thresholds, UniformGrid, threshold_values
 from dicore.core.metrics import group_counts
@@ -54,6 +54,7 @@ def none_if_nan(x: Any, digits: int | None = None) -> float | None:
 _group_counts = jax.jit(group_counts)
 _wilson = jax.jit(intervals.wilson_interval, static_argnames=("level",))
 _bootstrap = jax.jit(intervals.cluster_bootstrap, static_argnames=("n_resamples", "level"))
+_genuine_impostor = jax.jit(impostors.genuine_impostor_counts)
 _dhc_sweep = jax.jit(sweeps.dhc_sweep)
 _dhs_sweep = jax.jit(sweeps.dhs_sweep)
 _high_risk_sweep = jax.jit(sweeps.high_risk_sweep)
@@ -81,8 +82,10 @@ def metrics_table(
 ) -> list[dict]:
     """The metrics.json rows: `{"dataset","vendor","metric","value","ci_low","ci_high","n"}`.
 
-    One row per metric for every (dataset, vendor) that has at least one row in
-    `obs`, datasets in vocab order, vendors in `dicore.VENDORS` order. Values
+    One row per metric (`METRICS`, then IAPMR = TA and FNMR, the genuine miss rate) for
+    every (dataset, vendor) that has at least one non-impostor row in `obs`, and an FMR row
+    (impostors named) for every one with impostor rows; datasets in vocab order, vendors
+    in `dicore.VENDORS` order. FNMR and FMR carry Wilson intervals (one image per trial). Values
     are percent; value and interval are None when n = 0. `ci` is "wilson"
     (score interval at `level`) or "bootstrap" (cluster bootstrap over target
     identities, `n_resamples` resamples seeded by `seed`).
@@ -109,26 +112,41 @@ def metrics_table(
     # The intervals contain their estimate; keep them around the float64 value exactly.
     low = np.fmin(np.asarray(low, np.float64), values)
     high = np.fmax(np.asarray(high, np.float64), values)
-    present = np.zeros(sizes.n_groups, bool)
-    present[present_groups(obs, sizes)] = True
+    # The ISO/IEC 19795 analogues (FNMR: genuine miss, FMR: impostors named), Wilson intervals.
+    gi = _genuine_impostor(obs, sizes=sizes)
+    gi_den = np.asarray(gi.denominator)
+    gi_values = percent(gi.numerator, gi_den)
+    gi_low, gi_high = (np.asarray(x, np.float64) for x in
+                       _wilson(gi.numerator, gi.denominator, level=level))
+    gi_low, gi_high = np.fmin(gi_low, gi_values), np.fmax(gi_high, gi_values)
+    groups = np.asarray(obs.dataset, np.int64) * n_vendors + np.asarray(obs.vendor, np.int64)
+    impostor_row = np.asarray(obs.method) == impostors.IMPOSTOR
+    present = np.zeros(sizes.n_groups, bool)  # groups with study (non-impostor) rows
+    present[np.unique(groups[~impostor_row])] = True
+    with_impostors = np.zeros_like(present)
+    with_impostors[np.unique(groups[impostor_row])] = True
+
+    def row(dataset, vendor, metric, value, lo, hi, n):
+        return {"dataset": dataset, "vendor": vendor, "metric": metric,
+                "value": none_if_nan(value), "ci_low": none_if_nan(lo),
+                "ci_high": none_if_nan(hi), "n": int(n)}
+
     table = []
+    ta = METRICS.index("TA")  # IAPMR is TA under its ISO/IEC 30107-3 name
     for d, dataset in enumerate(vocab.datasets):
         for v, vendor in enumerate(vocab.vendors):
             g = d * n_vendors + v
-            if not present[g]:
-                continue
-            for m, metric in enumerate(METRICS):
-                table.append(
-                    {
-                        "dataset": dataset,
-                        "vendor": vendor,
-                        "metric": metric,
-                        "value": none_if_nan(values[m, g]),
-                        "ci_low": none_if_nan(low[m, g]),
-                        "ci_high": none_if_nan(high[m, g]),
-                        "n": int(den[m, g]),
-                    }
-                )
+            if present[g]:
+                for m, metric in enumerate(METRICS):
+                    table.append(row(dataset, vendor, metric, values[m, g], low[m, g], high[m, g],
+                                     den[m, g]))
+                table.append(row(dataset, vendor, "IAPMR", values[ta, g], low[ta, g],
+                                 high[ta, g], den[ta, g]))
+                table.append(row(dataset, vendor, "FNMR", gi_values[0, g], gi_low[0, g],
+                                 gi_high[0, g], gi_den[0, g]))
+            if with_impostors[g]:
+                table.append(row(dataset, vendor, "FMR", gi_values[1, g], gi_low[1, g],
+                                 gi_high[1, g], gi_den[1, g]))
     return table
 
 

@@ -80,7 +80,12 @@ def test_module_contract():
     assert command.NAME == "metrics" and command.HELP
     assert "dicore metrics --results" in command.__doc__
     args = parse(["--results", "r.csv"])
-    assert (args.beta, args.gamma, args.ci, args.out) == (90.0, 80.0, "wilson", "metrics.json")
+    assert (args.beta, args.gamma, args.ci, args.out) == (90.0, 80.0, "wilson", None)
+    command._check_options(args)  # --out resolves to metrics.json (groups.json with --group-by)
+    assert args.out == "metrics.json"
+    grouped = parse(["--results", "r.csv", "--group-by", "gender"])
+    command._check_options(grouped)
+    assert grouped.out == "groups.json"
 
 
 def test_run_writes_metrics_json(tmp_path, capsys):
@@ -90,7 +95,8 @@ def test_run_writes_metrics_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert (data["beta"], data["gamma"], data["simulated"]) == (90.0, 80.0, True)
     got = {(r["vendor"], r["metric"]): r for r in data["rows"]}
-    assert len(data["rows"]) == 12  # CelebDF x (aws, naver) x 6 metrics; azure has no rows
+    # CelebDF x (aws, naver) x (6 metrics + IAPMR + FNMR); azure has no rows, no impostors
+    assert len(data["rows"]) == 16
     # aws: fakes f0 (A 95 > real 90: TA, DHC, DHF), f1 (unnamed, sim 85: DHS), f2 (C 90 vs unnamed real).
     assert got["aws", "TA"]["value"] == pytest.approx(100 / 3) and got["aws", "TA"]["n"] == 3
     assert got["aws", "DHF"]["value"] == pytest.approx(200 / 3)

@@ -14,6 +14,7 @@ from scipy.stats import binomtest
 from dicore.core.groups import GroupSizes
 from dicore.core.intervals import (
     cluster_bootstrap,
+    cluster_wilson_interval,
     identity_counts,
     percentile_interval,
     resample_weights,
@@ -256,7 +257,10 @@ def test_bootstrap_equals_its_eager_steps(obs, seed):
         ]
     )
     est = rates(group_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES)))
-    exp_low, exp_high = percentile_interval(samples, est)
+    boot = percentile_interval(samples, est)
+    floor = cluster_wilson_interval(clusters.numerator, clusters.denominator)
+    exp_low = np.where(np.isnan(est), np.nan, np.fmin(np.asarray(boot.low), np.asarray(floor.low)))
+    exp_high = np.where(np.isnan(est), np.nan, np.fmax(np.asarray(boot.high), np.asarray(floor.high)))
     np.testing.assert_allclose(np.asarray(low), np.asarray(exp_low), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(np.asarray(high), np.asarray(exp_high), rtol=1e-5, atol=1e-4)
 
@@ -306,10 +310,16 @@ def test_bootstrap_matches_numpy_cluster_bootstrap():
     assert float(high[0, 0] - low[0, 0]) > 1.2 * float(w_high - w_low)
 
 
-def test_bootstrap_degenerate_when_identities_alike_and_seeded():
+def test_bootstrap_never_zero_width_when_identities_alike_and_seeded():
+    # Every resample gives 40% TA and 100% SIC: the percentile interval alone has zero width;
+    # the cluster-adjusted Wilson floor keeps the width of Wilson's interval (deff = 1).
     low, high = _cohort_boot(_cohort(np.full(N_COHORT, 4)), jax.random.key(0))
-    assert float(low[0, 0]) == pytest.approx(40.0) and float(high[0, 0]) == pytest.approx(40.0)
-    assert float(low[5, 0]) == 100.0 and float(high[5, 0]) == 100.0
+    w_low, w_high = (np.asarray(x) for x in wilson_interval(jnp.array([120, 30]), jnp.array([300, 30])))
+    assert float(low[0, 0]) == pytest.approx(w_low[0], abs=1e-3)
+    assert float(high[0, 0]) == pytest.approx(w_high[0], abs=1e-3)
+    assert float(high[5, 0]) == 100.0 and float(low[5, 0]) < 95
+    # SIC at 100%: 30 identities with one trial each, n_min = 30: Wilson's bound for 30 of 30.
+    assert float(low[5, 0]) == pytest.approx(w_low[1], abs=1e-3)
     obs = _cohort(np.arange(N_COHORT) % 11)
     a = _cohort_boot(obs, jax.random.key(0))
     b = _cohort_boot(obs, jax.random.key(0))

@@ -1,8 +1,23 @@
-"""Confidence intervals for the metrics, in percent: Wilson score and a cluster bootstrap.
+"""Confidence intervals for the metrics, in percent: Wilson score, a cluster-adjusted
+Wilson interval and a cluster bootstrap.
 
-Both are pure and `jit`-able (`n_resamples` and `level` static:
-`jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))`). Every interval contains its estimate and lies in
-0..100; where n = 0 the interval is (NaN, NaN).
+All are pure and `jit`-able (`n_resamples` and `level` static:
+`jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))`). Every interval
+contains its estimate and lies in 0..100; where n = 0 the interval is (NaN, NaN).
+
+Clusters are target identities: the fakes (and real images) of one person are
+correlated, so they are not n independent trials.
+
+- `cluster_wilson_interval`: the Wilson interval at an effective n = N / deff, where the
+  design effect deff = (ratio-estimator variance over clusters) / (binomial variance
+  p(1 - p) / N), with n_eff never below n_min = N^2 / sum(n_i^2) (the effective n when
+  every identity's trials are one trial: intra-identity correlation 1). At p = 0 or 1
+  the clusters show no variation, so their correlation cannot be estimated: n_eff =
+  n_min (the worst case; about the number of identities), never zero width when N > 0.
+  One identity only: n_eff = 1.
+- `cluster_bootstrap`: percentile intervals of identity resamples, widened to contain
+  the cluster-adjusted Wilson interval (its floor): a bootstrap at 0% (every resample
+  0%) would otherwise have zero width.
 """
 
 from __future__ import annotations
@@ -57,9 +72,49 @@ def wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
     n = jnp.asarray(denominator, jnp.float64)
     if k.shape != n.shape:
         raise ValueError(f"numerator shape {k.shape} and denominator shape {n.shape} must match")
+    return _wilson_real(k / jnp.maximum(n, 1.0), n, level)
+
+
+def cluster_wilson_interval(numerator, denominator, *, level: float = 0.95) -> Interval:
+    """Cluster-adjusted Wilson interval, percent, over the last axis as clusters.
+
+    `numerator`, `denominator`: (..., I) successes and trials per cluster (identity);
+    clusters with no trials are absent. Returns bounds of shape (...). With K = sum k_i,
+    N = sum n_i, p = K / N and m present clusters:
+    v = m / (m - 1) * sum (k_i - p n_i)^2 / N^2 (ratio-estimator variance),
+    deff = v / (p (1 - p) / N), n_eff = N / max(deff, 1) but at least n_min = N^2 / sum n_i^2
+    (n_min itself where p is 0 or 1), and the Wilson interval of (p n_eff, n_eff).
+    A single cluster gives n_eff = 1. See the module docstring.
+    """
+    k = jnp.asarray(numerator, jnp.float64)
+    n = jnp.asarray(denominator, jnp.float64)
+    if k.shape != n.shape or k.ndim < 1:
+        raise ValueError(f"numerator {k.shape} and denominator {n.shape} must match, (..., clusters)")
+    big_k, big_n = k.sum(-1), n.sum(-1)
+    m = jnp.sum(n > 0, axis=-1).astype(jnp.float64)
+    safe_n = jnp.maximum(big_n, 1.0)
+    p = big_k / safe_n
+    resid = jnp.sum(jnp.square(k - p[..., None] * n), axis=-1)
+    v = jnp.where(m > 1, m / jnp.maximum(m - 1.0, 1.0), 0.0) * resid / jnp.square(safe_n)
+    v0 = p * (1.0 - p) / safe_n
+    deff = v / jnp.where(v0 > 0, v0, 1.0)
+    # Never below the n of perfectly correlated identities (1 for a single identity).
+    n_min = jnp.square(big_n) / jnp.maximum(jnp.sum(jnp.square(n), axis=-1), 1.0)
+    # At p = 0 or 1 the clusters cannot show their correlation: assume the worst (n_min).
+    n_eff = jnp.where(v0 > 0, jnp.maximum(big_n / jnp.maximum(deff, 1.0), n_min), n_min)
+    n_eff = jnp.where(m > 1, n_eff, jnp.minimum(big_n, 1.0))
+    return _wilson_real(p, n_eff, level)
+
+
+def hull(a: Interval, b: Interval) -> Interval:
+    """The smallest interval containing both (NaN bounds of one side are ignored)."""
+    return Interval(jnp.fmin(a.low, b.low), jnp.fmax(a.high, b.high))
+
+
+def _wilson_real(p, n, level: float) -> Interval:
+    """Wilson interval for a proportion p at a real-valued n (percent; NaN where n = 0)."""
     z = z_value(level)
-    safe_n = jnp.maximum(n, 1.0)
-    p = k / safe_n
+    safe_n = jnp.maximum(n, 1e-9)
     z2n = z * z / safe_n
     center = (p + z2n / 2) / (1 + z2n)
     half = z / (1 + z2n) * jnp.sqrt(jnp.maximum(p * (1 - p) / safe_n + z2n / (4 * safe_n), 0.0))
@@ -155,11 +210,14 @@ def cluster_bootstrap(
     beta: float | Array = DEFAULT_BETA,
     gamma: float | Array = DEFAULT_GAMMA,
 ) -> Interval:
-    """Cluster-bootstrap percentile intervals (6, G) for all metrics, in percent.
+    """Cluster-bootstrap percentile intervals (6, G) for all metrics, in percent, with a
+    cluster-adjusted Wilson floor.
 
     Within each (dataset, vendor) group, resample its target identities (those
     with >= 1 fake) with replacement, carrying all of each identity's fakes
     (fakes of one identity are correlated); SIC resamples the same identities.
+    The percentile interval is then widened to contain `cluster_wilson_interval`
+    of the same clusters, so it is never zero-width at 0% or 100% when n > 0.
     Vectorised over `n_resamples` PRNG keys split from `key` with `vmap`;
     memory is about n_resamples x G x I integers.
     """
@@ -168,4 +226,13 @@ def cluster_bootstrap(
     keys = jax.random.split(key, n_resamples)
     samples = jax.vmap(lambda k: weighted_rates(clusters, resample_weights(k, present)))(keys)
     estimate = rates(group_counts(obs, sizes=sizes, beta=beta, gamma=gamma))
-    return percentile_interval(samples, estimate, level=level)
+    boot = percentile_interval(samples, estimate, level=level)
+    floor = cluster_wilson_interval(clusters.numerator, clusters.denominator, level=level)
+    return floored(boot, floor, estimate)
+
+
+def floored(boot: Interval, floor: Interval, estimate: Array) -> Interval:
+    """`boot` widened to contain `floor` (NaN where the estimate is NaN)."""
+    out = hull(boot, floor)
+    empty = jnp.isnan(estimate)
+    return Interval(jnp.where(empty, jnp.nan, out.low), jnp.where(empty, jnp.nan, out.high))

@@ -10,7 +10,8 @@ Columns (all shape (N,)):
 
 - vendor: int32, index into `dicore.VENDORS` (aws, azure, naver).
 - dataset: int32, index into `vocab.datasets`.
-- method: int32, index into `dicore.METHODS` (replacement, reenactment, synthesis, real).
+- method: int32, index into `dicore.METHODS` (replacement, reenactment, synthesis, real,
+  impostor: a real image of a person the vendor does not know).
 - item: int32, index into `vocab.items`.
 - is_fake: bool.
 - paired_row: int32, row of the fake's paired real image X_T for the same vendor

@@ -9,7 +9,8 @@ Rules (per (dataset, vendor) group, g = dataset * n_vendors + vendor; inclusive 
   (X_T, or the reference's real for a synthesis fake named R) >= tau / fakes.
   So a fake counts while tau <= min(conf(X_D), conf(real)).
 - genuine recognition GR(tau): real images named as their own target with
-  confidence >= tau / real images. The genuine miss rate is 100 - GR.
+  confidence >= tau / real images (method `real`; impostors are not genuine images of
+  the study's identities). The genuine miss rate is 100 - GR.
 
 Censoring. A vendor hides every name below its floor (AWS about 55, Azure about 70,
 Naver 0.01, from the paper's section 7; `dicore.paper.reporting_floors()`; callers pass
@@ -64,10 +65,24 @@ def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> 
     Pure and jit-able; see the module docstring for the rules. Use `replay_policy`
     unless the taus were checked against the vendors' floors.
     """
+    return replay_segment_counts(
+        obs, taus, segment_ids=group_ids(obs, sizes=sizes), num_segments=sizes.n_groups
+    )
+
+
+def replay_segment_counts(
+    obs: Observations, taus: Thresholds, *, segment_ids, num_segments: int
+) -> PolicyReplay:
+    """`replay_counts` per segment (a group, or a (group, identity) cluster): (S, K) each.
+
+    Rows whose segment lies outside [0, num_segments) are dropped. Impostor rows (method
+    `impostor`) are neither fakes nor genuine images here.
+    """
     obs.check()
-    seg = group_ids(obs, sizes=sizes)
-    g = sizes.n_groups
+    seg = jnp.asarray(segment_ids, jnp.int32)
+    g = num_segments
     is_fake = jnp.asarray(obs.is_fake, bool)
+    genuine_row = ~is_fake & (jnp.asarray(obs.method, jnp.int32) != METHODS.index("impostor"))
     conf = jnp.asarray(obs.confidence, jnp.float64)  # exact: see Observations
     predicted = jnp.asarray(obs.predicted, jnp.int32)
     target = jnp.asarray(obs.target, jnp.int32)
@@ -86,7 +101,7 @@ def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> 
         via(obs.paired_row, target, True), via(obs.ref_paired_row, reference, synthesis)
     )
     na_value = jnp.where(named, conf, nan)
-    genuine_value = jnp.where(~is_fake & (predicted >= 0) & (predicted == target), conf, nan)
+    genuine_value = jnp.where(genuine_row & (predicted >= 0) & (predicted == target), conf, nan)
 
     def above(values):
         return counts_above(values, taus, segment_ids=seg, num_segments=g, inclusive=True)
@@ -97,7 +112,7 @@ def replay_counts(obs: Observations, taus: Thresholds, *, sizes: GroupSizes) -> 
     ta = above(ta_value)
     k = ta.shape[1]
     fakes = jnp.broadcast_to(per_group(is_fake)[:, None], (g, k))
-    reals = jnp.broadcast_to(per_group(~is_fake)[:, None], (g, k))
+    reals = jnp.broadcast_to(per_group(genuine_row)[:, None], (g, k))
     return PolicyReplay(
         ta=Counts(ta, fakes),
         na=Counts(above(na_value), fakes),

@@ -31,9 +31,11 @@ import os
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from dicore import METHODS
+from dicore.core.vocab import REAL_METHODS
 from dicore.errors import UserError
 
 COLUMNS = (
@@ -49,7 +51,7 @@ COLUMNS = (
     "frame_index",
 )
 REQUIRED = ("item_id", "path", "is_fake", "dataset", "method", "target")
-FAKE_METHODS = tuple(m for m in METHODS if m != "real")
+FAKE_METHODS = tuple(m for m in METHODS if m not in REAL_METHODS)
 FRAME_INDEX_MAX = 2**63 - 1  # SQLite's INTEGER
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -80,6 +82,9 @@ class ManifestRow:
 class Manifest:
     path: Path | None  # the file it came from (None when built in memory)
     rows: tuple[ManifestRow, ...]
+    # Columns beyond COLUMNS (e.g. gender, compression): {column: values aligned with rows}.
+    # They travel into the study's results file, for `dicore metrics --group-by COLUMN`.
+    extra: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -235,12 +240,13 @@ def validate_records(
         method = get("method").lower()
         if method not in METHODS:
             bad(i, "method", f"unknown method {get('method')!r} (one of {', '.join(METHODS)})")
-        elif is_fake is not None and is_fake != (method != "real"):
+        elif is_fake is not None and is_fake != (method not in REAL_METHODS):
             bad(
                 i,
                 "method",
                 f"method {method!r} with is_fake={str(is_fake).lower()}: real rows use "
-                "method 'real', fakes one of " + ", ".join(FAKE_METHODS),
+                "method 'real' (or 'impostor': a person the vendor does not know), fakes one of "
+                + ", ".join(FAKE_METHODS),
             )
         for field in ("dataset", "target", "path"):
             if not get(field):
@@ -334,7 +340,9 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True,
     records = _read_records(path)
     rows = validate_records(records, source=str(path), root=path.parent, check_files=check_files,
                             allow_outside_paths=allow_outside_paths)
-    return Manifest(path=path, rows=rows)
+    extra = [c for c in (records[0] if records else {}) if c not in COLUMNS and c]
+    return Manifest(path=path, rows=rows,
+                    extra={c: tuple(str(r.get(c, "")) for r in records) for c in extra})
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> Path:
