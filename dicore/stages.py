@@ -6,7 +6,7 @@ Each stage is a function of the observations (or of the metric rows) and returns
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -61,3 +61,121 @@ def compute_defence(metrics: list[dict]) -> list[dict]:
 def calibration_rows(metrics: list[dict]) -> list[dict]:
     """Every TA/NA cell next to the paper's value (the simulated-vs-paper table)."""
     return [asdict(r) for r in comparison_rows(metrics)]
+
+
+# ---- breakdowns: per identity, hit landing, per video, groups, detectors, distributions ----
+
+# Results columns every study groups by (a manifest's extra columns are added to these).
+DEFAULT_GROUP_COLUMNS = ("method",)
+
+
+@dataclass
+class Breakdowns:
+    """What `compute_breakdowns` gives (rows as `dicore.breakdowns` makes them)."""
+
+    per_identity: list[dict] = field(default_factory=list)
+    landing: list[dict] = field(default_factory=list)  # metrics.json extra rows
+    per_video: list[dict] = field(default_factory=list)
+    video_metrics: list[dict] = field(default_factory=list)  # metrics.json extra rows
+    groups: list[dict] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
+    name_repeats: list[dict] = field(default_factory=list)
+    detectors: list[dict] = field(default_factory=list)
+    det: list[dict] = field(default_factory=list)
+    detectors_simulated: bool = True
+    distributions: list[dict] = field(default_factory=list)
+
+
+def simulated_detector_scores(obs, vocab, seed: int = 0):
+    """SIMULATED scores of the paper's detectors (Table 2 accuracies, per dataset), one per
+    image: {dataset: (row mask (N,), detector names, scores (N_d, D))}, rows of the first
+    vendor that has the image (every vendor sees the same filter)."""
+    import jax
+
+    from dicore.core.defence import simulate_detector_scores
+
+    accs: dict[str, dict[str, float]] = {}
+    for r in paper.table2():
+        if r.dataset != paper.COMBINED:
+            accs.setdefault(r.dataset, {})[r.detector] = r.detector_acc
+    dataset = np.asarray(obs.dataset)
+    first = np.zeros(obs.n, bool)
+    first[np.unique(np.asarray(obs.item), return_index=True)[1]] = True
+    present = [(d, name) for d, name in enumerate(vocab.datasets) if name in accs]
+    columns = [(name, det) for _, name in present for det in sorted(accs[name])]
+    if not columns:
+        return {}
+    # One draw for every image and every (dataset, detector); each dataset keeps its own.
+    scores = np.asarray(jax.jit(simulate_detector_scores)(
+        jax.random.key(seed), np.asarray(obs.is_fake)[first],
+        np.array([accs[name][det] for name, det in columns])), np.float64)
+    out = {}
+    for d, name in present:
+        mask = first & (dataset == d)
+        cols = [k for k, (ds, _) in enumerate(columns) if ds == name]
+        out[name] = (mask, [columns[k][1] for k in cols], scores[(dataset[first] == d)][:, cols])
+    return out
+
+
+def compute_breakdowns(obs, vocab, extra: dict[str, list], *, beta: float, gamma: float,
+                       group_columns=DEFAULT_GROUP_COLUMNS, seed: int = 0) -> Breakdowns:
+    """All breakdowns of a study. `extra`: per-row string columns beyond the contract
+    (`source_video`, manifest columns); `group_columns` names those (or results columns)
+    to group by."""
+    from dicore import breakdowns as bd
+
+    b = Breakdowns()
+    b.per_identity = bd.per_identity_rows(obs, vocab)
+    b.landing = bd.landing_rows(obs, vocab)
+    video = extra.get("source_video")
+    if video is not None and any(video):
+        b.per_video, b.video_metrics = bd.video_tables(obs, vocab, video)
+    b.name_repeats = bd.name_repeat_rows(obs, vocab)
+    for column in group_columns:
+        labels = extra.get(column)
+        if labels is None and column == "method":
+            labels = np.asarray(vocab.methods, dtype=object)[np.asarray(obs.method)].tolist()
+        if labels is None:
+            continue
+        b.group_columns.append(column)
+        b.groups += bd.group_metric_rows(obs, vocab, labels, column, beta=beta, gamma=gamma)
+        b.name_repeats += bd.name_repeat_rows(obs, vocab, labels, column)
+    simulated = simulated_detector_scores(obs, vocab, seed)
+    pad = max((int(m.sum()) for m, _, _ in simulated.values()), default=0)
+    for name, (mask, dets, scores) in simulated.items():
+        vids = None if video is None else np.asarray(video, dtype=object)[mask].tolist()
+        fake = np.asarray(obs.is_fake)[mask]
+        b.detectors += bd.detector_rows(scores, fake, [name] * int(mask.sum()), dets,
+                                        video=vids, source="simulated",
+                                        pad_to=bd.bucket(pad), videos_pad=bd.bucket(pad))
+        b.det += [{"dataset": name, **c}
+                  for c in bd.det_curves(scores, fake, dets, pad_to=bd.bucket(pad))]
+    b.distributions = bd.score_distributions(obs, vocab)
+    return b
+
+
+def write_breakdowns(out, b: Breakdowns, *, beta: float, gamma: float, simulated: bool) -> dict:
+    """per_identity.csv, per_video.csv (when there are videos), groups.json, detectors.json."""
+    from dicore.formats import detectors_json, groups_json, per_identity_csv, per_video_csv
+
+    files = {"per_identity": per_identity_csv.write_per_identity_csv(
+        out / "per_identity.csv", b.per_identity)}
+    if b.per_video:
+        files["per_video"] = per_video_csv.write_per_video_csv(out / "per_video.csv", b.per_video)
+    files["groups"] = groups_json.write_groups_json(
+        out / "groups.json", b.groups, b.name_repeats, columns=b.group_columns, beta=beta,
+        gamma=gamma, simulated=simulated)
+    if b.detectors:
+        files["detectors"] = detectors_json.write_detectors_json(
+            out / "detectors.json", b.detectors, b.det, simulated=b.detectors_simulated)
+    return files
+
+
+def manifest_columns(cols: dict, manifest) -> dict[str, list[str]]:
+    """A manifest's extra columns (`Manifest.extra`), aligned with the results rows by
+    item_id ("" for an item the manifest lacks); none that the results already have."""
+    if manifest is None or not getattr(manifest, "extra", None):
+        return {}
+    index = {r.item_id: i for i, r in enumerate(manifest.rows)}
+    return {c: [values[index[i]] if i in index else "" for i in cols["item_id"]]
+            for c, values in manifest.extra.items() if c not in cols}

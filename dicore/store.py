@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dicore.errors import UserError
-from dicore.formats.results import RESULT_COLUMNS
+from dicore.formats.results import RESULT_COLUMNS, VIDEO_COLUMNS
 from dicore.tables import none_if_nan
 
 ITEM_COLUMNS = (
@@ -276,7 +276,8 @@ class Store:
         items: dict[str, dict] = {}
         for i in range(n):
             if cols["item_id"][i] not in items:
-                items[cols["item_id"][i]] = {c: cols[c][i] for c in RESULT_COLUMNS}
+                items[cols["item_id"][i]] = {c: cols[c][i] for c in (*RESULT_COLUMNS, *VIDEO_COLUMNS)
+                                             if c in cols}
         calls: list[tuple] = [
             (v, b, it, "recognize", "ok", p or None, c, None, None, sim_flag, None, 0, 1, now)
             for v, b, it, p, c in zip(
@@ -309,11 +310,13 @@ class Store:
         (a live client pointed at `dicore serve`): simulated is always labelled.
         Items whose recognize call failed are left out (an error is not an
         observation); `errors()` lists them. `similarity` is the fake-vs-paired-real
-        similarity when that call succeeded.
+        similarity when that call succeeded. `source_video` ("" when unknown) and
+        `frame_index` (None) follow the contract's columns.
         """
         sql = """
         SELECT c.vendor, CASE WHEN c.simulated THEN 'sim' ELSE c.backend END, i.dataset, i.method, i.item_id, i.is_fake, i.real_item_id,
-               i.target, i.reference, COALESCE(c.predicted, ''), c.confidence, s.similarity
+               i.target, i.reference, COALESCE(c.predicted, ''), c.confidence, s.similarity,
+               i.source_video, i.frame_index
         FROM calls c JOIN items i ON i.item_id = c.item_id
         LEFT JOIN calls s ON s.vendor = c.vendor AND s.backend = c.backend
              AND s.item_id = c.item_id AND s.call = 'similarity' AND s.status = 'ok'
@@ -331,8 +334,9 @@ class Store:
         if item_ids is not None:
             ids = set(item_ids)
             rows = [r for r in rows if r[4] in ids]
-        cols = {c: list(v) for c, v in zip(RESULT_COLUMNS, zip(*rows, strict=False), strict=False)} if rows else {
-            c: [] for c in RESULT_COLUMNS
+        names = (*RESULT_COLUMNS, *VIDEO_COLUMNS)  # then the optional trailing columns
+        cols = {c: list(v) for c, v in zip(names, zip(*rows, strict=False), strict=False)} if rows else {
+            c: [] for c in names
         }
         cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
         return cols

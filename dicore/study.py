@@ -22,7 +22,7 @@ from typing import cast
 from dicore import VENDORS
 from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.errors import UserError
-from dicore.formats.results import RESULT_COLUMNS
+from dicore.formats.results import RESULT_COLUMNS, VIDEO_COLUMNS
 from dicore.outputs_cache import items_digest, outputs_current, params_digest, record_outputs
 from dicore.provenance import build_provenance, held_warnings
 from dicore.run_setup import confirm_live, make_backends  # noqa: F401 - also used by callers of dicore.study
@@ -47,6 +47,7 @@ class StudyConfig:
     allow_outside_paths: bool = False  # manifest images may lie outside its folder
     names: Path | None = None  # --names FILE: the data set's identities (dicore.names)
     gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
+    faults: str | None = None  # sim backend: injected throttling/server errors (simulators.faults)
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
     workers: int | None = None  # sim manifest: run the pipeline on this many Ray workers
@@ -89,11 +90,14 @@ def fill_from_cohort(store: Store, cfg: StudyConfig, progress=None) -> list[str]
     from simulators.cohort import simulate_cohort_results
 
     # All vendors always: the cohort's numbers must not depend on --vendors.
+    from simulators.cohort_videos import video_columns
+
     cols = simulate_cohort_results(scale=cfg.scale, seed=cfg.seed, datasets=tuple(todo))
+    cols.update(video_columns(cols))
 
     for d in todo:
         idx = np.flatnonzero(cols["dataset"] == d)
-        chunk = {c: cols[c][idx].tolist() for c in RESULT_COLUMNS}
+        chunk = {c: cols[c][idx].tolist() for c in (*RESULT_COLUMNS, *VIDEO_COLUMNS)}
         store.put_result_columns(chunk, simulated=True, chunk_key=keys[d])
         if progress:
             progress(d)
@@ -135,7 +139,7 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
 
     manifest = manifest or read_manifest(  # a manifest study: cfg.manifest is set
         cast(Path, cfg.manifest), allow_outside_paths=cfg.allow_outside_paths)
-    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery)
+    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery, cfg.faults)
     records = manifest.item_records()
     for note in replay_coverage(records, backends):  # before the store: a useless replay stops
         console.print(f"[yellow]{note}[/yellow]")
@@ -275,15 +279,23 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         )
     # A live client pointed at `dicore serve` gets simulated answers: label them so.
     simulated = cfg.backend == "sim" or "sim" in cols["backend"]
-    csv_path, pq_path = stages.run("writing results", results.write_results, out, cols)
+    extra = analysis.manifest_columns(cols, manifest)
+    csv_path, pq_path = stages.run("writing results", results.write_results, out, cols,
+                                   extra=list(extra))
     files.update(results_csv=csv_path, results_parquet=pq_path)
 
     obs, vocab = stages.run("reading results", results.read_columns, cols, source=str(csv_path))
     metrics = stages.run(
         "computing metrics", metrics_table, obs, vocab, beta=cfg.beta, gamma=cfg.gamma
     )
-    metrics_json.write_metrics_json(out / "metrics.json", metrics, beta=cfg.beta, gamma=cfg.gamma,
-                       simulated=simulated)
+    breakdowns = stages.run(
+        "breakdowns", analysis.compute_breakdowns, obs, vocab, {**cols, **extra}, beta=cfg.beta,
+        gamma=cfg.gamma, group_columns=(*analysis.DEFAULT_GROUP_COLUMNS, *extra), seed=cfg.seed)
+    files.update(analysis.write_breakdowns(out, breakdowns, beta=cfg.beta, gamma=cfg.gamma,
+                                           simulated=simulated))
+    metrics_json.write_metrics_json(  # the metrics, then the breakdowns' extra rows
+        out / "metrics.json", metrics + breakdowns.landing + breakdowns.video_metrics,
+        beta=cfg.beta, gamma=cfg.gamma, simulated=simulated)
     files["metrics"] = out / "metrics.json"
 
     sweeps, tradeoffs = stages.run("sweeping thresholds", analysis.compute_sweeps, obs, vocab)
@@ -316,13 +328,11 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
     if cfg.report:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
-        from dicore.tables import identity_rows
-
-        identity = stages.run("per-identity means", identity_rows, obs, vocab)
         inputs = ReportInputs(
             metrics=metrics, beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
             tradeoffs=tradeoffs, defence=defence, provenance=provenance, simulated=simulated,
-            identity=identity,
+            # per_identity.csv rows: `dicore.tables.identity_rows` plus TA/NA columns
+            identity=breakdowns.per_identity, breakdowns=breakdowns,
         )
         written = stages.run("writing the report", write_report, out, inputs)
         files.update({f"report:{k}": Path(p) for k, p in written.items()})

@@ -80,7 +80,12 @@ def test_module_contract():
     assert command.NAME == "metrics" and command.HELP
     assert "dicore metrics --results" in command.__doc__
     args = parse(["--results", "r.csv"])
-    assert (args.beta, args.gamma, args.ci, args.out) == (90.0, 80.0, "wilson", "metrics.json")
+    assert (args.beta, args.gamma, args.ci, args.out) == (90.0, 80.0, "wilson", None)
+    command._check_options(args)  # --out resolves to metrics.json (groups.json with --group-by)
+    assert args.out == "metrics.json"
+    grouped = parse(["--results", "r.csv", "--group-by", "gender"])
+    command._check_options(grouped)
+    assert grouped.out == "groups.json"
 
 
 def test_run_writes_metrics_json(tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import warnings
 from pathlib import Path
 
 import botocore.session
@@ -216,6 +217,24 @@ def test_provenance(cassette: Path):
     if prov["source"] == "live":
         assert prov.get("region"), "a live cassette records its region"
     assert prov["calls"], "provenance lists the calls to replay"
+
+
+def warn_if_stale(cassette: Path, now=None) -> None:
+    """A UserWarning (not a failure: an old recording still replays) when the cassette is
+    older than its limit (`dicore.backends.freshness`; `dicore cassettes check` fails then)."""
+    from dicore.backends.freshness import freshness
+
+    f = freshness(cassette, now=now)
+    if f.stale:
+        age = "unknown" if f.age is None else f"{f.age.days} days"
+        warnings.warn(f"cassette {cassette} is older than its limit ({age} > "
+                      f"{f.limit.days} days): re-record it (docs/backends_cassettes.md)",
+                      UserWarning, stacklevel=2)
+
+
+@pytest.mark.parametrize("cassette", CASSETTES, ids=IDS)
+def test_cassette_freshness(cassette: Path):
+    warn_if_stale(cassette)
 
 
 @pytest.mark.parametrize("cassette", CASSETTES, ids=IDS)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd  # in the test extra: this check must run, never skip
 import pytest
 
+from dicore.core.vocab import BREAKDOWN_METRICS
+
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ["vendor", "backend", "dataset", "method", "item_id", "real_item_id", "target",
         "reference", "predicted"]  # fmt: skip
@@ -100,7 +102,8 @@ def study(tmp_path_factory) -> Path:
 def test_every_metric_equals_a_pandas_float64_recomputation(study):
     ours = json.loads((study / "metrics.json").read_text())
     theirs = pandas_metrics(read_results_csv(study / "results.csv"), ours["beta"], ours["gamma"])
-    rows = {(r["dataset"], r["vendor"], r["metric"]): r["value"] for r in ours["rows"]}
+    rows = {(r["dataset"], r["vendor"], r["metric"]): r["value"] for r in ours["rows"]
+            if r["metric"] not in BREAKDOWN_METRICS}  # the breakdowns' extra rows: below
     assert set(rows) == set(theirs) and len([k for k in rows if k[2] != "FMR"]) == 5 * 3 * 8
     wrong = {
         k: (rows[k], theirs[k]) for k in rows
@@ -157,3 +160,47 @@ def test_near_ties_in_the_file_decide_dhf_as_float64_does(study, tmp_path):
     assert theirs["D", "azure", "DHS"] == 100.0  # 80.00000000000001 > 80
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_hit_landing_and_video_rows_equal_a_pandas_recomputation(study):
+    """metrics.json's NA_AS_* and *_VIDEO_* rows (issue 12) from results.csv in pandas."""
+    ours = {(r["dataset"], r["vendor"], r["metric"]): r for r in
+            json.loads((study / "metrics.json").read_text())["rows"]}
+    df = pd.read_csv(study / "results.csv", dtype=str, keep_default_na=False)
+    fake = df[df.is_fake == "true"].copy()
+    real = df[df.is_fake == "false"].set_index(["vendor", "dataset", "item_id"])
+    fake["real_pred"] = [real.loc[(v, d, r), "predicted"] for v, d, r in
+                         zip(fake.vendor, fake.dataset, fake.real_item_id, strict=True)]
+    fake["named"] = fake.predicted != ""
+    # A synthesis fake also succeeds as its reference R when R's first real image is named R.
+    first = (df[df.is_fake == "false"].sort_values("item_id")
+             .groupby(["vendor", "dataset", "target"]).predicted.first())
+    ref_pred = [first.get((v, d, r), "") for v, d, r in
+                zip(fake.vendor, fake.dataset, fake.reference, strict=True)]
+    by_ref = (fake.method == "synthesis") & fake.named & (fake.predicted == fake.reference) & (
+        pd.Series(ref_pred, index=fake.index) == fake.reference)
+    fake["ta"] = (fake.named & (fake.predicted == fake.target) & (fake.real_pred == fake.target)
+                  ) | by_ref
+    checked = 0
+    for (d, v), g in fake.groupby(["dataset", "vendor"]):
+        named = g[g.named]
+        kinds = {"TARGET": named.predicted == named.target,
+                 "REFERENCE": (named.predicted != named.target) & (named.predicted == named.reference)}
+        kinds["OTHER"] = ~(kinds["TARGET"] | kinds["REFERENCE"])
+        for k, mask in kinds.items():
+            row = ours[(d, v, f"NA_AS_{k}")]
+            assert row["count"] == int(mask.sum()) and row["n"] == len(named)
+            if len(named):
+                assert row["value"] == 100.0 * int(mask.sum()) / len(named)
+        per_video = g.groupby("source_video").agg(frames=("ta", "size"), ta=("ta", "sum"),
+                                                  na=("named", "sum"))
+        for metric in ("TA", "NA"):
+            col = per_video[metric.lower()]
+            any_ = 100.0 * (col > 0).sum() / len(per_video)
+            majority = 100.0 * (2 * col > per_video.frames).sum() / len(per_video)
+            assert ours[(d, v, f"{metric}_VIDEO_ANY")]["value"] == pytest.approx(any_, abs=1e-12)
+            assert ours[(d, v, f"{metric}_VIDEO_MAJORITY")]["value"] == pytest.approx(
+                majority, abs=1e-12)
+            assert ours[(d, v, f"{metric}_VIDEO_ANY")]["n"] == len(per_video)
+        checked += 1
+    assert checked == 15

@@ -29,7 +29,7 @@ def test_wal_and_results_view(tmp_path):
             CallResult("naver", "sim", "r1", "recognize", False, error="BadInputError: no face"),
         ])
         cols = s.result_columns()
-    assert list(cols) == list(RESULT_COLUMNS)
+    assert list(cols) == [*RESULT_COLUMNS, "source_video", "frame_index"]  # optional trailing
     rows = list(zip(*cols.values(), strict=False))
     assert [(r[0], r[4]) for r in rows] == [("aws", "r1"), ("aws", "f1"), ("naver", "f1")]
     aws_f1 = dict(zip(RESULT_COLUMNS, rows[1], strict=False))

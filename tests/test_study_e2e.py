@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dicore.formats.results import VIDEO_COLUMNS
 from dicore.store import RESULT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,17 +57,20 @@ def study(tmp_path_factory) -> Path:
 def test_outputs_satisfy_the_contract(study):
     for name in ("results.csv", "results.parquet", "metrics.json", "sweeps.json",
                  "calibration.json", "defence.csv", "provenance.json", "report.md",
-                 "report.html", "store.sqlite"):
+                 "report.html", "store.sqlite", "per_identity.csv", "per_video.csv",
+                 "groups.json", "detectors.json"):
         assert (study / name).is_file(), name
     assert list(study.glob("*.png")), "the report has figures"
     with open(study / "results.csv", newline="") as fh:
         reader = csv.reader(fh)
-        assert next(reader) == list(RESULT_COLUMNS)
+        # The 12 contract columns first, then the optional trailing video columns.
+        assert next(reader) == [*RESULT_COLUMNS, *VIDEO_COLUMNS]
         rows = list(reader)
     import pyarrow.parquet as pq
 
     table = pq.read_table(study / "results.parquet")
-    assert table.column_names == list(RESULT_COLUMNS) and table.num_rows == len(rows)
+    assert table.column_names == [*RESULT_COLUMNS, *VIDEO_COLUMNS]
+    assert table.num_rows == len(rows)
     pq_conf = table.column("confidence").to_pylist()
     assert [float(r[10]) if r[10] else None for r in rows] == pq_conf  # exact round trip
     by_vendor = defaultdict(set)
@@ -83,9 +87,14 @@ def test_outputs_satisfy_the_contract(study):
     metrics = json.loads((study / "metrics.json").read_text())
     assert set(metrics) == {"beta", "gamma", "simulated", "rows"}
     assert (metrics["beta"], metrics["gamma"], metrics["simulated"]) == (90.0, 80.0, True)
-    assert {r["metric"] for r in metrics["rows"]} == {"TA", "NA", "DHF", "DHC", "DHS", "SIC",
-                                                      "IAPMR", "FNMR"}
-    assert len(metrics["rows"]) == 5 * 3 * 8
+    six = [r for r in metrics["rows"] if r["metric"] in ("TA", "NA", "DHF", "DHC", "DHS", "SIC")]
+    assert len(six) == 5 * 3 * 6
+    assert set(six[0]) == {"dataset", "vendor", "metric", "value", "ci_low", "ci_high", "n"}
+    iso = [r for r in metrics["rows"] if r["metric"] in ("IAPMR", "FNMR")]
+    assert len(iso) == 5 * 3 * 2
+    extra = {r["metric"] for r in metrics["rows"]} - {r["metric"] for r in six + iso}
+    assert extra == {"NA_AS_TARGET", "NA_AS_REFERENCE", "NA_AS_OTHER", "TA_VIDEO_ANY",
+                     "TA_VIDEO_MAJORITY", "NA_VIDEO_ANY", "NA_VIDEO_MAJORITY"}
     for name in ("sweeps.json", "calibration.json", "provenance.json"):
         assert json.loads((study / name).read_text())["simulated"] is True
     calib = json.loads((study / "calibration.json").read_text())
@@ -148,6 +157,8 @@ def test_metrics_recomputed_from_results_csv(study):
     mine = recompute(study / "results.csv", metrics["beta"], metrics["gamma"])
     checked = 0
     for row in metrics["rows"]:
+        if row["metric"] not in ("TA", "NA", "DHF", "DHC", "DHS", "SIC"):
+            continue  # the breakdowns' extra rows: test_breakdowns_agree_with_the_metrics
         key = (row["dataset"], row["vendor"], row["metric"])
         if row["n"] == 0:
             assert row["value"] is None and key not in mine
@@ -158,6 +169,38 @@ def test_metrics_recomputed_from_results_csv(study):
         assert row["ci_low"] <= row["value"] <= row["ci_high"]
         checked += 1
     assert checked >= 5 * 3 * 5  # all but Naver's DHS
+
+
+def test_breakdowns_agree_with_the_metrics(study):
+    """per_identity.csv, the hit-landing rows and per_video.csv add up to metrics.json's
+    TA and NA counts (each from its own code path)."""
+    metrics = json.loads((study / "metrics.json").read_text())
+    by = {(r["dataset"], r["vendor"], r["metric"]): r for r in metrics["rows"]}
+    with open(study / "per_identity.csv", newline="") as fh:
+        per_identity = list(csv.DictReader(fh))
+    with open(study / "per_video.csv", newline="") as fh:
+        per_video = list(csv.DictReader(fh))
+    for (d, v, m), r in by.items():
+        if m != "TA":
+            continue
+        ta = round(r["value"] * r["n"] / 100)
+        na = round(by[(d, v, "NA")]["value"] * r["n"] / 100)
+        cell = [x for x in per_identity if (x["dataset"], x["vendor"]) == (d, v)]
+        assert sum(int(x["ta"]) for x in cell) == ta and sum(int(x["na"]) for x in cell) == na
+        assert sum(int(x["n_fake"]) for x in cell) == r["n"]
+        landed = sum(by[(d, v, f"NA_AS_{k}")]["count"] for k in ("TARGET", "REFERENCE", "OTHER"))
+        assert landed == na == by[(d, v, "NA_AS_TARGET")]["n"]
+        videos = [x for x in per_video if (x["dataset"], x["vendor"]) == (d, v)]
+        assert sum(int(x["frames"]) for x in videos) == r["n"]
+        assert sum(int(x["ta_frames"]) for x in videos) == ta
+        any_ = sum(x["ta_any"] == "True" for x in videos)
+        assert by[(d, v, "TA_VIDEO_ANY")]["value"] == pytest.approx(100 * any_ / len(videos))
+    groups = json.loads((study / "groups.json").read_text())
+    assert groups["columns"] == ["method"] and groups["simulated"] is True
+    assert {r["group"] for r in groups["rows"]} == {"replacement", "reenactment", "synthesis"}
+    detectors = json.loads((study / "detectors.json").read_text())
+    assert detectors["simulated"] is True and detectors["det"]
+    assert all(r["source"] == "simulated" and 50 < r["roc_auc"] <= 100 for r in detectors["rows"])
 
 
 def test_rerun_recomputes_nothing(study):

@@ -16,4 +16,5 @@ COMMAND_MODULES = (
     "record",
     "calibrate",
     "names",
+    "cassettes",
 )

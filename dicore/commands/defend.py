@@ -19,8 +19,16 @@ Filters (an image passes, i.e. reaches the API, when judged real):
   --simulate-accuracy A [A ...]     no scores file: SIMULATED detectors of these accuracies
                                     (percent), seeded by --seed; rows are labelled simulated
 
+Detector curves (every run, per detector in the scores, over each image once): ROC AUC, EER
+and its threshold, average precision, APCER at BPCER <= 1% and 5%, balanced accuracy at
+--threshold, and the video-level AUC from frame scores (mean per video, when the results
+file has source_video); printed, and written as detectors.json with --curves FILE
+(format: dicore/formats/detectors_json.py; ISO/IEC 30107-3: APCER = fakes passed, BPCER =
+real images blocked).
+
 examples:
   dicore defend --scores scores.csv --results out/results.csv --out out/defence.csv
+  dicore defend --scores scores.csv --results out/results.csv --curves out/detectors.json
   dicore defend --scores scores.csv --results out/results.csv --detector CLRNet --threshold 0.6
   dicore defend --scores scores.csv --results out/results.csv --mode dd3 --folds 5
   dicore defend --results out/results.csv --simulate-accuracy 89.7 97.9 --mode dd2
@@ -53,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SIMULATED detector accuracies in percent instead of --scores")
     parser.add_argument("--out", default="defence.csv", metavar="FILE",
                         help="output CSV (default defence.csv)")
+    parser.add_argument("--curves", metavar="FILE",
+                        help="also write each detector's curves (AUC, EER, AP, APCER at "
+                        "BPCER, DET) as detectors.json here")
 
 
 def _score_matrix(scores, detectors, items):
@@ -142,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
                 datasets=dataset_all[m].astype(str), is_fake=fake, passed=np.asarray(passed),
                 ta={vendor: ta_all[m]}, na={vendor: na_all[m]}, detector=label, source=source)
     write_defence_csv(args.out, rows, vendor_simulated=vocab.simulated)
+    _curves(args, scores, detectors, items_all, is_fake_all, dataset_all, source)
     label = " (SIMULATED detector scores)" if source == "simulated" else ""
     if vocab.simulated:
         label += " (SIMULATED vendors)"
@@ -157,3 +169,43 @@ def run(args: argparse.Namespace) -> int:
 
 def _f(x, digits: int = 1) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _curves(args, scores, detectors, items_all, is_fake_all, dataset_all, source) -> None:
+    """Each detector's curves over each image once (its first results row)."""
+    import numpy as np
+
+    from dicore import breakdowns
+    from dicore.formats.results import read_extra_columns
+
+    items = items_all.astype(str)
+    _, first = np.unique(items, return_index=True)
+    first.sort()
+    video = None
+    try:
+        labels = read_extra_columns(args.results, ["source_video"])["source_video"]
+        if any(labels):
+            video = [labels[i] for i in first]
+    except UserError:
+        pass  # no source_video column: no video-level AUC
+    mat = _score_matrix(scores, detectors, items[first].tolist())
+    rows = breakdowns.detector_rows(mat, is_fake_all[first], dataset_all[first].astype(str),
+                                    detectors, video=video, threshold=args.threshold,
+                                    source=source)
+    print(f"\ndetector curves ({'SIMULATED scores' if source == 'simulated' else source}; "
+          f"APCER = fakes passed, BPCER = real blocked; percent)")
+    print(f"{'detector':<11} {'dataset':<22} {'AUC':>6} {'EER':>6} {'at t':>6} {'AP':>6} "
+          f"{'APCER@1':>8} {'APCER@5':>8} {'bal.acc':>7} {'vidAUC':>6}")
+    for r in rows:
+        print(f"{r['detector']:<11} {r['dataset']:<22} {_f(r['roc_auc'], 2):>6} "
+              f"{_f(r['eer'], 2):>6} {_f(r['eer_threshold'], 3):>6} "
+              f"{_f(r['average_precision'], 2):>6} {_f(r['apcer_at_bpcer_1'], 2):>8} "
+              f"{_f(r['apcer_at_bpcer_5'], 2):>8} {_f(r['balanced_accuracy'], 2):>7} "
+              f"{_f(r['video_auc'], 2):>6}")
+    if args.curves:
+        from dicore.formats.detectors_json import write_detectors_json
+
+        det = breakdowns.det_curves(mat, is_fake_all[first], detectors)
+        write_detectors_json(args.curves, rows, [{"dataset": "all", **c} for c in det],
+                             simulated=source == "simulated")
+        print(f"-> {args.curves}")

@@ -25,7 +25,13 @@ FMR analogue = false-name rate of zero-effort impostors (a person the vendor doe
 know named as anyone)."""
 
 ALL_METRICS = METRICS + ISO_METRICS
-"""Every metric name a metrics.json row may hold."""
+"""Every metric name a metrics.json row of the metrics may hold."""
+
+BREAKDOWN_METRICS = ("NA_AS_TARGET", "NA_AS_REFERENCE", "NA_AS_OTHER", "TA_VIDEO_ANY",
+                     "TA_VIDEO_MAJORITY", "NA_VIDEO_ANY", "NA_VIDEO_MAJORITY")
+"""metrics.json extra rows of the study's breakdowns (docs/metrics.md, Breakdowns): where a
+non-targeted hit lands (share of named fakes; key `count`) and video-level TA/NA (key
+`rule`, `frames`)."""
 DEFAULT_BETA = 90.0
 """The paper's DHC confidence threshold beta, percent (`dicore.paper.thresholds()`; a test
 checks they agree)."""

@@ -31,6 +31,7 @@ import os
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from dicore import METHODS
@@ -81,6 +82,9 @@ class ManifestRow:
 class Manifest:
     path: Path | None  # the file it came from (None when built in memory)
     rows: tuple[ManifestRow, ...]
+    # Columns beyond COLUMNS (e.g. gender, compression): {column: values aligned with rows}.
+    # They travel into the study's results file, for `dicore metrics --group-by COLUMN`.
+    extra: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -336,7 +340,9 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True,
     records = _read_records(path)
     rows = validate_records(records, source=str(path), root=path.parent, check_files=check_files,
                             allow_outside_paths=allow_outside_paths)
-    return Manifest(path=path, rows=rows)
+    extra = [c for c in (records[0] if records else {}) if c not in COLUMNS and c]
+    return Manifest(path=path, rows=rows,
+                    extra={c: tuple(str(r.get(c, "")) for r in records) for c in extra})
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> Path:

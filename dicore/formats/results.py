@@ -39,6 +39,10 @@ RESULT_COLUMNS = (
 )
 """Columns of results.csv / results.parquet, in order (docs/ARCHITECTURE.md)."""
 
+VIDEO_COLUMNS = ("source_video", "frame_index")
+"""Optional trailing columns (after `RESULT_COLUMNS`): the video a frame came from and its
+frame number in it; empty when unknown. Readers accept files without them."""
+
 MAX_REPORTED_PROBLEMS = 20
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
@@ -576,10 +580,54 @@ def write_results_parquet(
 def write_results(
     out: Path, cols: Mapping[str, Sequence], *, extra: Sequence[str] = ()
 ) -> tuple[Path, Path]:
-    """OUT/results.csv and OUT/results.parquet from results-contract columns (and `extra`)."""
+    """OUT/results.csv and OUT/results.parquet from results-contract columns (and `extra`).
+    `VIDEO_COLUMNS` in `cols` are written after the contract's when any row has a value."""
+    extra = [*trailing_video_columns(cols), *(c for c in extra if c not in VIDEO_COLUMNS)]
+    cols = {**cols, **{c: [None if v in ("", None) else v for v in cols[c]]
+                       for c in VIDEO_COLUMNS if c in extra}}
     out.mkdir(parents=True, exist_ok=True)
     table = _arrow_table(cols, extra)
     return (
         write_results_csv(out / "results.csv", cols, table),
         write_results_parquet(out / "results.parquet", cols, table),
     )
+
+
+def trailing_video_columns(cols: Mapping[str, Sequence]) -> list[str]:
+    """The `VIDEO_COLUMNS` that `cols` holds with at least one value."""
+    return [c for c in VIDEO_COLUMNS if c in cols and any(v not in ("", None) for v in cols[c])]
+
+
+def read_extra_columns(path: str | Path, names: Sequence[str]) -> dict[str, list[str]]:
+    """Columns of a results file beyond the contract (e.g. `source_video`, a manifest's
+    `gender`), as strings ("" when empty), in row order (that of `read_results_file`).
+    `UserError` naming the file when a column is absent."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        header = pq.read_schema(path).names
+        data = None
+    else:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            data = list(reader)
+    absent = [c for c in names if c not in header]
+    if absent:
+        extras = [c for c in header if c not in RESULT_COLUMNS]
+        raise UserError(
+            f"{path}: no column {', '.join(absent)}",
+            "columns after the contract's: " + (", ".join(extras) if extras else "none")
+            + " (a manifest column travels into the results file of `dicore study`)")
+    if data is None:
+        table = pq.read_table(path, columns=list(names)).to_pydict()
+        return {c: [_cell_text(v) for v in table[c]] for c in names}
+    return {c: [_cell_text(r.get(c)) for r in data] for c in names}
+
+
+def _cell_text(value: Any) -> str:
+    """'' for an absent value (None, '', NaN), else its stripped text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()

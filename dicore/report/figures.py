@@ -55,6 +55,19 @@ def _num(x) -> float:
     return np.nan if x is None else float(x)
 
 
+def mark_zero_and_na(ax, positions, values) -> None:
+    """A value of exactly 0 gets a black tick and a '0' (a bar of no height is otherwise
+    invisible); a missing value (n = 0) gets a legible, boxed 'n/a'."""
+    for p, value in zip(positions, values, strict=True):
+        if np.isnan(value):
+            ax.text(p, 2, "n/a", ha="center", va="bottom", fontsize=8, color="#333",
+                    rotation=90, bbox={"boxstyle": "round,pad=0.15", "fc": "white",
+                                       "ec": "#999", "lw": 0.5})
+        elif value == 0:
+            ax.plot([p], [0.6], marker="_", ms=9, mew=2.5, color="black", clip_on=False)
+            ax.text(p, 1.5, "0", ha="center", va="bottom", fontsize=8)
+
+
 def figure4(inputs: ReportInputs) -> bytes:
     """Figure-4-style panel: six grouped bar charts (datasets on x, one bar per vendor),
     interval error bars; the paper's TA/NA values as black diamonds."""
@@ -76,10 +89,8 @@ def figure4(inputs: ReportInputs) -> bytes:
             pos = x - 0.4 + width * (i + 0.5)
             ax.bar(pos, np.nan_to_num(val), width, color=colour(v, i), label=vendor_label(v),
                    yerr=err, capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "#333"})
-            # n = 0 (or not measured) is shown as "n/a", not as a zero bar.
-            for p, value in zip(pos, val, strict=True):
-                if np.isnan(value):
-                    ax.text(p, 1, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+            # n = 0 (or not measured) is shown as "n/a", not as a zero bar; a true 0 is marked.
+            mark_zero_and_na(ax, pos, val)
             if metric in ("TA", "NA"):
                 pv = [grid.get((d, v, metric), np.nan) for d in datasets]
                 ax.scatter(pos, pv, marker="D", s=18, color="black", zorder=3,

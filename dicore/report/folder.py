@@ -9,6 +9,7 @@ Files read from the folder:
 | `sweeps.json` | no | sweep and trade-off curves (`dicore.formats.sweeps_json`) |
 | `defence.csv` | no | defence rows (`dicore defend` output) |
 | `calibration.json` | no | calibration provenance (file name, fit error entries) |
+| `per_identity.csv`, `groups.json`, `detectors.json` | no | the breakdown sections (per identity, groups, detector curves); score distributions are recomputed from the results file |
 | `provenance.json` | no | any further provenance (model, seed, versions, timestamp ...) |
 
 Without `sweeps.json` the DHC-over-beta and DHS-over-gamma curves are recomputed from the
@@ -49,6 +50,37 @@ def identity_rows_of(results_path: Path) -> list[dict]:
     return identity_rows(obs, vocab)
 
 
+def load_breakdowns(folder: Path, results: Path | None, *, recompute: bool = True):
+    """The breakdown sections' data from a study folder: per_identity.csv, groups.json,
+    detectors.json, and the score distributions recomputed from the results file.
+    None when the folder has none of them."""
+    from dicore.formats import detectors_json, groups_json, per_identity_csv
+    from dicore.stages import Breakdowns
+
+    b = Breakdowns()
+    found = False
+    if (folder / "per_identity.csv").is_file():
+        b.per_identity = per_identity_csv.read_per_identity_csv(folder / "per_identity.csv")
+        found = True
+    if (folder / "groups.json").is_file():
+        g = groups_json.read_groups_json(folder / "groups.json")
+        b.groups, b.name_repeats = g["rows"], g.get("name_repeats", [])
+        b.group_columns = list(g.get("columns", []))
+        found = True
+    if (folder / "detectors.json").is_file():
+        d = detectors_json.read_detectors_json(folder / "detectors.json")
+        b.detectors, b.det = d["rows"], d.get("det", [])
+        b.detectors_simulated = bool(d.get("simulated", True))
+        found = True
+    if recompute and results is not None:
+        from dicore.breakdowns import score_distributions
+        from dicore.formats.results import read_results_file
+
+        b.distributions = score_distributions(*read_results_file(results))
+        found = True
+    return b if found else None
+
+
 def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
     """`ReportInputs` from an output folder (files listed in the module docstring)."""
     from dicore import __version__
@@ -83,8 +115,11 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
             raise UserError(f"{dpath}: {exc}",
                             "rewrite it with `dicore defend ... --out defence.csv`") from exc
 
+    breakdowns = load_breakdowns(folder, results, recompute=recompute)
     identity: list[dict] = []
-    if recompute and results is not None:
+    if breakdowns is not None and breakdowns.per_identity:
+        identity = breakdowns.per_identity  # identity_rows' columns and TA/NA
+    elif recompute and results is not None:
         identity = identity_rows_of(results)
 
     provenance: dict[str, Any] = {}
@@ -108,7 +143,7 @@ def load_inputs(folder: str | Path, *, recompute: bool = True) -> ReportInputs:
             beta=float(metrics.get("beta", DEFAULT_BETA)),
             gamma=float(metrics.get("gamma", DEFAULT_GAMMA)),
             sweeps=sweeps, tradeoffs=tradeoffs, defence=defence, provenance=provenance,
-            identity=identity,
+            identity=identity, breakdowns=breakdowns,
             # An explicit false stays false; absent -> the report model decides from provenance.
             simulated=metrics.get("simulated"),
         )

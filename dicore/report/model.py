@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dicore import PAPER_VENDOR_NAMES, VENDORS, paper
-from dicore.core.vocab import ALL_METRICS, DEFAULT_BETA, DEFAULT_GAMMA
+from dicore.core.vocab import ALL_METRICS, BREAKDOWN_METRICS, DEFAULT_BETA, DEFAULT_GAMMA
 from dicore.tables import ComparisonRow, SweepCurve, TradeoffCurve, comparison_rows
 
 
@@ -33,13 +33,16 @@ class ReportInputs:
     provenance: dict[str, Any] = field(default_factory=dict)
     simulated: bool | None = None  # None: any backend in provenance is `sim`
     title: str = "dicore: face-recognition APIs under deepfake impersonation"
+    # `dicore.stages.Breakdowns` (per identity, hit landing, videos, groups, detectors,
+    # score distributions); None: those sections are left out.
+    breakdowns: Any = None
 
     def __post_init__(self) -> None:
         for i, row in enumerate(self.metrics):
             missing = {"dataset", "vendor", "metric", "value"} - set(row)
             if missing:
                 raise ValueError(f"metrics row {i} lacks {sorted(missing)}")
-            if row["metric"] not in ALL_METRICS:
+            if row["metric"] not in ALL_METRICS + BREAKDOWN_METRICS:
                 raise ValueError(f"metrics row {i}: unknown metric {row['metric']!r}")
         if self.comparison is None:
             self.comparison = comparison_rows(self.metrics)

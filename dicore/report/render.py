@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dicore import METRICS, paper
-from dicore.report import figures, fit
+from dicore.report import figures, fit, sections
 from dicore.report.model import ReportInputs, vendor_label
 
 SIM_BANNER = ("SIMULATED: these numbers come from dicore's simulated vendors, not from the "
@@ -94,14 +94,18 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _summary(inputs: ReportInputs) -> list[str]:
-    """A few sentences a reader sees first."""
+    """A few sentences a reader sees first. A highest value shared by several cells names
+    them all (up to 4, then how many more), never one picked arbitrarily."""
     out = []
     for m in ("TA", "NA"):
         rows = [r for r in inputs.metrics if r["metric"] == m and r.get("value") is not None]
         if rows:
-            best = max(rows, key=lambda r: r["value"])
-            out.append(f"Highest {m}: {best['value']:.1f}% ({vendor_label(best['vendor'])} on "
-                       f"{best['dataset']}).")
+            top = max(r["value"] for r in rows)
+            tied = [f"{vendor_label(r['vendor'])} on {r['dataset']}" for r in rows
+                    if r["value"] == top]
+            where = ", ".join(tied[:4]) + (f" and {len(tied) - 4} more" if len(tied) > 4 else "")
+            share = f"; {len(tied)} cells tie" if len(tied) > 1 else ""
+            out.append(f"Highest {m}: {top:.1f}% ({where}{share}).")
     diffs = [abs(r.difference) for r in inputs.comparison or [] if r.difference is not None]
     if diffs:
         out.append(f"Against the paper's {len(diffs)} TA/NA cells: mean |difference| "
@@ -155,7 +159,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
     md = [f"# {title}\n"]
     h = ["<!doctype html><html><head><meta charset='utf-8'>",
          f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-         f"<h1>{html.escape(title)}</h1>"]
+         f"<h1 id='top'>{html.escape(title)}</h1>"]
     if sim:
         md.append(f"> **{SIM_BANNER}**\n")
         h.append(f"<div class='sim'>{html.escape(SIM_BANNER)}</div>")
@@ -166,21 +170,77 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
         md.append(f"- {line}")
         h.append(f"<p>{html.escape(line)}</p>")
     md.append("")
+    blocks: list[tuple[str, str, list[str], list[str]]] = []  # (anchor, heading, md, html)
+
+    def figure(name: str, heading: str, data: bytes) -> tuple[str, str]:
+        b64 = base64.b64encode(data).decode("ascii")
+        # Inline (the page is self-contained); a click toggles full size (the PNG is also
+        # written beside the page as `name`).
+        return (f"![{heading}]({name})\n",
+                f"<div class='fig'><img alt='{html.escape(heading)}' title='click: full size "
+                f"({html.escape(name)})' onclick=\"this.classList.toggle('full')\" "
+                f"src='data:image/png;base64,{b64}'></div>")
+
+    def add(anchor, heading, note, md_parts, html_parts):
+        blocks.append((anchor, heading,
+                       [f"## {heading}\n", note + "\n" if note else "", *md_parts],
+                       [f"<p>{html.escape(note)}</p>" if note else "", *html_parts]))
+
     for key, heading, note in SECTIONS:
+        anchor = key.removesuffix(".png")
+        if key == "metrics":  # the breakdown sections come before the full metrics table
+            for sec in sections.breakdown_sections(inputs):
+                md_parts, html_parts = [], []
+                for name, data in sec.pngs.items():
+                    (out / name).write_bytes(data)
+                    written[name] = out / name
+                    m_, h_ = figure(name, sec.heading, data)
+                    md_parts.append(m_)
+                    html_parts.append(h_)
+                for caption, header, rows in sec.tables:
+                    md_parts += [f"**{caption}**\n" if caption else "", _md_table(header, rows)]
+                    html_parts += [f"<h3>{html.escape(caption)}</h3>" if caption else "",
+                                   _html_table(header, rows)]
+                for caption, header, rows in sec.details:
+                    md_parts += [f"**{caption}**\n", _md_table(header, rows)]
+                    html_parts.append(f"<details><summary>{html.escape(caption)} "
+                                      f"({len(rows)} rows)</summary>{_html_table(header, rows)}"
+                                      "</details>")
+                add(sec.key, sec.heading, sec.note, md_parts, html_parts)
         if key.endswith(".png"):
             if key not in pngs:
                 continue
-            md += [f"## {heading}\n", note + "\n" if note else "", f"![{heading}]({key})\n"]
-            b64 = base64.b64encode(pngs[key]).decode("ascii")
-            h += [f"<h2>{html.escape(heading)}</h2>", f"<p>{html.escape(note)}</p>" if note
-                  else "", f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{b64}'>"]
+            m_, h_ = figure(key, heading, pngs[key])
+            add(anchor, heading, note, [m_], [h_])
+        elif key == "defence":
+            header, rows = tables[key]
+            if not rows:
+                continue
+            best = sections.defence_summary(inputs.defence)
+            best_header = ["dataset", "vendor", "attack", "best detector (ties joined by =)",
+                           "detector acc %", "ASR before %", "ASR after %", "detectors"]
+            add(anchor, heading, note + " Summary: the detector with the lowest attack success "
+                "after the filter per dataset, vendor and attack; the full table is below "
+                "(collapsed) and in defence.csv.",
+                [_md_table(best_header, best), "<details><summary>Full defence table</summary>"
+                 "\n\n", _md_table(header, rows), "\n</details>\n"],
+                [_html_table(best_header, best),
+                 f"<details><summary>Full defence table ({len(rows)} rows; also defence.csv)"
+                 f"</summary>{_html_table(header, rows)}</details>"])
         else:
             header, rows = tables[key]
             if not rows and key in ("operating", "defence"):
                 continue
-            md += [f"## {heading}\n", note + "\n" if note else "", _md_table(header, rows)]
-            h += [f"<h2>{html.escape(heading)}</h2>",
-                  f"<p>{html.escape(note)}</p>" if note else "", _html_table(header, rows)]
+            add(anchor, heading, note, [_md_table(header, rows)], [_html_table(header, rows)])
+    toc = [(a, hd) for a, hd, _, _ in blocks]
+    md.append("**Contents:** " + " · ".join(f"[{hd}](#{a})" for a, hd in toc) + "\n")
+    h.append("<nav class='toc'><b>Contents</b><ol>" + "".join(
+        f"<li><a href='#{html.escape(a)}'>{html.escape(hd)}</a></li>" for a, hd in toc)
+        + "</ol></nav>")
+    for anchor, heading, md_parts, html_parts in blocks:
+        md += md_parts
+        h += [f"<h2 id='{html.escape(anchor)}'>{html.escape(heading)} "
+              f"<a class='top' href='#top'>&uarr; top</a></h2>", *html_parts]
     if sim:
         md.append(f"\n> **{SIM_BANNER}**\n")
         h.append(f"<div class='sim'>{html.escape(SIM_BANNER)}</div>")
@@ -199,7 +259,12 @@ h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bott
 .sim{background:#C00000;color:#fff;font-weight:bold;padding:.7em 1em;border-radius:4px;
 font-size:1.1em;margin:1em 0}
 .warn{background:#fff4cc;border:1px solid #e0b000;padding:.6em 1em;border-radius:4px;margin:1em 0}
-img{max-width:100%;height:auto;border:1px solid #eee}
+img{max-width:100%;height:auto;border:1px solid #eee;cursor:zoom-in}
+.fig{overflow-x:auto}img.full{max-width:none;cursor:zoom-out}
+.toc{background:#f7f7f7;border:1px solid #ddd;border-radius:4px;padding:.4em 1em;margin:1em 0}
+.toc ol{margin:.3em 0;columns:2}a.top{font-size:.6em;font-weight:normal;margin-left:.6em}
+details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}h3{font-size:1em}
+td{font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left}
 th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
