@@ -76,7 +76,8 @@ def payload(vendor: str) -> tuple[str, dict[str, str], bytes]:
 def _serve() -> None:
     """Child process: a simulator and a fixed-response server per vendor."""
     from simulators.servers import make_app
-    from simulators.servers.common import FixedApp, Headers, Request, serve_in_thread
+    from simulators.servers.common import FixedApp, Headers, Request
+    from simulators.servers.transport import serve_in_thread
     from simulators.vendor import SimulatedVendor
 
     with contextlib.ExitStack() as stack:

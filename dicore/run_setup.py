@@ -12,12 +12,24 @@ from dicore.errors import UserError
 
 
 def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = None,
-                  gallery: Path | None = None) -> dict:
+                  gallery: Path | None = None, faults: str | None = None) -> dict:
     from dicore.backends import make_backend
 
     if gallery is not None and kind != "sim":
         raise UserError(f"--gallery is for --backend sim, not --backend {kind}",
                         hint="a live or replayed vendor knows its own people")
+    if faults is not None:
+        if kind != "sim":
+            raise UserError(f"--faults is for --backend sim, not --backend {kind}",
+                            hint="to test a live client, run `dicore serve VENDOR --faults ...` "
+                            "and point the live backend at it")
+        from simulators.faults import FaultSpec
+
+        try:
+            FaultSpec.parse(faults)
+        except ValueError as exc:
+            raise UserError(f"--faults {faults}: {exc}",
+                            hint="e.g. --faults throttle=0.05,server-error=0.02,seed=1") from None
     known = None
     if gallery is not None:
         from dicore.backends.sim import load_gallery
@@ -28,6 +40,8 @@ def make_backends(vendors: Sequence[str], kind: str, cassette: Path | None = Non
         options = {}
         if known is not None:
             options["gallery"] = known
+        if faults is not None:
+            options["faults"] = faults
         if kind == "replay":
             if cassette is None:
                 raise UserError(

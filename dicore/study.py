@@ -47,6 +47,7 @@ class StudyConfig:
     allow_outside_paths: bool = False  # manifest images may lie outside its folder
     names: Path | None = None  # --names FILE: the data set's identities (dicore.names)
     gallery: Path | None = None  # sim backend: known people, a folder <name>/*.jpg or .npz
+    faults: str | None = None  # sim backend: injected throttling/server errors (simulators.faults)
     report: bool = True
     recompute: bool = False  # rebuild the outputs even when they are up to date
     workers: int | None = None  # sim manifest: run the pipeline on this many Ray workers
@@ -138,7 +139,7 @@ def fill_from_manifest(store: Store, cfg: StudyConfig, console, manifest=None):
 
     manifest = manifest or read_manifest(  # a manifest study: cfg.manifest is set
         cast(Path, cfg.manifest), allow_outside_paths=cfg.allow_outside_paths)
-    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery)
+    backends = make_backends(cfg.vendors, cfg.backend, cfg.cassette, cfg.gallery, cfg.faults)
     records = manifest.item_records()
     for note in replay_coverage(records, backends):  # before the store: a useless replay stops
         console.print(f"[yellow]{note}[/yellow]")

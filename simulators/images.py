@@ -13,6 +13,11 @@ import io
 from dataclasses import dataclass
 
 _MiB = 1024 * 1024
+# The simulators' bound on decoded size, checked from the header before any pixel is decoded:
+# a 629-byte JPEG can declare 60000x60000 (10.8 GB of BGR). The vendors publish no pixel limit
+# for these calls [I], so this is the simulator's own, far above any photo a study sends
+# (40 MP = 7300x5475) and small enough to decode (120 MB BGR).
+MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class ImageLimits:
     min_side: int  # pixels, both width and height
     formats: frozenset[str]  # PIL format names, lower case
     min_bytes: int = 1
+    max_pixels: int = MAX_PIXELS  # width x height, from the header
 
 
 LIMITS: dict[str, ImageLimits] = {
@@ -68,11 +74,23 @@ class ImageInfo:
 
 def image_info(data: bytes) -> ImageInfo:
     """Format and size from the image header only (no pixel decoding)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return ImageInfo((im.format or "unknown").lower(), im.size[0], im.size[1], len(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # check_limits decides
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, (w, h) = (im.format or "unknown").lower(), im.size
+                return ImageInfo(fmt, w, h, len(data))
+    except Image.DecompressionBombError:
+        # PIL refuses to open headers over 2 x its own limit (179 MP): a bomb by any measure.
+        raise ImageRejected(
+            "too_large",
+            "the image header declares a size PIL refuses to open (a decompression bomb); "
+            f"the limit is {MAX_PIXELS} pixels",
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError):
         # PIL's message embeds a memory address; keep answers (and cassettes) deterministic.
         raise ImageRejected("format", "not a recognised image format") from None
@@ -87,6 +105,12 @@ def check_limits(info: ImageInfo, limits: ImageLimits) -> None:
     if info.n_bytes < limits.min_bytes:
         raise ImageRejected(
             "too_few_bytes", f"image is {info.n_bytes} bytes; the minimum is {limits.min_bytes}"
+        )
+    if info.width * info.height > limits.max_pixels:
+        raise ImageRejected(
+            "too_large",
+            f"image is {info.width}x{info.height} px ({info.width * info.height} pixels); "
+            f"the limit is {limits.max_pixels} pixels",
         )
     if info.format not in limits.formats:
         raise ImageRejected(

@@ -98,20 +98,30 @@ _DETECTIONS: LRUCache[list | RecognizerError] = LRUCache(2048)
 
 def detect_shared(recognizer, data: bytes) -> list:
     """`recognizer.detect(data)` (faces, largest first), remembered by image content for
-    every vendor using the same recognizer. Recognizer errors are remembered and re-raised."""
+    every vendor using the same recognizer. Recognizer errors are remembered and re-raised.
+
+    The image is decoded before the model lock is taken, so a large image delays only its
+    own request (callers check its pixel count from the header first: `images.check_limits`).
+    """
     # pipeline_id names the models and detection settings, so a new recognizer with other
     # models never reads another's faces.
     key = (getattr(recognizer, "pipeline_id", id(recognizer)), len(data), hash(data))
-    with _MODEL_LOCK:
-        hit = _DETECTIONS.get(key)
+    hit = _DETECTIONS.get(key)
+    if hit is None:
+        decoded: object = data
+        try:
+            decoded, _ = recognizer.read_image(data)
+        except RecognizerError as exc:
+            hit = exc
         if hit is None:
-            try:
-                hit = recognizer.detect(data)
-            except NoFaceFound:
-                hit = []
-            except RecognizerError as exc:
-                hit = exc
-            _DETECTIONS.put(key, hit)
+            with _MODEL_LOCK:
+                try:
+                    hit = recognizer.detect(decoded)
+                except NoFaceFound:
+                    hit = []
+                except RecognizerError as exc:
+                    hit = exc
+        _DETECTIONS.put(key, hit)
     if isinstance(hit, RecognizerError):
         raise hit
     return hit
@@ -158,14 +168,17 @@ class SimulatedVendor:
         seed: int = 0,
         cache_size: int = 512,
         max_faces: int = 100,
+        policy=None,
     ):
+        """``policy``: a ``simulators.policies`` policy to use instead of the vendor's own
+        (contract tests of a client against another reporting rule)."""
         if vendor not in VENDORS:
             raise ValueError(f"vendor must be one of {VENDORS}, not {vendor!r}")
         from simulators.policies import POLICIES
         from simulators.simulate import make_distractors
 
         self.vendor = vendor
-        self.policy = POLICIES[vendor]
+        self.policy = POLICIES[vendor] if policy is None else policy
         if recognizer is None:
             from simulators.recognizer import default_recognizer
 

@@ -24,7 +24,7 @@ pytest.importorskip("boto3")
 @pytest.fixture(scope="module")
 def aws_server():
     from simulators.servers import make_app
-    from simulators.servers.common import serve_in_thread
+    from simulators.servers.transport import serve_in_thread
 
     with serve_in_thread(make_app("aws")) as server:
         yield server

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         yes=args.yes, concurrency=args.concurrency, rates=parse_rates(args.rate),
         cassette=args.cassette, retry_errors=args.retry_errors,
         allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
+        faults=args.faults,
     )
     names = read_names(args.names) if args.names else None  # a bad names file stops here
     with Store(args.store) as store:

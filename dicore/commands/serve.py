@@ -12,14 +12,20 @@ examples:
   dicore serve naver --gallery my_people/  # gallery from my_people/<name>/*.jpg
   dicore serve aws --gallery gallery.npz   # a saved gallery (simulators.gallery)
 
-Ctrl-C stops the server. SigV4 signatures (AWS) are accepted, not verified.
+  dicore serve aws --faults throttle=0.05,server-error=0.02,latency=50ms:200ms --seed 7
+                                           # fail like the vendor does, reproducibly
+
+Ctrl-C (SIGINT) or SIGTERM stops the server cleanly, even when started in the
+background with SIGINT ignored. SigV4 signatures (AWS) are accepted, not verified.
 See docs/servers.md for the operations, errors and limits simulated.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from dicore.errors import UserError
@@ -85,7 +91,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Azure: default lifetime of faceIds, 60..86400 (default 86400)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the vendor's distractor celebrities"
+        "--faults",
+        default=None,
+        metavar="SPEC",
+        help="inject the vendor's own errors: throttle=P,server-error=P,latency=LOW:HIGH "
+        "(e.g. throttle=0.05,server-error=0.02,latency=50ms:200ms); reproducible for a --seed",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the vendor's distractor celebrities and of the --faults draws",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
@@ -111,9 +127,21 @@ def _gallery(path: Path | None, recognizer):
     )
 
 
+def _faults(text: str | None):
+    from simulators.faults import FaultSpec
+
+    try:
+        return FaultSpec.parse(text)
+    except ValueError as exc:
+        raise UserError(
+            f"--faults {text}: {exc}",
+            "e.g. --faults throttle=0.05,server-error=0.02,latency=50ms:200ms",
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from simulators.servers import make_app
-    from simulators.servers.common import SimulatorServer
+    from simulators.servers.transport import SimulatorServer
     from simulators.vendor import SimulatedVendor
 
     port = DEFAULT_PORTS[args.vendor] if args.port is None else args.port
@@ -123,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--face-ttl {args.face_ttl} is out of range", "Azure allows 60..86400 seconds"
         )
+    faults = _faults(args.faults)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"warning: binding {args.host}: the simulator is reachable from other machines",
@@ -150,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         options = {"key": args.key, "face_ttl_s": args.face_ttl}
     elif args.vendor == "naver":
         options = {"key": args.key}
-    app = make_app(args.vendor, vendor, **options)
+    app = make_app(args.vendor, vendor, faults=faults, seed=args.seed, **options)
     try:
         server = SimulatorServer(app, args.host, port, verbose=args.verbose)
     except OSError as exc:
@@ -158,16 +187,44 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{port}: {exc.strerror or exc}",
             "pick another --port (0 picks a free one)",
         ) from None
-    url = server.url
-    print(f"SIMULATED {args.vendor} API (not the real vendor) on {url}", flush=True)
-    print(f"known people: {', '.join(vendor.gallery.names)}")
-    print(USAGE[args.vendor].format(url=url, key=args.key or "any-key"))
-    print("Ctrl-C to stop.", flush=True)
+    return _serve(server, args, vendor, faults)
+
+
+def _serve(server, args: argparse.Namespace, vendor, faults) -> int:
+    """Serve until SIGINT or SIGTERM. Both are handled explicitly: a background job of a
+    non-interactive shell starts with SIGINT ignored, and SIGTERM's default is a silent death."""
+    received: list[int] = []
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        thread.start()
+        url = server.url
+        print(f"SIMULATED {args.vendor} API (not the real vendor) on {url}", flush=True)
+        print(f"known people: {', '.join(vendor.gallery.names)}")
+        if faults.active:
+            print(f"injecting faults: {faults} (seed {args.seed})")
+        # The key is never printed: the banner may end up in logs and terminal scrollback.
+        key = "<your --key>" if args.key else "any-key"
+        print(USAGE[args.vendor].format(url=url, key=key))
+        print("Ctrl-C or SIGTERM to stop.", flush=True)
+        while not stop.wait(0.2) and thread.is_alive():
+            pass
     finally:
+        name = signal.Signals(received[0]).name if received else None
+        if name:
+            print(f"received {name}: stopping the simulated {args.vendor} API ...", flush=True)
         server.close()
-    print(f"stopped the simulated {args.vendor} API.", flush=True)
+        thread.join(timeout=15)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not name:
+        print(f"the simulated {args.vendor} API stopped unexpectedly", file=sys.stderr)
+        return 1
+    print(f"stopped the simulated {args.vendor} API ({name}; connections closed).", flush=True)
     return 0

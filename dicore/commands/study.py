@@ -63,6 +63,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", type=Path, metavar="DIR",
                         help="--backend sim: the people the simulated vendors know, a folder "
                         "<name>/*.jpg or a saved .npz (default: the repository photos)")
+    parser.add_argument("--faults", metavar="SPEC",
+                        help="--backend sim: fail like the vendor, reproducibly: "
+                        "throttle=P,server-error=P,latency=LOW:HIGH,seed=N (docs/servers.md)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         gamma=args.gamma, seed=args.seed, yes=args.yes, concurrency=args.concurrency,
         rates=parse_rates(args.rate), cassette=args.cassette, retry_errors=args.retry_errors,
         allow_outside_paths=args.allow_outside_paths, names=args.names, gallery=args.gallery,
+        faults=args.faults,
         report=not args.no_report, recompute=args.recompute,
         workers=args.workers, ray_address=args.ray_address,
     )

@@ -23,10 +23,11 @@ from simulators import wire
 from simulators.images import LIMITS, ImageRejected
 from simulators.lru import LRUCache
 from simulators.servers.common import Request, Response, json_response
+from simulators.servers.urls import AWS_OPERATIONS, AWS_TARGET_PREFIX, match
 from simulators.vendor import RecognizedFace, SimulatedVendor
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-TARGET_PREFIX = "RekognitionService."
+TARGET_PREFIX = AWS_TARGET_PREFIX
 MAX_IMAGE_BYTES = LIMITS["aws"].max_bytes  # ImageBlob max in the service model
 MAX_CELEBRITY_FACES = 64  # "returns the 64 largest faces"
 MAX_TARGET_FACES = 100  # CompareFaces compares the target's 100 largest faces
@@ -64,6 +65,18 @@ _REJECTED = {
 }
 
 
+# transport status -> (__type, HTTP status) for requests refused below the JSON layer
+_TRANSPORT_ERRORS = {
+    400: ("SerializationException", 400),
+    408: ("RequestTimeoutException", 408),
+    413: ("ImageTooLargeException", 400),
+    431: ("SerializationException", 431),
+    500: ("InternalServerError", 500),
+    503: ("ServiceUnavailableException", 503),
+    505: ("SerializationException", 505),
+}
+
+
 class AwsApp:
     name = "aws"
 
@@ -77,11 +90,7 @@ class AwsApp:
         # function of its body, so a repeated request skips JSON parsing and base64 decoding
         # (about 3 ms for a 150 KB image; the vendor's own cache then has nothing left to do).
         self._memo: LRUCache[dict] = LRUCache(MEMO_SIZE)
-        self.operations = {
-            "RecognizeCelebrities": self.recognize_celebrities,
-            "CompareFaces": self.compare_faces,
-            "GetCelebrityInfo": self.get_celebrity_info,
-        }
+        self.operations = {op: getattr(self, name) for op, name in AWS_OPERATIONS.items()}
 
     @property
     def memo_hits(self) -> int:
@@ -96,13 +105,26 @@ class AwsApp:
             return self._error(exc)
 
     def transport_error(self, status: int, message: str) -> Response:
-        if status >= 500:
-            return self._error(AwsError("InternalServerError", message, 500))
-        code = "ImageTooLargeException" if status == 413 else "SerializationException"
-        return self._error(AwsError(code, message, 400))
+        code, status = _TRANSPORT_ERRORS.get(status, ("SerializationException", 400))
+        return self._error(AwsError(code, message, status))
+
+    def fault_response(self, kind: str, variant: float, request: Request) -> Response:
+        """An injected fault (``--faults``) in Rekognition's own shape: throttling is
+        ThrottlingException (HTTP 500 in the API reference) or
+        ProvisionedThroughputExceededException (400), both retried by boto3."""
+        why = " (injected by dicore --faults)"
+        if kind == "throttle" and variant < 0.5:
+            return self._error(AwsError("ThrottlingException", "Rate exceeded" + why, 500))
+        if kind == "throttle":
+            return self._error(
+                AwsError(
+                    "ProvisionedThroughputExceededException", "Provisioned rate exceeded" + why
+                )
+            )
+        return self._error(AwsError("InternalServerError", "Internal server error" + why, 500))
 
     def _dispatch(self, request: Request) -> dict:
-        if request.method != "POST" or request.path != "/":
+        if match("aws", request.method, request.path)[0] is None:
             raise AwsError(
                 "UnknownOperationException",
                 f"Rekognition takes POST / only (got {request.method} {request.path})",
@@ -127,6 +149,8 @@ class AwsApp:
             params = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError) as exc:
             raise AwsError("SerializationException", f"request body is not JSON ({exc})") from None
+        except RecursionError:  # e.g. 100,000 nested [
+            raise AwsError("SerializationException", "request body nests too deeply") from None
         if not isinstance(params, dict):
             raise AwsError("SerializationException", "request body must be a JSON object")
         return self.operations[op](params)

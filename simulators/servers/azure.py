@@ -27,12 +27,13 @@ import numpy as np
 from simulators.images import AZURE_FACE_LIMITS, ImageRejected
 from simulators.lru import LRUCache
 from simulators.servers.common import Request, Response, json_response
+from simulators.servers.urls import AZURE_FACE_VERSIONS, match
 from simulators.vendor import SimulatedVendor
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 MODEL_VERSION = "2021-04-01"
 LANGUAGES = ("en", "es", "ja", "pt", "zh")
-FACE_VERSIONS = ("v1.0", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
+FACE_VERSIONS = AZURE_FACE_VERSIONS
 DETECTION_MODELS = ("detection_01", "detection_02", "detection_03")
 RECOGNITION_MODELS = ("recognition_01", "recognition_02", "recognition_03", "recognition_04")
 DEFAULT_TTL_S = 86400
@@ -49,8 +50,7 @@ INVALID_KEY = (
 )
 # SCRFD's 5 points -> Face landmarks (pupilLeft has the smaller x, as in Azure's samples).
 FACE_LANDMARKS = ("pupilLeft", "pupilRight", "noseTip", "mouthLeft", "mouthRight")
-_CV_PATH = re.compile(r"^/vision/v3\.2/models/([^/]+)/analyze$")
-_FACE_PATH = re.compile(r"^/face/([^/]+)/(detect|verify)$")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 _MODEL_VERSION = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
 
 
@@ -111,27 +111,45 @@ class AzureApp:
     def handle(self, request: Request) -> Response:
         try:
             self._check_key(request)
-            if request.method != "POST":
+            route, groups, _ = match("azure", request.method, request.path)
+            if route is None:
                 raise AzureError(
                     404, "404", f"Resource not found ({request.method} {request.path})"
                 )
-            body: dict | list
-            m = _CV_PATH.match(request.path)
-            if m:
-                body = self.analyze(m.group(1), request)
-            else:
-                m = _FACE_PATH.match(request.path)
-                if not m or m.group(1) not in FACE_VERSIONS:
-                    raise AzureError(404, "404", f"Resource not found: {request.path}")
-                body = self.detect(request) if m.group(2) == "detect" else self.verify(request)
+            body: dict | list = getattr(self, route.handler)(request, **groups)
             return json_response(200, body, CONTENT_TYPE, {"apim-request-id": str(uuid.uuid4())})
         except AzureError as exc:
             return self._error(exc)
 
     def transport_error(self, status: int, message: str) -> Response:
-        if status >= 500:
-            return self._error(AzureError(500, "InternalServerError", message))
-        return self._error(AzureError(status, "BadArgument", message))
+        code = {408: "Timeout", 500: "InternalServerError", 503: "ServiceUnavailable"}
+        return self._error(AzureError(status, code.get(status, "BadArgument"), message))
+
+    def fault_response(self, kind: str, variant: float, request: Request) -> Response:
+        """An injected fault (``--faults``): Azure's 429 with ``Retry-After`` (Face says
+        RateLimitExceeded, Computer Vision "429"), or a 500."""
+        why = " (injected by dicore --faults)"
+        if kind == "throttle":
+            code = "RateLimitExceeded" if request.path.startswith("/face/") else "429"
+            response = self._error(
+                AzureError(429, code, "Rate limit is exceeded. Try again in 1 seconds." + why)
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        return self._error(AzureError(500, "InternalServerError", "Internal server error." + why))
+
+    def fault_key(self, request: Request) -> bytes:
+        """What identifies a request across runs: verify's faceIds are random, so its key is
+        the embeddings they stand for."""
+        if not request.path.endswith("/verify"):
+            return request.body
+        try:
+            body = json.loads(request.body)
+            faces = [self._faces.peek(body[k]) for k in ("faceId1", "faceId2")]
+        except Exception:
+            return request.body
+        embeddings = [f.embedding.tobytes() for f in faces if f is not None]
+        return b"".join(embeddings) if len(embeddings) == 2 else request.body
 
     @staticmethod
     def _error(exc: AzureError) -> Response:
@@ -158,7 +176,7 @@ class AzureApp:
 
     # -- Computer Vision: celebrities ---------------------------------------------
 
-    def analyze(self, model: str, request: Request) -> dict:
+    def analyze(self, request: Request, model: str) -> dict:
         self._only(
             request.query, ("language", "model-version"), lambda m: _cv_error("BadArgument", m)
         )
@@ -217,7 +235,7 @@ class AzureApp:
 
     # -- Face: detect, verify -------------------------------------------------------
 
-    def detect(self, request: Request) -> list[dict]:
+    def detect(self, request: Request, version: str) -> list[dict]:
         q = request.query
         self._only(
             q,
@@ -244,7 +262,9 @@ class AzureApp:
         if q.get("returnFaceAttributes"):
             raise _bad("returnFaceAttributes is not simulated by dicore; omit it")
         ttl = q.get("faceIdTimeToLive", str(self.face_ttl_s))
-        if not ttl.isdigit() or not MIN_TTL_S <= int(ttl) <= MAX_TTL_S:
+        # ASCII digits only: str.isdigit() is also true of "²" and "٣" (int() then fails or
+        # reads another script's digits).
+        if not _DIGITS.fullmatch(ttl) or not MIN_TTL_S <= int(ttl) <= MAX_TTL_S:
             raise _bad(f"'faceIdTimeToLive' must be an integer in {MIN_TTL_S}..{MAX_TTL_S}.")
         media = self._media(request)
         if media == "application/json":
@@ -276,12 +296,12 @@ class AzureApp:
             out.append(item)
         return out
 
-    def verify(self, request: Request) -> dict:
+    def verify(self, request: Request, version: str) -> dict:
         if request.query:
             raise _bad(f"unknown query parameter(s) {sorted(request.query)}; verify takes none")
         try:
             body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...
             raise _bad("JSON parsing error.") from None
         if not isinstance(body, dict):
             raise _bad("Request body is invalid.")

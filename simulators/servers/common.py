@@ -1,35 +1,21 @@
-"""The transport shared by the vendor simulators: a threaded HTTP/1.1 server.
+"""What the vendor simulators share: requests, responses, the app protocol.
 
 A vendor module provides an *app*: ``app.handle(Request) -> Response``, pure
-wire-format work (the response layer). This module does the HTTP: keep-alive,
-``Content-Length`` and ``Transfer-Encoding: chunked`` request bodies (the
-msrest Azure SDK uploads chunked; a server that ignores the framing reads the
-chunk sizes as the next request), one write per response, and the
-``X-Dicore-Simulated`` header on every response, errors included.
-
-The same server answers ``FixedApp`` (one canned response) so the benchmark can
-measure the framework's ceiling with identical transport work.
+wire-format work (the response layer), and ``app.transport_error(status, message)``,
+the vendor's own error answer for a request the transport refused.
+``simulators.servers.transport`` serves apps over HTTP. ``FixedApp`` answers one
+canned response (the benchmark's ceiling); ``FaultyApp`` injects the vendor's own
+throttling and server errors (``--faults``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import sys
-import threading
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass, field
-from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
-from urllib.parse import parse_qsl, urlsplit
 
 from dicore.core.vocab import SIMULATED_HEADER
-
-MAX_BODY_BYTES = 32 * 1024 * 1024  # far above every vendor limit; vendors answer their own errors
-IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this
 
 
 class Headers:
@@ -81,7 +67,8 @@ class App(Protocol):
     def handle(self, request: Request) -> Response: ...
 
     def transport_error(self, status: int, message: str) -> Response:
-        """The vendor-format answer to a request the transport refused (413, 400)."""
+        """The vendor-format answer to a request the transport refused (400, 408, 413, 431,
+        503, 505) or that crashed the simulator (500)."""
         ...
 
 
@@ -99,174 +86,37 @@ class FixedApp:
         return json_response(status, {"message": message})
 
 
-class BodyError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+class FaultyApp:
+    """Wraps a vendor app with injected faults (``simulators.faults``): the vendor's own
+    throttling and server errors (``app.fault_response``), and extra latency."""
 
-
-def read_chunked(rfile, limit: int) -> bytes:
-    """Decode a ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1)."""
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        line = rfile.readline(1024)
-        if not line.endswith(b"\n"):
-            raise BodyError(400, "truncated chunk size line")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise BodyError(400, f"bad chunk size line {line[:40]!r}") from None
-        if size < 0:
-            raise BodyError(400, "negative chunk size")
-        if size == 0:
-            break
-        total += size
-        if total > limit:
-            raise BodyError(413, f"request body is larger than {limit} bytes")
-        data = rfile.read(size)
-        if len(data) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
-            raise BodyError(400, "truncated chunk")
-        parts.append(data)
-    while rfile.readline(8192) not in (b"\r\n", b"\n", b""):  # trailer fields: ignored
-        pass
-    return b"".join(parts)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server_version = "dicore-simulator/0.1"
-    timeout = IDLE_TIMEOUT_S
-    server: SimulatorServer
-
-    def setup(self) -> None:
-        super().setup()
-        # One write per response already; NODELAY avoids Nagle stalls on the client's ACKs.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return read_chunked(self.rfile, MAX_BODY_BYTES)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            raise BodyError(400, f"bad Content-Length {raw!r}") from None
-        if length < 0:
-            raise BodyError(400, f"bad Content-Length {raw!r}")
-        if length > MAX_BODY_BYTES:
-            raise BodyError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise BodyError(400, "request body shorter than Content-Length")
-        return body
-
-    def _dispatch(self) -> None:
-        app = self.server.app
-        try:
-            body = self._read_body()
-        except BodyError as exc:
-            self.close_connection = True  # the rest of the stream cannot be trusted
-            self._send(app.transport_error(exc.status, str(exc)))
-            return
-        url = urlsplit(self.path)
-        request = Request(
-            method=self.command,
-            path=url.path,
-            query=dict(parse_qsl(url.query, keep_blank_values=True)),
-            headers=Headers(list(self.headers.items())),
-            body=body,
-        )
-        try:
-            response = app.handle(request)
-        except Exception as exc:  # a bug in the simulator: answer 500 in the vendor's format
-            print(f"{app.name} simulator: internal error: {exc!r}", file=sys.stderr)
-            response = app.transport_error(500, "internal error in the simulator")
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        status = response.status
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        head = [
-            f"HTTP/1.1 {status} {reason}",
-            f"Server: {self.server_version}",
-            f"Date: {formatdate(usegmt=True)}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-            f"{SIMULATED_HEADER}: true",
-        ]
-        head += [f"{k}: {v}" for k, v in response.headers.items()]
-        if self.close_connection:
-            head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
-        if self.server.verbose:
-            self.log_request(status, len(response.body))
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-
-class SimulatorServer(ThreadingHTTPServer):
-    """A thread per connection; ``close()`` also ends idle keep-alive connections."""
-
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+    def __init__(self, app, injector, sleep=time.sleep):
         self.app = app
-        self.verbose = verbose
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
+        self.name = app.name
+        self.injector = injector
+        self.sleep = sleep
 
-    @property
-    def url(self) -> str:
-        host, port = str(self.server_address[0]), self.server_address[1]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    def handle(self, request: Request) -> Response:
+        key = getattr(self.app, "fault_key", lambda r: r.body)(request)
+        target = request.header("X-Amz-Target") or ""
+        fault = self.injector.draw(request.method, request.path, target, key)
+        if fault.delay_s:
+            self.sleep(fault.delay_s)
+        if fault.kind is not None:
+            return self.app.fault_response(fault.kind, fault.variant, request)
+        return self.app.handle(request)
 
-    def process_request(self, request, client_address):  # type: ignore[override]
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):  # type: ignore[override]
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close(self) -> None:
-        """Stop serving (if running), close the listener and every open connection."""
-        self.server_close()
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+    def transport_error(self, status: int, message: str) -> Response:
+        return self.app.transport_error(status, message)
 
 
-@contextlib.contextmanager
-def serve_in_thread(
-    app: App, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
-) -> Iterator[SimulatorServer]:
-    """Run ``app`` on a background thread for the ``with`` block (tests, benchmarks)."""
-    server = SimulatorServer(app, host, port, verbose)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.close()
+__all__ = [
+    "SIMULATED_HEADER",
+    "App",
+    "FaultyApp",
+    "FixedApp",
+    "Headers",
+    "Request",
+    "Response",
+    "json_response",
+]

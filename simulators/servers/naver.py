@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from simulators.images import ImageRejected
 from simulators.servers.common import Request, Response, json_response
+from simulators.servers.urls import match
 from simulators.vendor import SimulatedVendor
 
 CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -51,18 +52,37 @@ class NaverApp:
     def handle(self, request: Request) -> Response:
         try:
             self._check_key(request)
-            if request.path != PATH:
+            route, groups, why = match("naver", request.method, request.path)
+            if why == "path":
                 raise NaverError(404, "300", "Not Found Exception", f"no such API: {request.path}")
-            if request.method != "POST":
-                raise _bad_request(f"{PATH} takes POST, not {request.method}")
-            return json_response(200, self.celebrity(request), CONTENT_TYPE)
+            if route is None:
+                raise _bad_request(f"{request.path} takes POST, not {request.method}")
+            return json_response(200, getattr(self, route.handler)(request, **groups), CONTENT_TYPE)
         except NaverError as exc:
             return self._error(exc)
 
     def transport_error(self, status: int, message: str) -> Response:
         if status >= 500:
-            return self._error(NaverError(500, "500", "Endpoint Error", message))
-        return self._error(_bad_request(message))
+            return self._error(NaverError(status, "500", "Endpoint Error", message))
+        return self._error(NaverError(status, "100", "Bad Request Exception", message))
+
+    def fault_response(self, kind: str, variant: float, request: Request) -> Response:
+        """An injected fault (``--faults``): the API gateway's 429 (errorCode 400, "Quota
+        Exceeded", its documented row) or a 500."""
+        why = "(injected by dicore --faults)"
+        if kind == "throttle":
+            return self._error(
+                NaverError(429, "400", "Quota Exceeded", f"Too many requests {why}")
+            )
+        return self._error(NaverError(500, "500", "Endpoint Error", f"Internal error {why}"))
+
+    def fault_key(self, request: Request) -> bytes:
+        """The multipart boundary is random per request: key on the fields, not the body."""
+        try:
+            parts = parse_multipart(request.header("Content-Type") or "", request.body)
+        except NaverError:
+            return request.body
+        return b"\0".join(k.encode() + b"=" + v for k, v in sorted(parts.items()))
 
     @staticmethod
     def _error(exc: NaverError) -> Response:
