@@ -33,7 +33,7 @@ from typing import Any, cast
 import numpy as np
 from scipy import optimize, special
 
-from simulators import cohort
+from simulators import cohort, targets
 from simulators.policies import DATASETS, EMBEDDING_DIM, build_policies, load_params
 from simulators.wire import reported
 
@@ -119,8 +119,6 @@ class Engine:
 
     def stats(self, params, vendors=("aws", "azure", "naver")):
         """targets.group_stats of the results: (dataset, vendor) -> per-seed stats."""
-        from simulators import targets
-
         res = self.results(params, vendors)
         return targets.group_stats((s, d, v, *x) for (s, d, v), x in res.items())
 
@@ -431,7 +429,7 @@ def objective(ev: dict[str, Any], params=None) -> float:
         loss += FAMILY_WEIGHT[r["family"]] * float(_robust(np.array([x]))[0])
         if "w1" in r:
             loss += FAMILY_WEIGHT[r["family"]] * float(
-                _robust(np.array([r["w1"] / W1_TOLERANCE_PP]))[0]
+                _robust(np.array([r["w1"] / targets.W1_TOLERANCE]))[0]
             )
     for g in ev["summary"].get("genuine_drop", {}).values():  # issue item 4, a constraint
         if np.isfinite(g["se"]):
@@ -446,13 +444,10 @@ def objective(ev: dict[str, Any], params=None) -> float:
     return loss
 
 
-W1_TOLERANCE_PP = 8.0
 GENUINE_MARGIN_SE = 4.0  # genuine recognition lost from the floor to tau 99: at least 4 SE
 
 
 def evaluate(eng: Engine, params) -> dict[str, Any]:
-    from simulators import targets
-
     return targets.evaluate(eng.stats(params))
 
 
@@ -462,7 +457,7 @@ def _set_share(p, vendor: str, share: float) -> None:
 
 def fit(
     scale: str = "paper",
-    seeds: tuple[int, ...] = (0, 1),
+    seeds: tuple[int, ...] = (0, 1, 2),
     base: dict[str, Any] | None = None,
     rounds: int = 2,
     maxfev: int = 1500,
@@ -472,7 +467,6 @@ def fit(
     (without provenance). Rounds of: Powell on the continuous parameters, a grid on the AWS
     and MS coverage shares, a grid on Naver's distractors and known counts (integers)."""
     base = copy.deepcopy(start_params() if base is None else base)
-    paper = paper_cells()
     eng = Engine(scale, seeds)
     t0 = _time.monotonic()
     n_eval = [0]
@@ -513,16 +507,15 @@ def fit(
                 f"round {r}: {vendor} coverage {params['vendors'][vendor]['coverage']['CelebDF']:.2f} "
                 f"(loss {best[0]:.1f})"
             )
-        params = fit_naver(eng, params, paper, log)
+        params = fit_naver(eng, params, log)
         best = (total(params), params)
     log(f"fit done: loss {best[0]:.1f}, {n_eval[0]} evaluations, {_time.monotonic() - t0:.0f} s")
     return best[1]
 
 
-def fit_naver(eng: Engine, params, paper=None, log=print):
+def fit_naver(eng: Engine, params, log=print):
     """Naver's integers: per identity pool, how many of its celebrities Naver knows (N
     distractors fixed, NAVER_DISTRACTORS), on the objective restricted to Naver's targets."""
-    from simulators import targets
 
     def loss(p) -> float:
         return objective(targets.evaluate(eng.stats(p, ("naver",))))
@@ -551,13 +544,6 @@ def fit_naver(eng: Engine, params, paper=None, log=print):
     nav = best[1]["vendors"]["naver"]
     log(f"naver: N = {nav['n_distractors']}, coverage {nav['coverage']} (loss {best[0]:.1f})")
     return best[1]
-
-
-def _subset(eng: Engine, dsets) -> Engine:
-    sub = object.__new__(Engine)
-    sub.__dict__.update(eng.__dict__)
-    sub.draws = {k: v for k, v in eng.draws.items() if k[1] in dsets}
-    return sub
 
 
 # -- the report table ------------------------------------------------------------------------
@@ -605,8 +591,6 @@ def full_stats(params: dict[str, Any] | None = None, seeds=(0,), scale: str = "p
     """targets.group_stats from the full cohort simulation (`cohort.run_vendor`, exact
     distractor maxima, scores at wire precision): what `dicore study` exports, not the fit's
     fast engine."""
-    from simulators import targets
-
     params = load_params() if params is None else params
     pols = build_policies(params)
     items = []

@@ -91,7 +91,7 @@ def test_genuine_recognition_falls_with_tau(vendor, paper_reals):
     assert at_floor > 0
     lost = (at_floor - at_99) / at_floor
     se = np.sqrt(max(lost, 1e-3) * (1 - lost) / at_floor)
-    assert lost >= 3 * se and lost >= 0.01, (vendor, at_floor, at_99)
+    assert lost >= 3 * se, (vendor, at_floor, at_99)
     assert at_99 <= at_90 <= at_floor  # a curve, not a step at 100
 
 

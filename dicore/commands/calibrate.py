@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fit-seeds",
         type=int,
         nargs="+",
-        default=[0],
-        help="seeds the fit averages over (default 0)",
+        default=[0, 1, 2],
+        help="seeds the fit averages over (default 0 1 2)",
     )
     parser.add_argument("--scale", choices=("paper", "small"), default="paper")
     parser.add_argument("--out", help="write the fitted parameters (JSON) here")

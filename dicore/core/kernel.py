@@ -257,8 +257,8 @@ def _fold_ulp_histogram(fine, grid: UniformGrid, plan: _UlpPlan, inclusive: bool
     dist = first + jnp.arange(plan.sub_bins)
     # Above threshold c: key(v) > key(t_c), i.e. distance > offset (>= when inclusive).
     above = (dist[None, :] >= off[:, None]) if inclusive else (dist[None, :] > off[:, None])
-    moved = jnp.sum(jnp.where(above, fine, 0), axis=2)
-    stay = jnp.sum(fine, axis=2) - moved
+    moved = jnp.sum(jnp.where(above, fine, 0), axis=2, dtype=fine.dtype)
+    stay = jnp.sum(fine, axis=2, dtype=fine.dtype) - moved
     return stay + jnp.pad(moved[:, :-1], ((0, 0), (1, 0)))
 
 
@@ -328,7 +328,7 @@ def counts_above(
 
     def histogram(bins, width):
         hist = segment_sum(weights, seg * width + bins, num_segments=copies * num_segments * width)
-        return hist.reshape(copies, num_segments, width).sum(axis=0)
+        return hist.reshape(copies, num_segments, width).sum(axis=0, dtype=weights.dtype)
 
     if plan is None:
         hist = histogram(bins, k + 1)
@@ -337,7 +337,9 @@ def counts_above(
         fine = histogram(_ulp_bins(values, grid, plan, inclusive), (k + 1) * plan.sub_bins)
         hist = _fold_ulp_histogram(fine, grid, plan, inclusive)
     # counts[:, j] = sum of hist[:, j+1:], i.e. rows whose bin lies above threshold j.
-    return jnp.flip(jnp.cumsum(jnp.flip(hist[:, 1:], axis=1), axis=1), axis=1)
+    # dtype kept (here and in the sums above): under x64 they would widen int32 to int64,
+    # twice the bytes for every sweep downstream.
+    return jnp.flip(jnp.cumsum(jnp.flip(hist[:, 1:], axis=1), axis=1, dtype=hist.dtype), axis=1)
 
 
 class DistinctCurve(NamedTuple):
