@@ -72,6 +72,37 @@ def make_results(path: Path, n_rows: int, seed: int = 0) -> int:
     return table.num_rows
 
 
+def make_study_results(path: Path, n_rows: int) -> int:
+    """A results.parquet of `n_rows` rows: the default study's results (paper scale, 7% real
+    rows, synthesis fakes included) repeated, item ids and paired real ids suffixed '~k'
+    in copy k (vectorised), 1M-row row groups. Files above `dicore.streaming.STREAM_ROWS`
+    rows like this one are streamed by `dicore metrics`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from dicore.formats.results import RESULT_COLUMNS, _arrow_table
+    from simulators.cohort import simulate_cohort_results
+
+    base = _arrow_table(simulate_cohort_results(scale="paper", seed=0))
+    item, real = RESULT_COLUMNS.index("item_id"), RESULT_COLUMNS.index("real_item_id")
+    written, k = 0, 0
+    with pq.ParquetWriter(path, base.schema) as writer:
+        while written < n_rows:
+            block = []
+            while sum(b.num_rows for b in block) < 1_000_000 and written + sum(b.num_rows for b in block) < n_rows:
+                suffix = f"~{k}"
+                k += 1
+                t = base.set_column(item, "item_id", pc.binary_join_element_wise(base["item_id"], suffix, ""))
+                block.append(t.set_column(real, "real_item_id",
+                                          pc.binary_join_element_wise(base["real_item_id"], suffix, "")))
+            table = pa.concat_tables(block)
+            table = table.slice(0, min(table.num_rows, n_rows - written))  # the tail: fakes only
+            writer.write_table(table, row_group_size=1_000_000)
+            written += table.num_rows
+    return written
+
+
 def _timed(args: list[str]) -> tuple[float, float, str]:
     """(wall s, peak RSS MB, stdout) of one fresh process (its own rusage, via a wrapper)."""
     wrapper = (
@@ -101,7 +132,8 @@ def _agree(metrics_json: Path, pandas_out: str) -> bool:
             num = round((r["value"] or 0) * r["n"] / 100)
             ours[f"{r['dataset']}|{r['vendor']}|{r['metric']}"] = [num, r["n"]]
     theirs = {k: v for k, v in ref.items() if v[1]}
-    return ours == theirs
+    # metrics.json also has rows pandas does not compute (IAPMR, FNMR, FMR): compare the six.
+    return set(theirs) <= set(ours) and {k: ours[k] for k in theirs} == theirs
 
 
 def run(quick: bool, gpu: bool = False) -> dict:
@@ -147,8 +179,40 @@ def run(quick: bool, gpu: bool = False) -> dict:
                 ratios["time_per_row_1e7_over_1e6"] = per_row[10**7] / per_row[10**6]
                 targets["1e7_time_at_most_linear (per-row ratio)"] = target(
                     per_row[10**7] / per_row[10**6], 1.1, better="lower")
+        if not quick and not gpu:
+            _study_points(tmp, figures, baselines, ratios, targets, target)
     figures["load_average_after"] = list(os.getloadavg())
     return {"figures": figures, "baselines": baselines, "ratios": ratios, "targets": targets}
+
+
+def _study_points(tmp: Path, figures, baselines, ratios, targets, target) -> None:
+    """The default study replicated to 10^6 (read whole) and 10^7 rows (streamed,
+    dicore.streaming): the bounded-memory goal on data shaped like a study."""
+    per_row = {}
+    for n in (10**6, 10**7):
+        path = tmp / f"study_{n}.parquet"
+        rows = make_study_results(path, n)
+        tag = f"{n:.0e}".replace("+0", "")
+        out = tmp / f"study_metrics_{n}.json"
+        ours_s, ours_mb, _ = _timed(["-m", "dicore", "metrics", "--results", str(path), "--out", str(out)])
+        per_row[n] = ours_s / rows
+        figures.update({f"study_rows_{tag}": rows, f"study_dicore_metrics_{tag}_s": ours_s,
+                        f"study_dicore_metrics_{tag}_peak_rss_mb": ours_mb,
+                        f"study_load_average_1min_{tag}": os.getloadavg()[0]})
+        if n == 10**6:
+            pd_s, pd_mb, pd_out = _timed(["-m", "benchmarks.pandas_reference", str(path)])
+            agree = _agree(out, pd_out)
+            baselines.update({f"study_pandas_{tag}_s": pd_s, f"study_pandas_{tag}_peak_rss_mb": pd_mb})
+            ratios.update({f"study_speed_vs_pandas_{tag}": pd_s / ours_s,
+                           f"study_memory_vs_pandas_{tag}": ours_mb / pd_mb})
+            targets[f"study_counts_equal_to_pandas_{tag}"] = target(float(agree), 1.0)
+        else:
+            targets["study_1e7_streamed_peak_rss_within_1.5GB (MB)"] = target(
+                ours_mb, MEMORY_BOUND_MB, better="lower")
+            ratios["study_time_per_row_1e7_over_1e6"] = per_row[n] / per_row[10**6]
+            targets["study_1e7_time_at_most_linear (per-row ratio)"] = target(
+                per_row[n] / per_row[10**6], 1.1, better="lower")
+        path.unlink()
 
 
 if __name__ == "__main__":

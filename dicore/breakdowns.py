@@ -86,7 +86,8 @@ def identity_spread(rows: Sequence[dict], metric: str = "ta_rate", k: int = 5) -
             "max": float(q[4]),
             "n_at_max": int(np.sum(values == q[4])), "n_at_min": int(np.sum(values == q[0])),
             "most": [(r["identity"], r[metric], r["n_fake"]) for r in order[:k]],
-            "least": [(r["identity"], r[metric], r["n_fake"]) for r in order[::-1][:k]],
+            "least": [(r["identity"], r[metric], r["n_fake"])
+                      for r in sorted(cell, key=lambda r: (r[metric], r["identity"]))[:k]],
         })
     return out
 

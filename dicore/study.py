@@ -329,7 +329,8 @@ def run_study(cfg: StudyConfig, console=None) -> StudyOutcome:
         from dicore.report import write_report
         from dicore.report.model import ReportInputs
         inputs = ReportInputs(
-            metrics=metrics, beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
+            metrics=metrics + breakdowns.landing + breakdowns.video_metrics,
+            beta=cfg.beta, gamma=cfg.gamma, sweeps=sweeps,
             tradeoffs=tradeoffs, defence=defence, provenance=provenance, simulated=simulated,
             # per_identity.csv rows: `dicore.tables.identity_rows` plus TA/NA columns
             identity=breakdowns.per_identity, breakdowns=breakdowns,

@@ -114,17 +114,26 @@ def metrics_table(
     high = np.fmax(np.asarray(high, np.float64), values)
     # The ISO/IEC 19795 analogues (FNMR: genuine miss, FMR: impostors named), Wilson intervals.
     gi = _genuine_impostor(obs, sizes=sizes)
-    gi_den = np.asarray(gi.denominator)
-    gi_values = percent(gi.numerator, gi_den)
-    gi_low, gi_high = (np.asarray(x, np.float64) for x in
-                       _wilson(gi.numerator, gi.denominator, level=level))
-    gi_low, gi_high = np.fmin(gi_low, gi_values), np.fmax(gi_high, gi_values)
     groups = np.asarray(obs.dataset, np.int64) * n_vendors + np.asarray(obs.vendor, np.int64)
     impostor_row = np.asarray(obs.method) == impostors.IMPOSTOR
     present = np.zeros(sizes.n_groups, bool)  # groups with study (non-impostor) rows
     present[np.unique(groups[~impostor_row])] = True
     with_impostors = np.zeros_like(present)
     with_impostors[np.unique(groups[impostor_row])] = True
+    return metrics_rows(vocab, values, low, high, den, gi, present, with_impostors, level=level)
+
+
+def metrics_rows(vocab: Vocab, values, low, high, den, gi, present, with_impostors, *,
+                 level: float = 0.95) -> list[dict]:
+    """The metrics.json rows from the (6, G) values, interval bounds and denominators, the
+    genuine/impostor counts `gi` (2, G) and which groups have study rows / impostor rows
+    (shared by `metrics_table` and the streaming path, `dicore.streaming`)."""
+    n_vendors = len(vocab.vendors)
+    gi_den = np.asarray(gi.denominator)
+    gi_values = percent(gi.numerator, gi_den)
+    gi_low, gi_high = (np.asarray(x, np.float64) for x in
+                       _wilson(gi.numerator, gi.denominator, level=level))
+    gi_low, gi_high = np.fmin(gi_low, gi_values), np.fmax(gi_high, gi_values)
 
     def row(dataset, vendor, metric, value, lo, hi, n):
         return {"dataset": dataset, "vendor": vendor, "metric": metric,

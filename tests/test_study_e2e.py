@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -200,6 +201,13 @@ def test_breakdowns_agree_with_the_metrics(study):
     assert {r["group"] for r in groups["rows"]} == {"replacement", "reenactment", "synthesis"}
     detectors = json.loads((study / "detectors.json").read_text())
     assert detectors["simulated"] is True and detectors["det"]
+    # The study's report shows every breakdown section, each with a figure or a table.
+    page = (study / "report.html").read_text()
+    chunks = dict(re.findall(r"<h2 id='([^']+)'>(.*?)(?=<h2 id=|</body>)", page, re.S))
+    for key in ("per-identity", "hit-landing", "per-video", "groups", "detectors",
+                "distributions"):
+        assert key in chunks and re.search(r"<table|<img", chunks[key]), key
+    assert "(no rows)" not in page
     assert all(r["source"] == "simulated" and 50 < r["roc_auc"] <= 100 for r in detectors["rows"])
 
 

@@ -120,19 +120,27 @@ def run(args: argparse.Namespace) -> int:
     def identities(cols):  # targets and names in canonical form (dicore.names)
         return canonical_columns(cols, names)
 
-    obs, vocab = read_results_file(args.results, identities=identities)
-    if args.by == "video" or args.group_by:
-        return _breakdown(args, obs, vocab)
-    rows = metrics_table(
-        obs,
-        vocab,
-        beta=args.beta,
-        gamma=args.gamma,
-        ci=args.ci,
-        level=args.level,
-        n_resamples=args.resamples,
-        seed=args.seed,
-    )
+    from dicore import streaming
+
+    breakdown = args.by == "video" or args.group_by
+    if args.ci == "wilson" and not breakdown and streaming.should_stream(args.results):
+        rows, vocab, n_results, warnings = streaming.stream_metrics(  # bounded memory
+            args.results, identities=identities, beta=args.beta, gamma=args.gamma, level=args.level)
+    else:
+        obs, vocab = read_results_file(args.results, identities=identities)
+        if breakdown:
+            return _breakdown(args, obs, vocab)
+        rows = metrics_table(
+            obs,
+            vocab,
+            beta=args.beta,
+            gamma=args.gamma,
+            ci=args.ci,
+            level=args.level,
+            n_resamples=args.resamples,
+            seed=args.seed,
+        )
+        n_results, warnings = obs.n, name_mismatches_coded(obs, vocab)
     try:
         write_metrics_json(
             args.out, rows, beta=args.beta, gamma=args.gamma, simulated=vocab.simulated
@@ -141,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
         from dicore.errors import UserError
 
         raise UserError(f"cannot write {args.out}: {exc.strerror}", "check the --out path") from exc
-    for warning in name_mismatches_coded(obs, vocab):
+    for warning in warnings:
         print(f"WARNING {warning}", file=sys.stderr)
     label = " (SIMULATED vendors)" if vocab.simulated else ""
-    print(f"{len(rows)} metric rows from {obs.n} results -> {args.out}{label}", file=sys.stdout)
+    print(f"{len(rows)} metric rows from {n_results} results -> {args.out}{label}", file=sys.stdout)
     for row in rows:
         value = "n/a" if row["value"] is None else f"{row['value']:6.1f}"
         ci = "" if row["ci_low"] is None else f"  [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"

@@ -127,7 +127,7 @@ def groups(rows: Sequence[dict], vendors: Sequence[str], simulated: bool | None,
                        yerr=np.vstack([np.nan_to_num(val - lo), np.nan_to_num(hi - val)]).clip(0),
                        capsize=2, error_kw={"elinewidth": 0.8})
                 mark_zero_and_na(ax, pos, val)
-            ax.set_xticks(x, names, fontsize=9)
+            ax.set_xticks(x, names, fontsize=8, rotation=20, ha="right")
             ax.set_title(f"{metric} by {column}", fontsize=10)
             ax.set_ylim(0, 108)
             ax.grid(axis="y", alpha=0.3)
@@ -166,9 +166,9 @@ def det(curves: Sequence[dict], simulated: bool | None, scores_simulated: bool) 
         ax.legend(fontsize=8, loc="lower left")
     for ax in list(axes.flat)[len(datasets):]:
         ax.set_visible(False)
-    label = "SIMULATED detector scores" if scores_simulated else "detector scores"
-    _title(fig, f"DET curves of the deepfake detectors ({label}; dotted: EER line)",
-           simulated or scores_simulated)
+    label = "SIMULATED scores" if scores_simulated else "measured scores"
+    fig.suptitle(f"DET curves of the detectors ({label}; dotted: APCER = BPCER)", fontsize=13,
+                 fontweight="bold", color=SIM_COLOUR if scores_simulated else "black")
     return _png(fig)
 
 
