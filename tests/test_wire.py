@@ -94,8 +94,7 @@ def servers():
     pytest.importorskip("onnxruntime")
     from contextlib import ExitStack
 
-    from simulators.servers import make_app
-    from simulators.servers import serve_in_thread
+    from simulators.servers import make_app, serve_in_thread
 
     with ExitStack() as stack:
         yield {v: stack.enter_context(serve_in_thread(make_app(v))) for v in ("aws", "azure", "naver")}
