@@ -41,12 +41,12 @@ FIGURE_PP = 5.0
 IDENTITY_MEAN_PP = 15.0
 IDENTITY_W1_PP = 8.0
 FIGURE_METRICS = ("DHF", "DHC", "DHS", "SIC")
-EXCLUDED = {
+EXCLUDED: dict[tuple[str, ...], str] = {
     ("DHS", "CelebFOM", "naver"): "excluded: Naver has no similarity call (DHS n = 0) and "
     "the per-celebrity tables have no Naver similarity, yet the text states NAV DHS 42.3% "
     "on CelebFOM",
 }
-INCONSISTENCIES = {
+INCONSISTENCIES: dict[tuple[str, ...], str] = {
     ("Figure 4", "SIC", "CelebDF", "azure"): "paper: MS SIC 58/58 on CelebDF, but Table 3 "
     "gives Don Cheadle ms_target 0 (so at most 57/58)",
     ("Figure 4", "SIC", "VoxCelebTH", "azure"): "paper: MS SIC 94/100 on VoxCelebTH, but 22 "
@@ -104,12 +104,12 @@ def binomial_se(p_percent: float, n: int) -> float:
 def wasserstein_1(a: Sequence[float], b: Sequence[float]) -> float:
     """1-Wasserstein distance between two empirical distributions (same units as the values):
     the area between their CDFs."""
-    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
-    if a.size == 0 or b.size == 0:
+    xa, xb = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+    if xa.size == 0 or xb.size == 0:
         return math.nan
-    grid = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(a, grid[:-1], side="right") / a.size
-    cdf_b = np.searchsorted(b, grid[:-1], side="right") / b.size
+    grid = np.sort(np.concatenate([xa, xb]))
+    cdf_a = np.searchsorted(xa, grid[:-1], side="right") / xa.size
+    cdf_b = np.searchsorted(xb, grid[:-1], side="right") / xb.size
     return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
 
 
@@ -244,7 +244,7 @@ def identity_rows(identity: Mapping[tuple[str, str, str], Sequence[float]]) -> l
 
     `identity[(dataset, vendor, column)]`: our per-identity values (percent), one per
     identity of the dataset, column in `dicore.paper.IDENTITY_COLUMNS`."""
-    table = {}
+    table: dict[tuple[str, str, str], list[float]] = {}
     for row in paper.per_celebrity():
         for (vendor, column), v in row.values.items():
             table.setdefault((row.dataset, vendor, column), []).append(v)
@@ -253,7 +253,7 @@ def identity_rows(identity: Mapping[tuple[str, str, str], Sequence[float]]) -> l
         values = identity.get((dataset, vendor, column))
         ours = float(np.mean(values)) if values is not None and len(values) else None
         w1 = (wasserstein_1(values, table[(dataset, vendor, column)])
-              if ours is not None else math.nan)
+              if values is not None and ours is not None else math.nan)
         if not math.isnan(w1):
             distances.append(w1)
         note = INCONSISTENCIES.get(("per-identity means", vendor, column, dataset), "")

@@ -673,7 +673,7 @@ def with_provenance(params, rows, *, command: str, fit_seeds, check_seeds, scale
     (command, seeds) and records itself as `checked_by`."""
     p = copy.deepcopy(params)
     old = p.get("provenance", {})
-    prov = {
+    prov: dict[str, Any] = {
         "date": _dt.date.today().isoformat(),
         "command": command,
         "fit": {

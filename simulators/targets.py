@@ -251,12 +251,12 @@ def evaluate(
             met = abs(sim - f.value) <= tol
         elif f.kind in ("range_min", "range_max", "maximum"):
             pick = min if f.kind == "range_min" else max
-            d = pick(per, key=per.get)
+            d = pick(per, key=lambda k: per[k])
             sim = per[d]
             tol = 5.0 if f.kind != "maximum" else tolerance(f.value, n_of(d, f.vendor, f.metric))
             met = abs(sim - f.value) <= tol
         else:  # upper bound on every dataset: the largest must stay under value + 2 SE
-            d = max(per, key=per.get)
+            d = max(per, key=lambda k: per[k])
             sim = per[d]
             tol = (
                 2.0

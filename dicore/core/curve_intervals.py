@@ -61,9 +61,9 @@ def sweep_clusters(
 ) -> Counts:
     """DHC (over betas) or DHS (over gammas) counts per (group, threshold, cluster)."""
     seg = cluster_segments(obs, cluster_ids, sizes=sizes, n_clusters=n_clusters)
-    fn = {"DHC": dhc_sweep_counts, "DHS": dhs_sweep_counts}[metric]
-    key = "betas" if metric == "DHC" else "gammas"
-    c = fn(fake_outcomes(obs), seg, num_segments=sizes.n_groups * n_clusters, **{key: grid})
+    n = sizes.n_groups * n_clusters
+    c = (dhc_sweep_counts(fake_outcomes(obs), seg, num_segments=n, betas=grid) if metric == "DHC"
+         else dhs_sweep_counts(fake_outcomes(obs), seg, num_segments=n, gammas=grid))
     return _per_cluster(c, sizes, n_clusters)
 
 

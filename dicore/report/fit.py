@@ -57,7 +57,8 @@ def fit_table(inputs: ReportInputs) -> tuple[list[str], list[list[str]]]:
 def inconsistencies() -> tuple[list[str], list[list[str]]]:
     """(header, rows): the paper's known inconsistencies, each with the target it bites."""
     rows = []
-    for key, text in {**paper_fit.EXCLUDED, **paper_fit.INCONSISTENCIES}.items():
+    known: dict[tuple[str, ...], str] = {**paper_fit.EXCLUDED, **paper_fit.INCONSISTENCIES}
+    for key, text in known.items():
         family = key[0] if key[0] in paper_fit.FAMILIES else "Figure 4"
         where = " ".join(str(k) for k in key if k not in paper_fit.FAMILIES)
         rows.append([family, where, text.removeprefix("paper: ")])
