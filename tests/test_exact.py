@@ -173,3 +173,13 @@ def test_results_csv_round_trips_every_float64(values):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [float(r["confidence"]) for r in rows] == [float(v) for v in values]
     assert [float(r["similarity"]) for r in rows] == [float(v) for v in reversed(values)]
+
+
+def test_threshold_defaults_are_float64():
+    """A user calling the kernel's helpers without a dtype gets the thresholds the float64
+    core compares with: 90.000001 stays above 90 (float32 would round it to 90.0)."""
+    from dicore.core.kernel import UniformGrid, threshold_values
+
+    t = threshold_values(np.array([90.0, 90.000001]))
+    assert t.dtype == np.float64 and float(t[1]) > float(t[0])
+    assert UniformGrid(0.0, 0.001, 3).values().dtype == np.float64

@@ -76,8 +76,9 @@ class UniformGrid:
     def stop(self) -> float:
         return self.start + self.step * (self.num - 1)
 
-    def values(self, dtype=np.float32) -> np.ndarray:
-        """The (num,) threshold values, in `dtype`."""
+    def values(self, dtype=np.float64) -> np.ndarray:
+        """The (num,) threshold values, in `dtype` (float64 by default: the exported scores'
+        precision, docs/metrics.md "Exactness")."""
         return (self.start + self.step * np.arange(self.num, dtype=np.float64)).astype(dtype)
 
     def check_dtype(self, dtype) -> None:
@@ -476,8 +477,9 @@ def _distinct_curve_numpy(scores, positive, w, *, weighted: bool):
     return thresholds, tps_out, fps_out, np.asarray(m, np.int32)
 
 
-def threshold_values(thresholds: Thresholds, dtype=np.float32) -> Array:
-    """The (K,) threshold values of an array or a `UniformGrid`, in `dtype`."""
+def threshold_values(thresholds: Thresholds, dtype=np.float64) -> Array:
+    """The (K,) threshold values of an array or a `UniformGrid`, in `dtype` (float64 by
+    default, as the scores the core compares them with)."""
     if isinstance(thresholds, UniformGrid):
         return jnp.asarray(thresholds.values(dtype))
     thresholds = jnp.asarray(thresholds, dtype)
