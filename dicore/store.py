@@ -11,6 +11,10 @@ Failed calls are stored too (`status='error'`, with the message), so a run
 reports them and never aborts; `retryable` errors (throttling, 5xx, network)
 are retried on the next run, the others (the vendor refused this image) are not
 unless asked.
+
+Over 400 lines because the store file is one format with one home: its schema, its
+writes, the resumption queries and its export to the results contract (columnar, see
+`Store.result_columns`) read and write the same tables.
 """
 
 from __future__ import annotations
