@@ -131,31 +131,55 @@ def canonical_columns(
     predicted_ids: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, list]:
     """Results-file columns with `target`, `reference` and `predicted` in canonical form.
-    `predicted_ids[i]` are the vendor ids of row i's answer (AWS Id and Urls), if known."""
+    `predicted_ids[i]` are the vendor ids of row i's answer (AWS Id and Urls), if known.
+
+    Each distinct name (with its ids) is mapped once, in order of first appearance
+    (targets, then references, then predictions), which is the order a row-by-row pass
+    meets them in, so the first spelling wins as there; the rows then take their name's
+    form (no Python loop over rows: millions of rows have few names)."""
     canon = Canonical(imap)
     out = {c: list(v) for c, v in cols.items()}
-    out["target"] = [canon(t) for t in cols["target"]]  # targets first: their spelling wins
-    out["reference"] = [canon(r) if r else r for r in cols["reference"]]
-    ids = predicted_ids or [()] * len(cols["predicted"])
-    out["predicted"] = [canon(p, i) if p else p for p, i in zip(cols["predicted"], ids, strict=True)]
+    out["target"] = _each_distinct(canon, cols["target"])  # targets first: their spelling wins
+    out["reference"] = _each_distinct(canon, cols["reference"])
+    if predicted_ids is None:
+        out["predicted"] = _each_distinct(canon, cols["predicted"])
+    else:
+        keys = list(zip(cols["predicted"], map(tuple, predicted_ids), strict=True))
+        out["predicted"] = _each_distinct(lambda key: canon(*key), keys)
     return out
+
+
+def _each_distinct(fn, values: Sequence) -> list:
+    """`[fn(v) for v in values]` for a pure-per-value `fn` whose state only depends on the
+    order values are first met: `fn` is called once per distinct value, in that order."""
+    table = {v: fn(v) for v in dict.fromkeys(values)}
+    return list(map(table.__getitem__, values))
 
 
 def name_mismatches(cols: Mapping[str, Sequence]) -> list[str]:
     """Warnings for each (dataset, vendor) whose answers name images but never a target
     of the data set: almost certainly the data set and the vendor spell people
-    differently. Columns must be canonical already."""
+    differently. Columns must be canonical already. Counted per distinct (dataset,
+    vendor, predicted, target), in order of first appearance (as a row-by-row pass)."""
+    norm: dict[str, str] = {}
+
+    def key(name: str) -> str:
+        if name not in norm:
+            norm[name] = normalise(name)
+        return norm[name]
+
     targets: dict[str, set] = {}
-    for d, t in zip(cols["dataset"], cols["target"], strict=True):
-        targets.setdefault(d, set()).add(normalise(t))
+    for d, t in dict.fromkeys(zip(cols["dataset"], cols["target"], strict=True)):
+        targets.setdefault(d, set()).add(key(t))
     named: Counter = Counter()
     hits: Counter = Counter()
     example: dict[tuple, tuple[str, str]] = {}
-    for d, v, t, p in zip(cols["dataset"], cols["vendor"], cols["target"], cols["predicted"], strict=True):
+    rows = Counter(zip(cols["dataset"], cols["vendor"], cols["predicted"], cols["target"], strict=True))
+    for (d, v, p, t), n in rows.items():  # first-appearance order
         if not p:
             continue
-        named[(d, v)] += 1
-        hits[(d, v)] += normalise(p) in targets[d]
+        named[(d, v)] += n
+        hits[(d, v)] += n * (key(p) in targets[d])
         example.setdefault((d, v), (p, t))
     out = []
     for (d, v), n in named.items():

@@ -15,6 +15,7 @@ Per-image failures are stored and counted, never raised.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import re
 import threading
@@ -334,5 +335,6 @@ def result_columns(store: Store, *, vendors=None, backend=None, item_ids=None,
 
     cols = store.result_columns(vendors=vendors, backend=backend, item_ids=item_ids)
     ids = store.vendor_ids(vendors=vendors, backend=backend)
-    row_ids = [ids.get((v, i), ()) for v, i in zip(cols["vendor"], cols["item_id"], strict=True)]
+    keys = zip(cols["vendor"], cols["item_id"], strict=True)
+    row_ids = list(map(ids.get, keys, itertools.repeat(())))  # no Python loop over rows
     return canonical_columns(cols, names, row_ids)
