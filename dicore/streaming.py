@@ -143,22 +143,22 @@ class Stream:
         """One padded `Observations` per slice of a batch's fakes: the reals they pair with
         first (out of the counts), then the fakes."""
         paired, ref = part["paired"], part["ref_paired"]
-        needed = np.unique(np.concatenate([paired[paired >= 0], ref[ref >= 0]]))
+        needed = _distinct_rows(self.reals.n, paired, ref)[0]
         step = len(rows) if len(rows) + len(needed) <= self.pad_rows else max(
             self.pad_rows - len(needed), self.pad_rows // 3)
         r = self.reals.fields
         for lo in range(0, len(rows), step):
             s = slice(lo, lo + step)
-            p, q = paired[s], ref[s]
-            use = np.unique(np.concatenate([p[p >= 0], q[q >= 0]]))
+            use, at = _distinct_rows(self.reals.n, paired[s], ref[s])
+            p, q = at(paired[s]), at(ref[s])
             k = len(use)
             cols = {}
             for c in ("vendor", "method", "target", "reference", "predicted", "confidence", "similarity"):
                 cols[c] = np.concatenate([r[c][use], part[c][s]])
             cols["dataset"] = np.concatenate([np.full(k, n_d), part["dataset"][s]])  # reals: out
             cols["is_fake"] = np.concatenate([np.zeros(k, bool), part["is_fake"][s]])
-            cols["paired_row"] = np.concatenate([np.full(k, -1), np.where(p >= 0, np.searchsorted(use, p), -1)])
-            cols["ref_paired_row"] = np.concatenate([np.full(k, -1), np.where(q >= 0, np.searchsorted(use, q), -1)])
+            cols["paired_row"] = np.concatenate([np.full(k, -1), p])
+            cols["ref_paired_row"] = np.concatenate([np.full(k, -1), q])
             yield self._padded(cols, np.concatenate([np.full(k, -1), rows[s]]))
 
     def _padded(self, cols: dict, rows: np.ndarray):
@@ -191,6 +191,18 @@ class Stream:
                                            f"also on row {first[key] + 1}", phase=1)
             else:
                 first[key] = row
+
+
+def _distinct_rows(n: int, *indices: np.ndarray):
+    """(sorted distinct indices >= 0 into n rows, a map index -> position in them, -1 kept)."""
+    mask = np.zeros(n + 1, bool)
+    for x in indices:
+        mask[x[x >= 0]] = True
+    mask[n] = False
+    use = np.flatnonzero(mask)
+    pos = np.full(n + 1, -1, np.int64)
+    pos[use] = np.arange(len(use))
+    return use, lambda x: np.where(x >= 0, pos[x], -1)
 
 
 def _candidates(hashes: np.ndarray, keyed: np.ndarray) -> np.ndarray:
@@ -238,11 +250,13 @@ class _Mismatches:
         d, v = dataset[named], vendor[named]
         group = d * self.n_v + v
         hit = np.isin(d * self.k + self.keys[predicted[named]], self.target_keys)
-        np.add.at(self.named, group, 1)
-        np.add.at(self.hits, group, hit)
-        for g in np.unique(group):
-            at = named[group == g]
-            i = at[np.argmin(rows[at])]
+        size = len(self.named)
+        self.named += np.bincount(group, minlength=size)[:size]
+        self.hits += np.bincount(group, weights=hit, minlength=size)[:size].astype(np.int64)
+        # counted rows come in file order within a part: a group's first is its first row
+        order = np.argsort(group, kind="stable")
+        starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+        for g, i in zip(group[order][starts].tolist(), named[order][starts].tolist(), strict=True):
             if rows[i] < self.first[g]:
                 self.first[g] = rows[i]
                 self.example[g] = (predicted[i], target[i])
@@ -305,8 +319,8 @@ def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: flo
         counted = rows >= 0
         groups = np.asarray(obs.dataset, np.int64)[counted] * n_v + np.asarray(obs.vendor, np.int64)[counted]
         impostor = np.asarray(obs.method)[counted] == impostors.IMPOSTOR
-        present[np.unique(groups[~impostor])] = True
-        with_impostors[np.unique(groups[impostor])] = True
+        present |= np.bincount(groups[~impostor], minlength=G)[:G] > 0
+        with_impostors |= np.bincount(groups[impostor], minlength=G)[:G] > 0
         mismatches.add(obs, rows)
     has_fake = den[0] > 0  # SIC: identities with a TA fake / identities with fakes
     counts = Counts(

@@ -291,6 +291,11 @@ def _text(arr, field: str, problems: _Problems):
     import pyarrow.compute as pc
 
     t = arr.type
+    if pa.types.is_dictionary(t) and pa.types.is_string(t.value_type):
+        # Trim each distinct value once, then spread them over the rows.
+        values = pc.utf8_trim_whitespace(arr.dictionary.fill_null(""))
+        out = values.take(arr.indices)
+        return out.fill_null("") if out.null_count else out
     if pa.types.is_dictionary(t):
         arr, t = arr.cast(t.value_type), t.value_type
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
@@ -309,7 +314,7 @@ def _text(arr, field: str, problems: _Problems):
         arr = arr.cast(pa.string())
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
-    return pc.utf8_trim_whitespace(arr.fill_null(""))
+    return pc.utf8_trim_whitespace(arr.fill_null("") if arr.null_count else arr)
 
 
 def _codes(text, names: Sequence[str]):
@@ -317,8 +322,9 @@ def _codes(text, names: Sequence[str]):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    idx = pc.index_in(pc.utf8_lower(text), value_set=pa.array(list(names), pa.string()))
-    return np.asarray(idx.fill_null(-1), np.int32)
+    enc = pc.dictionary_encode(text)  # lower-case and look up each distinct value once
+    idx = pc.index_in(pc.utf8_lower(enc.dictionary), value_set=pa.array(list(names), pa.string()))
+    return np.asarray(idx.fill_null(-1), np.int32)[np.asarray(enc.indices, np.int64)]
 
 
 
@@ -650,12 +656,20 @@ def _distinct(arr) -> list:
     import pyarrow.compute as pc
 
     if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
-        idx = np.asarray(arr.indices.fill_null(-1), np.int64)
-        used, first = np.unique(idx, return_index=True)
-        order = used[np.argsort(first, kind="stable")]
-        values = [("" if i < 0 else arr.dictionary[int(i)].as_py().strip()) for i in order]
-        return list(dict.fromkeys(values))
+        idx = np.asarray(arr.indices.fill_null(-1), np.int64) + 1  # 0: null
+        order = first_seen(idx, len(arr.dictionary) + 1)
+        words = [""] + [("" if x is None else x.strip()) for x in arr.dictionary.to_pylist()]
+        return list(dict.fromkeys(words[i] for i in order))
     return pc.unique(_text(arr, "", _Problems(None))).to_pylist()
+
+
+def first_seen(codes: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of `codes` (ints in 0..size-1) in order of first appearance."""
+    n = len(codes)
+    first = np.full(size, n, np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write (the first row) wins
+    used = np.flatnonzero(first < n)
+    return used[np.argsort(first[used], kind="stable")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -672,6 +686,7 @@ class StreamVocab:
     pairs: tuple[tuple[int, int], ...]  # (dataset, target) ids that occur
     canonical: dict[str, dict[str, str]] | None = None
     n_rows: int = 0
+    references: tuple[int, ...] = ()  # ids named as a synthesis blend's reference
 
     def ids(self, text, names: str) -> np.ndarray:
         """Index of each (already canonical) text in `datasets` or `identities`; -1 if absent."""
@@ -709,10 +724,10 @@ def stream_vocab(batches, identities=None) -> StreamVocab:
         t = np.asarray(t_enc.indices, np.int64)
         d_names, t_names = d_enc.dictionary.to_pylist(), t_enc.dictionary.to_pylist()
         k = max(len(t_names), 1)
-        for code in np.unique(d * k + t).tolist():
+        for code in np.flatnonzero(np.bincount(d * k + t)).tolist():
             group_pairs.add((d_names[code // k], t_names[code % k]))
         ok = v >= 0
-        for code in np.unique(d[ok] * len(VENDORS) + v[ok]).tolist():
+        for code in np.flatnonzero(np.bincount(d[ok] * len(VENDORS) + v[ok])).tolist():
             vendor_dataset.add((code % len(VENDORS), d_names[code // len(VENDORS)]))
     names = {c: list(seen[c]) for c in _NAME_COLUMNS}
     canonical = None
@@ -731,8 +746,9 @@ def stream_vocab(batches, identities=None) -> StreamVocab:
                     if to_canon.get(t, t) in i_of})
     groups = sorted({d_of[d] * len(VENDORS) + v for v, d in vendor_dataset})
     del pa
+    references = tuple(sorted(i_of[x] for x in set(names["reference"]) if x))
     return StreamVocab(tuple(datasets), tuple(ids), tuple(b for b in seen["backend"] if b),
-                       n_targets, tuple(groups), tuple(pairs), canonical, n_rows)
+                       n_targets, tuple(groups), tuple(pairs), canonical, n_rows, references)
 
 
 def _canonical_arrays(arrays, vocab: StreamVocab, problems: _Problems) -> dict:
@@ -894,10 +910,12 @@ class RealSide:
         order = np.argsort(h, kind="stable")
         n_d, n_t = max(len(vocab.datasets), 1), max(len(vocab.identities), 1)
         real = valid[~fields["is_fake"][valid].astype(bool)]
-        rank = np.empty(len(items), np.int64)
-        rank[np.asarray(pc.sort_indices(items), np.int64)] = np.arange(len(items))
+        # Only the reals of an identity some blend names as its reference can be one.
+        real = real[np.isin(fields["target"][real], np.asarray(vocab.references, np.int64))]
+        rank = np.empty(len(real), np.int64)
+        rank[np.asarray(pc.sort_indices(items.take(pa.array(real))), np.int64)] = np.arange(len(real))
         table = _reference_table(fields["vendor"][real], fields["dataset"][real],
-                                 fields["target"][real], rank[real], n_d, n_t)
+                                 fields["target"][real], rank, n_d, n_t)
         table = (table[0], real[table[1]])
         return cls(fields, all_rows, items, h[order], valid[order], table, n_d, n_t)
 
@@ -913,9 +931,16 @@ class RealSide:
             return out
         texts = item_text.take(pa.array(idx))
         h = key_hash(vendor[idx], dataset[idx], texts)
-        lo = np.searchsorted(self.key_sorted, h, "left")
-        hi = np.searchsorted(self.key_sorted, h, "right")
-        cand = self.key_order[np.minimum(lo, len(self.key_order) - 1)]
+        q = np.argsort(h)  # sorted queries: a cache-friendly search
+        lo = np.empty(len(h), np.int64)
+        lo[q] = np.searchsorted(self.key_sorted, h[q], "left")
+        last = len(self.key_sorted) - 1
+        hit = self.key_sorted[np.minimum(lo, last)] == h
+        more = hit & (lo < last) & (self.key_sorted[np.minimum(lo + 1, last)] == h)
+        hi = np.where(hit, lo + 1, lo)
+        for k in np.flatnonzero(more):  # equal hashes: rare
+            hi[k] = np.searchsorted(self.key_sorted, h[k], "right")
+        cand = self.key_order[np.minimum(lo, last)]
 
         def same(c, k):
             return ((self.fields["vendor"][c] == vendor[idx[k]]) & (self.fields["dataset"][c] == dataset[idx[k]])
