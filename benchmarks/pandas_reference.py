@@ -1,8 +1,9 @@
 """A vectorised pandas reference for `dicore metrics` (issue 11's baseline): what a user
 would write instead. Reads a results file, merges each fake with its paired real row
 (same vendor and dataset), and counts TA, NA, DHF, DHC, DHS and SIC per (dataset,
-vendor) with groupby, by the rules of docs/metrics.md. Synthesis blends' second source
-(the reference rule of TA) is not handled: the benchmark data has no synthesis fakes.
+vendor) with groupby, by the rules of docs/metrics.md, the synthesis rule of TA included
+(a synthesis fake named as its reference R counts when R's real image, the first real
+row of R in the vendor's dataset by item id, is named R).
 
 `python -m benchmarks.pandas_reference RESULTS [BETA GAMMA]` prints
 {"dataset|vendor|metric": [numerator, n]} as JSON.
@@ -18,13 +19,14 @@ import pandas as pd
 
 
 def counts(path: str, beta: float = 90.0, gamma: float = 80.0) -> dict:
-    cols = ["vendor", "dataset", "item_id", "is_fake", "real_item_id", "target", "predicted",
-            "confidence", "similarity"]
+    cols = ["vendor", "dataset", "method", "item_id", "is_fake", "real_item_id", "target",
+            "reference", "predicted", "confidence", "similarity"]
     if path.endswith(".parquet"):
         df = pd.read_parquet(path, columns=cols)
     else:
         df = pd.read_csv(path, usecols=cols, keep_default_na=False, na_values={"confidence": [""], "similarity": [""]})
-    df["predicted"] = df["predicted"].fillna("")
+    for c in ("predicted", "reference"):  # empty text is null in Parquet
+        df[c] = df[c].fillna("")
     fake_flag = df["is_fake"]
     if fake_flag.dtype != bool:
         fake_flag = fake_flag.astype(str).str.lower().isin(["true", "1", "yes", "t", "y"])
@@ -32,8 +34,17 @@ def counts(path: str, beta: float = 90.0, gamma: float = 80.0) -> dict:
     fakes = df.loc[fake_flag]
     m = fakes.merge(reals, left_on=["vendor", "dataset", "real_item_id"],
                     right_on=["vendor", "dataset", "item_id"], suffixes=("", "_real"))
+    # A synthesis blend's reference R: the first real row of R (by item id) in its vendor
+    # and dataset.
+    first_real = (reals.sort_values("item_id", kind="stable")
+                  .drop_duplicates(["vendor", "dataset", "target"])
+                  .rename(columns={"target": "reference", "predicted": "predicted_ref"}))
+    m = m.merge(first_real[["vendor", "dataset", "reference", "predicted_ref"]],
+                on=["vendor", "dataset", "reference"], how="left")
     named = m["predicted"] != ""
-    ta = named & (m["predicted"] == m["target"]) & (m["predicted_real"] == m["target"])
+    by_reference = (named & (m["method"] == "synthesis") & (m["reference"] != "")
+                    & (m["predicted"] == m["reference"]) & (m["predicted_ref"] == m["reference"]))
+    ta = (named & (m["predicted"] == m["target"]) & (m["predicted_real"] == m["target"])) | by_reference
     real_conf = m["confidence_real"].where(m["predicted_real"] != "", 0.0).fillna(0.0)
     out = pd.DataFrame({
         "dataset": m["dataset"], "vendor": m["vendor"], "target": m["target"],

@@ -11,6 +11,10 @@ Failed calls are stored too (`status='error'`, with the message), so a run
 reports them and never aborts; `retryable` errors (throttling, 5xx, network)
 are retried on the next run, the others (the vendor refused this image) are not
 unless asked.
+
+Over 400 lines because the store file is one format with one home: its schema, its
+writes, the resumption queries and its export to the results contract (columnar, see
+`Store.result_columns`) read and write the same tables.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+
+import numpy as np
 
 from dicore.errors import UserError
 from dicore.formats.results import RESULT_COLUMNS, VIDEO_COLUMNS
@@ -313,33 +320,89 @@ class Store:
         similarity when that call succeeded. `source_video` ("" when unknown) and
         `frame_index` (None) follow the contract's columns.
         """
-        sql = """
-        SELECT c.vendor, CASE WHEN c.simulated THEN 'sim' ELSE c.backend END, i.dataset, i.method, i.item_id, i.is_fake, i.real_item_id,
-               i.target, i.reference, COALESCE(c.predicted, ''), c.confidence, s.similarity,
-               i.source_video, i.frame_index
-        FROM calls c JOIN items i ON i.item_id = c.item_id
-        LEFT JOIN calls s ON s.vendor = c.vendor AND s.backend = c.backend
-             AND s.item_id = c.item_id AND s.call = 'similarity' AND s.status = 'ok'
-        WHERE c.call = 'recognize' AND c.status = 'ok'
-        """
-        params: list = []
-        if backend:
-            sql += " AND c.backend = ?"
-            params.append(backend)
-        if vendors:
-            sql += f" AND c.vendor IN ({','.join('?' * len(vendors))})"
-            params += list(vendors)
-        sql += " ORDER BY c.vendor, i.rowid"
-        rows = self.db.execute(sql, params).fetchall()
-        if item_ids is not None:
-            ids = set(item_ids)
-            rows = [r for r in rows if r[4] in ids]
         names = (*RESULT_COLUMNS, *VIDEO_COLUMNS)  # then the optional trailing columns
-        cols = {c: list(v) for c, v in zip(names, zip(*rows, strict=False), strict=False)} if rows else {
-            c: [] for c in names
-        }
-        cols["is_fake"] = [bool(x) for x in cols["is_fake"]]
+        # Columnar: the item columns are read once per item (not once per vendor), each
+        # (vendor, backend)'s calls in their key order, and the rows are joined and
+        # ordered with NumPy index arrays: no SQL sort of wide rows, no Python loop over
+        # rows. Every value is the object sqlite3 returned (shared, not copied).
+        items, groups = self._export_rows(vendors, backend)
+        item = dict(zip(_EXPORT_ITEM_COLUMNS, _object_columns(items, len(_EXPORT_ITEM_COLUMNS)),
+                        strict=True))
+        rowids = np.asarray(item["rowid"], dtype=np.int64)  # ascending (ORDER BY rowid)
+        selected = None
+        if item_ids is not None:
+            wanted = set(item_ids)
+            selected = np.fromiter(map(wanted.__contains__, item["item_id"]), bool, len(items))
+        vendor_rank: dict[str, int] = {}
+        parts: dict[str, list] = {c: [] for c in ("rank", "vendor", "pos", "backend", "predicted",
+                                                   "confidence", "similarity")}
+        for v, b, rec, sim in groups:
+            rec_rowid, simulated, predicted, confidence = _object_columns(rec, 4)
+            pos = np.searchsorted(rowids, np.asarray(rec_rowid, dtype=np.int64))
+            sim_rowid, sim_value = _object_columns(sim, 2)
+            by_item = np.full(len(items), None, dtype=object)  # the similarity, by item position
+            by_item[np.searchsorted(rowids, np.asarray(sim_rowid, dtype=np.int64))] = sim_value
+            keep = np.ones(len(pos), bool) if selected is None else selected[pos]
+            n = int(keep.sum())
+            parts["rank"].append(np.full(n, vendor_rank.setdefault(v, len(vendor_rank))))
+            parts["vendor"].append(np.full(n, v, dtype=object))
+            parts["pos"].append(pos[keep])
+            is_sim = np.asarray(simulated[keep], dtype=np.int64) != 0
+            parts["backend"].append(np.array([b, "sim"], dtype=object)[is_sim.astype(np.intp)])
+            parts["predicted"].append(predicted[keep])
+            parts["confidence"].append(confidence[keep])
+            parts["similarity"].append(by_item[pos[keep]])
+        if not sum(len(p) for p in parts["pos"]):
+            return {c: [] for c in names}
+        joined = {c: np.concatenate(p) for c, p in parts.items()}
+        # Vendor, then item order; one vendor's backends in name order (the groups'
+        # order; lexsort is stable).
+        order = np.lexsort((joined["pos"], joined["rank"]))
+        pos = joined["pos"][order]
+        cols = {c: (joined[c][order] if c in joined else item[c][pos]).tolist() for c in names}
+        cols["is_fake"] = (np.asarray(item["is_fake"], dtype=np.int64)[pos] != 0).tolist()
         return cols
+
+    def _export_rows(self, vendors, backend) -> tuple[list[tuple], list[tuple]]:
+        """The items' rows, and per (vendor, backend) in name order its successful
+        recognize and similarity calls: one read transaction, so all see one snapshot
+        even while another connection commits."""
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            items = self.db.execute(
+                f"SELECT {', '.join(_EXPORT_ITEM_COLUMNS)} FROM items ORDER BY rowid").fetchall()
+            groups = [
+                (v, b, self.db.execute(_EXPORT_RECOGNIZE_SQL, (v, b)).fetchall(),
+                 self.db.execute(_EXPORT_SIMILARITY_SQL, (v, b)).fetchall())
+                for v, b in self.db.execute(
+                    "SELECT DISTINCT vendor, backend FROM calls ORDER BY vendor, backend"
+                ).fetchall()
+                if (not backend or b == backend) and (not vendors or v in vendors)
+            ]
+        finally:
+            if own:
+                self.db.execute("COMMIT")
+        return items, groups
+
+_EXPORT_ITEM_COLUMNS = ("rowid", "dataset", "method", "item_id", "is_fake", "real_item_id",
+                        "target", "reference", "source_video", "frame_index")
+_EXPORT_RECOGNIZE_SQL = (
+    "SELECT i.rowid, c.simulated, COALESCE(c.predicted, ''), c.confidence "
+    "FROM calls c JOIN items i ON i.item_id = c.item_id "
+    "WHERE c.vendor = ? AND c.backend = ? AND c.call = 'recognize' AND c.status = 'ok'"
+)
+_EXPORT_SIMILARITY_SQL = (
+    "SELECT i.rowid, c.similarity FROM calls c JOIN items i ON i.item_id = c.item_id "
+    "WHERE c.vendor = ? AND c.backend = ? AND c.call = 'similarity' AND c.status = 'ok'"
+)
+
+
+def _object_columns(rows: list[tuple], width: int) -> list[np.ndarray]:
+    """The columns of fetched rows as object arrays (the row tuples' own values)."""
+    return [np.fromiter(map(itemgetter(k), rows), dtype=object, count=len(rows))
+            for k in range(width)]
 
 
 class _Transaction:
