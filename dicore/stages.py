@@ -24,19 +24,24 @@ TRADEOFF_POINTS = 101  # taus per vendor, from its reporting floor to 100 (one c
 
 def protocol_split(obs, vocab, protocol: str, dev_fraction: float, split_seed: int):
     """(dev_rows or None, the protocol record for sweeps.json) for --protocol."""
-    import numpy as np
-
-    from dicore.core.protocol import split_identities
-
     if protocol == "all":
         return None, None
+    return protocol_record(np.asarray(obs.dataset), np.asarray(obs.target), vocab, protocol,
+                           dev_fraction, split_seed)
+
+
+def protocol_record(dataset, target, vocab, protocol: str, dev_fraction: float, split_seed: int):
+    """(dev side of each (dataset, target) row, the protocol record) for --protocol
+    dev-eval. The split depends only on which (dataset, target) pairs occur, so the
+    streaming path passes each pair once (and counts the rows itself)."""
+    from dicore.core.protocol import split_identities
+
     if protocol != "dev-eval":
         raise ValueError(f"protocol must be 'all' or 'dev-eval', got {protocol!r}")
-    dev = split_identities(np.asarray(obs.dataset), np.asarray(obs.target),
-                           dev_fraction=dev_fraction, seed=split_seed)
+    dev = split_identities(dataset, target, dev_fraction=dev_fraction, seed=split_seed)
     sides: dict[str, dict[str, list[str]]] = {"dev": {}, "eval": {}}
-    for d, t, is_dev in sorted(set(zip(np.asarray(obs.dataset).tolist(),
-                                       np.asarray(obs.target).tolist(), dev.tolist(), strict=True))):
+    for d, t, is_dev in sorted(set(zip(np.asarray(dataset).tolist(),
+                                       np.asarray(target).tolist(), dev.tolist(), strict=True))):
         sides["dev" if is_dev else "eval"].setdefault(vocab.datasets[d], []).append(
             vocab.identities[t])
     record = {

@@ -1,70 +1,43 @@
-"""Bounded-memory `dicore metrics` for large Parquet results files: row groups streamed.
+"""Bounded-memory reading of a results file for `dicore metrics` and `dicore sweep`: the
+file is read part by part, its counts added (docs/metrics.md, "Memory model").
 
-The whole-file reader (`dicore.formats.results.read_results_file`) holds every row; at
-10^7 rows that is several GB. Here the file is read twice in batches of `BATCH_ROWS`
-(`pyarrow.parquet.ParquetFile.iter_batches`):
+Every Parquet or CSV results file goes this way (CSV by `pyarrow.csv.open_csv`); only
+`--ci bootstrap`, `--by video` and `--group-by` read the whole file. Three passes over
+the file, each `BATCH_ROWS` rows at a time (`dicore.formats.results.iter_result_batches`):
 
-1. the real rows (the small side: every fake pairs with one; 7% of the default study)
-   are kept, as Arrow columns;
-2. the fakes, batch by batch: each batch with all the reals goes through the ordinary
-   reader (`read_columns`, every check of docs/metrics.md, row numbers of the file), and
-   its per-(group, identity) counts (`dicore.core.intervals.identity_counts`) are added to
-   running totals, keyed by dataset and identity *name* (each batch has its own ids).
+0. the names (`StreamVocab`): datasets, identities (canonical, by --names), backends,
+   the (dataset, vendor) groups and (dataset, target) pairs, in the order the whole-file
+   reader gives them, so every part of the file gets the whole file's ids;
+1. the real (and impostor) rows, parsed and validated once (`parse_reals`), kept as ids
+   and scores (`RealSide`: about 40 bytes a real row), and a 64-bit hash of every row's
+   (vendor, dataset, item) key for the duplicate check;
+2. the fakes, batch by batch (`parse_fakes`: every check, paired with the reals read in
+   pass 1): each batch with the reals it pairs with becomes one `Observations` of
+   `pad_rows` rows (one shape, one compile), the reals in it moved out of every count.
 
-Counts of fakes add; SIC is rebuilt from the summed per-identity counts; FNMR/FMR count
-the reals (and impostors), computed once from the reals. So the numbers equal the
-whole-file path's (tests/test_streaming.py). Memory: the reals + one batch through the
-reader + (5, groups, identities) int64 totals; see docs/metrics.md ("Memory").
+The reals themselves are counted once (genuine and impostor counts), in chunks of the
+same shape. Counts add, per (group, identity) for SIC and the bootstrap, per (group,
+threshold, identity) for the curves, so the numbers equal the whole-file path's
+(tests/test_streaming.py). Problems are gathered over every pass and raised at the end
+as the whole-file reader raises them: the first 20 in row order, every one counted.
 
-Not done here (the whole-file path does them): `--ci bootstrap` (it needs the rows),
-duplicates of a (vendor, dataset, item) whose two rows are fakes in different batches,
-and the count of all problems (an invalid batch stops the read, listing its first 20).
+Memory: the reals (`RealSide`), one batch of text, one padded `Observations`, the
+(identity-level) count totals, and 9 bytes a row for the duplicate check's hashes.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from dicore.core import impostors, intervals
-from dicore.core.groups import GroupSizes
-from dicore.core.metrics import Counts
-from dicore.core.observations import Observations, Vocab
-from dicore.core.vocab import VENDORS
-from dicore.errors import UserError
+BATCH_ROWS = 200_000
+"""Rows read per batch."""
+PAD_ROWS = 1 << 18
+"""Rows of every `Observations` the counts see (a batch's fakes + their reals, padded)."""
 
-STREAM_ROWS = 2_000_000
-"""Parquet files with more rows than this are streamed by `dicore metrics`..."""
-REAL_SHARE = 0.25
-"""... when at most this share of their rows are real (the side every batch carries)."""
-BATCH_ROWS = 250_000
-"""Rows read per batch (fakes of a batch go through the reader with all the reals)."""
-
-_identity_counts = jax.jit(intervals.identity_counts)
-_genuine_impostor = jax.jit(impostors.genuine_impostor_counts)
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
-
-
-def should_stream(path: str | Path) -> bool:
-    """True for a readable Parquet file of more than `STREAM_ROWS` rows of which at most
-    `REAL_SHARE` are real (reading its is_fake column only)."""
-    path = Path(path)
-    if path.suffix.lower() != ".parquet" or not path.is_file():
-        return False
-    try:
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        n = pf.metadata.num_rows
-        if n <= STREAM_ROWS:
-            return False
-        return int(_real_mask(pf.read(columns=["is_fake"])).sum()) <= REAL_SHARE * n
-    except Exception:  # noqa: BLE001 - the ordinary reader reports an unreadable file
-        return False
 
 
 def _real_mask(batch) -> np.ndarray:
@@ -76,139 +49,353 @@ def _real_mask(batch) -> np.ndarray:
     col = batch.column("is_fake")
     if pa.types.is_boolean(col.type):
         return ~np.asarray(col.fill_null(True).to_numpy(zero_copy_only=False), bool)
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
     text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string()).fill_null("")))
     return np.asarray(pc.is_in(text, value_set=pa.array(sorted(_FALSE))).to_numpy(zero_copy_only=False), bool)
 
 
-def _read(columns: dict, rows: np.ndarray, source: str, identities):
-    """`read_columns` on a batch, its problems named by the file's row numbers."""
-    from dicore.formats.results import read_columns
+def _arrays(batch, mask=None) -> dict:
+    import pyarrow as pa
 
-    try:
-        return read_columns(columns, source=source, identities=identities)
-    except UserError as exc:
-        text = re.sub(r"\brow (\d+)\b", lambda m: f"row {int(rows[int(m.group(1)) - 1]) + 1}", str(exc))
-        raise UserError(text, exc.hint) from None
+    if mask is not None:
+        batch = batch.filter(pa.array(mask))
+    return {c: batch.column(c) for c in batch.schema.names}
 
 
-def _padded(obs: Observations, n_rows: int) -> Observations:
-    """`obs` with copies of its first row (a real row) appended up to `n_rows`: one shape,
-    one compile; a real row adds nothing to the counts of fakes."""
-    cols = {f: np.asarray(getattr(obs, f)) for f in obs.__dataclass_fields__}
-    pad = n_rows - obs.n
-    if pad > 0:
-        cols = {f: np.concatenate([v, np.repeat(v[:1], pad)]) for f, v in cols.items()}
-        cols["is_fake"][obs.n:] = False
-        cols["paired_row"][obs.n:] = -1
-        cols["ref_paired_row"][obs.n:] = -1
-    return Observations(**cols)
+class Stream:
+    """A results file read in parts (module docstring). `parts()` yields
+    `(Observations, file rows)` in the file's ids (`vocab`), every row outside the counts
+    (padding, the reals a batch of fakes pairs with) at dataset `len(vocab.datasets)`
+    and file row -1; after the last part it raises the file's problems, if any."""
+
+    def __init__(self, path: str | Path, *, identities=None, batch_rows: int | None = None):
+        from dicore.errors import UserError
+        from dicore.formats import results as rf
+
+        self.path = rf.check_results_path(path)
+        self.source = str(self.path)
+        self.batch_rows = batch_rows or BATCH_ROWS
+        self.problems = rf._Problems(self.source, defer=True)
+        # Pass 0: the names.
+        self.vocab = rf.stream_vocab(self._batches(rf.VOCAB_COLUMNS), identities)
+        if self.vocab.n_rows == 0:
+            raise UserError(
+                f"{self.path}: no result rows (the file has its columns but no data)",
+                "run `dicore run` or `dicore study` first, or pass a results file with rows",
+            )
+        self.n_rows = self.vocab.n_rows
+        self.pad_rows = min(PAD_ROWS, 1 << max(int(self.n_rows - 1).bit_length(), 10))
+        # Pass 1: the reals, and every row's key hash.
+        parts, rows = [], []
+        hashes = np.zeros(self.n_rows, np.uint64)
+        keyed = np.zeros(self.n_rows, bool)
+        for batch, offset in self._batches(rf.RESULT_COLUMNS):
+            at = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            hashes[at], keyed[at] = rf.row_keys(batch, self.vocab)
+            real = _real_mask(batch)
+            if real.any():
+                self.problems.begin(at[real])
+                parts.append(rf.parse_reals(_arrays(batch, real), self.vocab, self.problems))
+                rows.append(at[real])
+        self.reals = rf.RealSide.build(parts, rows, self.vocab)
+        del parts
+        self._duplicates = _candidates(hashes, keyed)
+        del hashes, keyed
+
+    def _batches(self, columns):
+        from dicore.formats.results import iter_result_batches
+
+        return iter_result_batches(self.path, columns, self.batch_rows)
+
+    # ---- the parts ------------------------------------------------------------
+
+    def parts(self) -> Iterator[tuple]:
+        from dicore.formats import results as rf
+
+        n_d = len(self.vocab.datasets)
+        r = self.reals.fields
+        if not self.problems.count:
+            for lo in range(0, self.reals.n, self.pad_rows):
+                take = np.arange(lo, min(lo + self.pad_rows, self.reals.n))
+                cols = {c: r[c][take] for c in r}
+                cols.update(is_fake=np.zeros(len(take), bool), paired_row=np.full(len(take), -1),
+                            ref_paired_row=np.full(len(take), -1))
+                yield self._padded(cols, self.reals.rows[take])
+        texts: dict[int, tuple] = {}
+        for batch, offset in self._batches(rf.RESULT_COLUMNS):
+            at = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            dup = self._duplicates[(self._duplicates >= offset) & (self._duplicates < offset + batch.num_rows)]
+            if len(dup):
+                texts.update(zip(dup.tolist(), rf.key_texts(batch, dup - offset), strict=True))
+            fake = ~_real_mask(batch)
+            if not fake.any():
+                continue
+            self.problems.begin(at[fake])
+            part = rf.parse_fakes(_arrays(batch, fake), self.reals, self.vocab, self.problems)
+            if self.problems.count:
+                continue  # keep validating; nothing more is counted
+            yield from self._fake_parts(part, at[fake], n_d)
+        self._report_duplicates(texts)
+        self.problems.raise_if_any(force=True)
+
+    def _fake_parts(self, part: dict, rows: np.ndarray, n_d: int):
+        """One padded `Observations` per slice of a batch's fakes: the reals they pair with
+        first (out of the counts), then the fakes."""
+        paired, ref = part["paired"], part["ref_paired"]
+        needed = _distinct_rows(self.reals.n, paired, ref)[0]
+        step = len(rows) if len(rows) + len(needed) <= self.pad_rows else max(
+            self.pad_rows - len(needed), self.pad_rows // 3)
+        r = self.reals.fields
+        for lo in range(0, len(rows), step):
+            s = slice(lo, lo + step)
+            use, at = _distinct_rows(self.reals.n, paired[s], ref[s])
+            p, q = at(paired[s]), at(ref[s])
+            k = len(use)
+            cols = {}
+            for c in ("vendor", "method", "target", "reference", "predicted", "confidence", "similarity"):
+                cols[c] = np.concatenate([r[c][use], part[c][s]])
+            cols["dataset"] = np.concatenate([np.full(k, n_d), part["dataset"][s]])  # reals: out
+            cols["is_fake"] = np.concatenate([np.zeros(k, bool), part["is_fake"][s]])
+            cols["paired_row"] = np.concatenate([np.full(k, -1), p])
+            cols["ref_paired_row"] = np.concatenate([np.full(k, -1), q])
+            yield self._padded(cols, np.concatenate([np.full(k, -1), rows[s]]))
+
+    def _padded(self, cols: dict, rows: np.ndarray):
+        """`Observations` of `pad_rows` rows: `cols`, then rows outside every count."""
+        from dicore.core.observations import Observations
+
+        n, pad = len(rows), self.pad_rows - len(rows)
+        fill = {"vendor": 0, "dataset": len(self.vocab.datasets), "method": 0, "target": 0,
+                "reference": -1, "predicted": -1, "confidence": np.nan, "similarity": np.nan,
+                "is_fake": False, "paired_row": -1, "ref_paired_row": -1}
+        out = {}
+        for c, v in fill.items():
+            dtype = bool if c == "is_fake" else np.float64 if c in ("confidence", "similarity") else np.int32
+            col = np.full(self.pad_rows, v, dtype)
+            col[:n] = cols[c]
+            out[c] = col
+        out["item"] = np.zeros(self.pad_rows, np.int32)
+        del pad
+        return Observations(**out).check(), np.concatenate([rows, np.full(self.pad_rows - n, -1)])
+
+    def _report_duplicates(self, texts: dict) -> None:
+        """Rows whose (vendor, dataset, item) an earlier row has (their hashes matched in
+        pass 1; confirmed here on the texts): the whole-file reader's message."""
+        first: dict[tuple, int] = {}
+        for row in sorted(texts):
+            vendor, dataset, item, code = texts[row]
+            key = (code, dataset, item)
+            if key in first:
+                self.problems.add_file_row(row, "item_id", f"duplicate ({vendor}, {dataset}, {item}) "
+                                           f"also on row {first[key] + 1}", phase=1)
+            else:
+                first[key] = row
+
+
+def _distinct_rows(n: int, *indices: np.ndarray):
+    """(sorted distinct indices >= 0 into n rows, a map index -> position in them, -1 kept)."""
+    mask = np.zeros(n + 1, bool)
+    for x in indices:
+        mask[x[x >= 0]] = True
+    mask[n] = False
+    use = np.flatnonzero(mask)
+    pos = np.full(n + 1, -1, np.int64)
+    pos[use] = np.arange(len(use))
+    return use, lambda x: np.where(x >= 0, pos[x], -1)
+
+
+def _candidates(hashes: np.ndarray, keyed: np.ndarray) -> np.ndarray:
+    """File rows (sorted) whose key hash another row shares: possible duplicates."""
+    rows = np.flatnonzero(keyed)
+    h = hashes[rows]
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.zeros(len(hs), bool)
+    if len(hs) > 1:
+        eq = hs[1:] == hs[:-1]
+        same[1:] |= eq
+        same[:-1] |= eq
+    return np.sort(rows[order[same]])
+
+
+# ---- what the commands compute ---------------------------------------------------
+
+
+class _Mismatches:
+    """`dicore.names.name_mismatches_coded` over the parts: per group, named rows, named
+    rows naming a target of the data set, the first named row."""
+
+    def __init__(self, vocab, pairs, n_v: int):
+        from dicore.names import normalise
+
+        keys = np.unique([normalise(x) for x in vocab.identities] or [""], return_inverse=True)[1]
+        self.keys = keys.reshape(-1)
+        self.k = int(self.keys.max()) + 1 if len(self.keys) else 1
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        self.target_keys = np.unique(pairs[:, 0] * self.k + self.keys[pairs[:, 1]]) if len(pairs) else np.zeros(0, np.int64)
+        g = len(vocab.datasets) * n_v
+        self.n_v = n_v
+        self.named = np.zeros(g, np.int64)
+        self.hits = np.zeros(g, np.int64)
+        self.first = np.full(g, np.iinfo(np.int64).max)
+        self.example = np.zeros((g, 2), np.int64)  # (predicted, target) of the first named row
+
+    def add(self, obs, rows: np.ndarray) -> None:
+        dataset, vendor = np.asarray(obs.dataset, np.int64), np.asarray(obs.vendor, np.int64)
+        predicted, target = np.asarray(obs.predicted, np.int64), np.asarray(obs.target, np.int64)
+        named = np.flatnonzero((predicted >= 0) & (rows >= 0))
+        if not len(named):
+            return
+        d, v = dataset[named], vendor[named]
+        group = d * self.n_v + v
+        hit = np.isin(d * self.k + self.keys[predicted[named]], self.target_keys)
+        size = len(self.named)
+        self.named += np.bincount(group, minlength=size)[:size]
+        self.hits += np.bincount(group, weights=hit, minlength=size)[:size].astype(np.int64)
+        # counted rows come in file order within a part: a group's first is its first row
+        order = np.argsort(group, kind="stable")
+        starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+        for g, i in zip(group[order][starts].tolist(), named[order][starts].tolist(), strict=True):
+            if rows[i] < self.first[g]:
+                self.first[g] = rows[i]
+                self.example[g] = (predicted[i], target[i])
+
+    def warnings(self, vocab) -> list[str]:
+        out = []
+        for g in np.argsort(self.first, kind="stable"):
+            if not self.named[g] or self.hits[g]:
+                continue
+            d, v = vocab.datasets[g // self.n_v], vocab.vendors[g % self.n_v]
+            said, tgt = (vocab.identities[int(x)] for x in self.example[g])
+            out.append(
+                f"{d} x {v}: {int(self.named[g])} image(s) named, but never with a name among the data "
+                f"set's targets (e.g. {v} said {said!r} for target {tgt!r}): almost certainly a name "
+                "mismatch, so TA and SIC read 0. Fix: map identities with --names FILE "
+                "(draft one with `dicore names suggest --store STORE --out names.csv`, review it)."
+            )
+        return out
+
+
+def _vocab(stream):
+    from dicore.core.observations import Vocab
+
+    v = stream.vocab
+    return Vocab(datasets=v.datasets, identities=v.identities, items=(), backends=v.backends)
 
 
 def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: float,
-                   level: float = 0.95) -> tuple[list[dict], Vocab, int, list[str]]:
-    """(metrics.json rows, a Vocab of datasets / identities / backends, rows read, name
-    mismatch warnings judged on the real images) of a Parquet results file, in bounded
-    memory (module docstring). Wilson intervals."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+                   level: float = 0.95, batch_rows: int | None = None
+                   ) -> tuple[list[dict], object, int, list[str]]:
+    """(metrics.json rows, the file's Vocab (no items), rows read, name-mismatch warnings)
+    of a results file in bounded memory (module docstring); Wilson intervals, the rows
+    `dicore.tables.metrics_table` gives on the whole file."""
+    import jax
+    import jax.numpy as jnp
 
-    from dicore.formats.results import RESULT_COLUMNS
-    from dicore.tables import _wilson, metrics_rows, percent
+    from dicore.core import impostors, intervals
+    from dicore.core.groups import GroupSizes
+    from dicore.core.metrics import Counts
+    from dicore.tables import metrics_from_counts
 
-    path = Path(path)
-    source = str(path)
-    pf = pq.ParquetFile(path)
-    absent = [c for c in RESULT_COLUMNS if c not in pf.schema_arrow.names]
-    if absent:
-        raise UserError(f"{path}: missing column(s) {', '.join(absent)}",
-                        f"the results file needs the columns {', '.join(RESULT_COLUMNS)}")
-    n_rows = pf.metadata.num_rows
-
-    def batches():
-        offset = 0
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=list(RESULT_COLUMNS)):
-            yield batch, np.arange(offset, offset + batch.num_rows, dtype=np.int64)
-            offset += batch.num_rows
-
-    # Pass 1: the reals, and the datasets in order of first appearance in the file.
-    real_parts, real_rows = [], []
-    datasets: dict[str, int] = {}
-    for batch, rows in batches():
-        for d in pc.unique(pc.utf8_trim_whitespace(pc.cast(batch.column("dataset"), pa.string()))).to_pylist():
-            if d:
-                datasets.setdefault(d, len(datasets))
-        real = _real_mask(batch)
-        real_parts.append(batch.filter(pa.array(real)))
-        real_rows.append(rows[real])
-    reals = pa.Table.from_batches(real_parts, schema=real_parts[0].schema) if real_parts else None
-    real_rows_all = np.concatenate(real_rows) if real_rows else np.zeros(0, np.int64)
-    del real_parts
-    if reals is None or reals.num_rows == 0:
-        raise UserError(f"{path} has no real rows", "every fake needs its paired real image")
-    n_v = len(VENDORS)
-    real_obs, real_vocab = _read({c: reals[c] for c in RESULT_COLUMNS}, real_rows_all, source, identities)
-
-    # FNMR / FMR count the reals and impostors: once, from the reals.
-    gsize = lambda n_d: n_d * n_v  # noqa: E731
-    g_map = lambda vocab: np.array(  # noqa: E731
-        [datasets[d] * n_v + v for d in vocab.datasets for v in range(n_v)], np.int64)
-    gi = _genuine_impostor(real_obs, sizes=GroupSizes.of(real_vocab))
-    G = gsize(len(datasets))
-    gi_num, gi_den = np.zeros((2, G), np.int64), np.zeros((2, G), np.int64)
-    gm = g_map(real_vocab)
-    gi_num[:, gm] += np.asarray(gi.numerator, np.int64)
-    gi_den[:, gm] += np.asarray(gi.denominator, np.int64)
-    groups = np.asarray(real_obs.dataset, np.int64) * n_v + np.asarray(real_obs.vendor, np.int64)
-    impostor_row = np.asarray(real_obs.method) == impostors.IMPOSTOR
-    present = np.zeros(G, bool)
-    present[gm[np.unique(groups[~impostor_row])]] = True
-    with_impostors = np.zeros(G, bool)
-    with_impostors[gm[np.unique(groups[impostor_row])]] = True
-
-    # Pass 2: the fakes, batch by batch with all the reals; per-identity counts add.
-    names: dict[str, int] = {name: i for i, name in enumerate(real_vocab.identities)}
-    num = np.zeros((5, G, max(len(names), 1)), np.int64)
+    stream = Stream(path, identities=identities, batch_rows=batch_rows)
+    vocab = _vocab(stream)
+    sizes = GroupSizes.of(vocab)
+    n_v, G, n_i = sizes.n_vendors, sizes.n_groups, sizes.n_identities
+    identity_counts = jax.jit(intervals.identity_counts)
+    genuine_impostor = jax.jit(impostors.genuine_impostor_counts)
+    num = np.zeros((5, G, n_i), np.int64)
     den = np.zeros_like(num)
-    backends = dict.fromkeys(real_vocab.backends)
-    n_reals = reals.num_rows
-    for batch, rows in batches():
-        fake = ~_real_mask(batch)
-        if not fake.any():
-            continue
-        chunk = pa.concat_tables([reals, pa.Table.from_batches([batch.filter(pa.array(fake))])])
-        obs, vocab = _read({c: chunk[c] for c in RESULT_COLUMNS},
-                           np.concatenate([real_rows_all, rows[fake]]), source, identities)
-        backends.update(dict.fromkeys(vocab.backends))
-        n_ids = 1 << max(len(vocab.identities) - 1, 0).bit_length()  # few shapes, few compiles
-        sizes = GroupSizes(len(vocab.datasets), n_v, max(n_ids, 1))
-        c = _identity_counts(_padded(obs, n_reals + BATCH_ROWS), sizes=sizes,
-                             beta=jnp.float64(beta), gamma=jnp.float64(gamma))
-        ids = np.array([names.setdefault(x, len(names)) for x in vocab.identities], np.int64)
-        if len(names) > num.shape[2]:
-            grow = ((0, 0), (0, 0), (0, len(names) - num.shape[2]))
-            num, den = np.pad(num, grow), np.pad(den, grow)
-        gm = g_map(vocab)
-        k = len(vocab.identities)
-        cn = np.asarray(c.numerator[:5], np.int64)[:, :, :k]
-        cd = np.asarray(c.denominator[:5], np.int64)[:, :, :k]
-        num[:, gm[:, None], ids[None, :]] += cn  # groups and identities distinct: no repeats
-        den[:, gm[:, None], ids[None, :]] += cd
-        fake_groups = np.asarray(obs.dataset, np.int64) * n_v + np.asarray(obs.vendor, np.int64)
-        present[gm[np.unique(fake_groups)]] = True
+    gi = np.zeros((2, 2, G), np.int64)
+    present, with_impostors = np.zeros(G, bool), np.zeros(G, bool)
+    mismatches = _Mismatches(vocab, stream.vocab.pairs, n_v)
+    b, g = jnp.float64(beta), jnp.float64(gamma)
+    for obs, rows in stream.parts():
+        c = identity_counts(obs, sizes=sizes, beta=b, gamma=g)
+        num += np.asarray(c.numerator[:5])
+        den += np.asarray(c.denominator[:5])
+        x = genuine_impostor(obs, sizes=sizes)
+        gi += np.stack([np.asarray(x.numerator), np.asarray(x.denominator)])
+        counted = rows >= 0
+        groups = np.asarray(obs.dataset, np.int64)[counted] * n_v + np.asarray(obs.vendor, np.int64)[counted]
+        impostor = np.asarray(obs.method)[counted] == impostors.IMPOSTOR
+        present |= np.bincount(groups[~impostor], minlength=G)[:G] > 0
+        with_impostors |= np.bincount(groups[impostor], minlength=G)[:G] > 0
+        mismatches.add(obs, rows)
+    has_fake = den[0] > 0  # SIC: identities with a TA fake / identities with fakes
+    counts = Counts(
+        np.concatenate([num.sum(-1), np.sum((num[0] > 0) & has_fake, -1)[None]]).astype(np.int32),
+        np.concatenate([den.sum(-1), has_fake.sum(-1)[None]]).astype(np.int32))
+    gi_counts = Counts(gi[0].astype(np.int32), gi[1].astype(np.int32))
+    rows_out = metrics_from_counts(vocab, counts, gi_counts, present, with_impostors, level=level)
+    return rows_out, vocab, stream.n_rows, mismatches.warnings(vocab)
 
-    has_fake = den[0] > 0
-    numerator = np.concatenate([num.sum(axis=-1), np.sum((num[0] > 0) & has_fake, axis=-1)[None]])
-    denominator = np.concatenate([den.sum(axis=-1), has_fake.sum(axis=-1)[None]])
-    values = percent(numerator, denominator)
-    low, high = (np.asarray(x, np.float64) for x in
-                 _wilson(jnp.asarray(numerator), jnp.asarray(denominator), level=level))
-    low, high = np.fmin(low, values), np.fmax(high, values)
-    vocab = Vocab(datasets=tuple(datasets), identities=tuple(names), items=(),
-                  backends=tuple(b for b in backends if b))
-    rows_out = metrics_rows(vocab, values, low, high, denominator,
-                            Counts(jnp.asarray(gi_num), jnp.asarray(gi_den)), present, with_impostors,
-                            level=level)
-    from dicore.names import name_mismatches_coded
 
-    return rows_out, vocab, n_rows, name_mismatches_coded(real_obs, real_vocab)
+def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "TA",
+                  genuine_target: float, joint: bool = True, protocol: str = "all",
+                  dev_fraction: float = 0.5, split_seed: int = 0, n_resamples: int = 1000,
+                  batch_rows: int | None = None, check_taus=None) -> tuple[dict, object, int, dict | None]:
+    """(the sweeps.json parts {"sweeps", "joint", "tradeoffs"}, the file's Vocab, rows read,
+    the protocol record or None) of a results file in bounded memory: the curves'
+    counts (`dicore.tables.curve_counts`) summed over the parts, then the curves, points
+    and intervals exactly as `dicore sweep` computes them on the whole file.
+    `check_taus(vendors) -> {vendor: grid}` chooses (and checks) the replay grids."""
+    from dicore import paper, tables
+    from dicore.core.groups import GroupSizes
+
+    stream = Stream(path, batch_rows=batch_rows)
+    vocab = _vocab(stream)
+    sizes = GroupSizes.of(vocab)
+    present = np.asarray(stream.vocab.groups, np.int64)
+    n_v = sizes.n_vendors
+    vendors = [vocab.vendors[v] for v in sorted({int(g) % n_v for g in present})]
+    grids = check_taus(vendors)
+    floors = paper.reporting_floors()
+    chosen = tables.tradeoff_taus(present, vocab, floors, grids)
+    dev_of, record = _protocol(stream.vocab, vocab, protocol, dev_fraction, split_seed)
+    n_c = max(stream.vocab.n_targets, 1)
+    total: dict | None = None
+    n_dev = 0
+    for obs, rows in stream.parts():
+        target = np.asarray(obs.target)
+        dev = None if dev_of is None else dev_of[np.clip(target, 0, len(dev_of) - 1)]
+        if dev is not None:
+            n_dev += int((dev & (rows >= 0)).sum())
+        c = tables.curve_counts(obs, sizes, cids=np.clip(target, 0, n_c - 1), n_clusters=n_c,
+                                betas=betas, gammas=gammas,
+                                taus=None if chosen is None else chosen[3], dev_rows=dev, joint=joint)
+        total = c if total is None else _add(total, c)
+    assert total is not None
+    if record is not None:
+        record["n_dev_rows"], record["n_eval_rows"] = n_dev, stream.n_rows - n_dev
+    kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target,
+              n_resamples=n_resamples)
+    trade = [] if chosen is None else (
+        tables.tradeoff_curves_from(total, present, vocab, pooled=False, **kw)
+        + tables.tradeoff_curves_from(total, present, vocab, pooled=True, **kw))
+    parts = {
+        "sweeps": tables.sweep_curves_from(total, vocab, betas, gammas),
+        "joint": tables.joint_grids_from(total, present, vocab, betas, gammas) if joint else None,
+        "tradeoffs": trade,
+    }
+    return parts, vocab, stream.n_rows, record
+
+
+def _add(a, b):
+    import jax
+
+    return jax.tree.map(lambda x, y: np.asarray(x, np.int64) + np.asarray(y, np.int64), a, b)
+
+
+def _protocol(svocab, vocab, protocol: str, dev_fraction: float, split_seed: int):
+    """(dev side of each target id or None, the protocol record) for --protocol, by
+    `dicore.stages.protocol_split`'s rule on the file's (dataset, target) pairs."""
+    from dicore.stages import protocol_record
+
+    if protocol == "all":
+        return None, None
+    pairs = np.asarray(svocab.pairs, np.int64).reshape(-1, 2)
+    dev, record = protocol_record(pairs[:, 0], pairs[:, 1], vocab, protocol, dev_fraction, split_seed)
+    side = np.zeros(max(len(vocab.identities), 1), bool)
+    side[pairs[:, 1]] = dev
+    return side, record

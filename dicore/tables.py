@@ -25,7 +25,7 @@ from dicore import paper
 from dicore.core import curve_intervals, defence, identity, impostors, intervals, sweeps, tradeoff
 from dicore.core.groups import GroupSizes, segment_count
 from dicore.core.kernel import Thresholds, UniformGrid, threshold_values
-from dicore.core.metrics import Counts, group_counts, rates
+from dicore.core.metrics import Counts, group_counts, group_ids, rates
 from dicore.core.observations import Observations, Vocab
 from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_GENUINE_KEEP, METRICS, VENDORS
 
@@ -54,7 +54,9 @@ def none_if_nan(x: Any, digits: int | None = None) -> float | None:
 # The core jitted where it is called (`GroupSizes` and `UniformGrid` are static pytrees).
 _group_counts = jax.jit(group_counts)
 _wilson = jax.jit(intervals.wilson_interval, static_argnames=("level",))
-_bootstrap = jax.jit(intervals.cluster_bootstrap, static_argnames=("n_resamples", "level"))
+_identity_counts = jax.jit(intervals.identity_counts)
+_bootstrap_clusters = jax.jit(intervals.bootstrap_from_clusters,
+                              static_argnames=("n_resamples", "level"))
 _genuine_impostor = jax.jit(impostors.genuine_impostor_counts)
 _dhc_sweep = jax.jit(sweeps.dhc_sweep)
 _dhs_sweep = jax.jit(sweeps.dhs_sweep)
@@ -95,24 +97,9 @@ def metrics_table(
         raise ValueError(f"ci must be 'wilson' or 'bootstrap', got {ci!r}")
     sizes = GroupSizes.of(vocab)
     n_vendors = sizes.n_vendors
-    counts = _group_counts(obs, sizes=sizes, beta=jnp.float64(beta), gamma=jnp.float64(gamma))
-    den = np.asarray(counts.denominator)
-    values = percent(counts.numerator, den)  # float64 for the file
-    if ci == "wilson":
-        low, high = _wilson(counts.numerator, counts.denominator, level=level)
-    else:
-        low, high = _bootstrap(
-            obs,
-            key=jax.random.key(seed),
-            sizes=sizes,
-            n_resamples=n_resamples,
-            level=level,
-            beta=jnp.float64(beta),
-            gamma=jnp.float64(gamma),
-        )
-    # The intervals contain their estimate; keep them around the float64 value exactly.
-    low = np.fmin(np.asarray(low, np.float64), values)
-    high = np.fmax(np.asarray(high, np.float64), values)
+    b, g = jnp.float64(beta), jnp.float64(gamma)
+    counts = _group_counts(obs, sizes=sizes, beta=b, gamma=g)
+    clusters = _identity_counts(obs, sizes=sizes, beta=b, gamma=g) if ci == "bootstrap" else None
     # The ISO/IEC 19795 analogues (FNMR: genuine miss, FMR: impostors named), Wilson intervals.
     gi = _genuine_impostor(obs, sizes=sizes)
     groups = np.asarray(obs.dataset, np.int64) * n_vendors + np.asarray(obs.vendor, np.int64)
@@ -121,6 +108,29 @@ def metrics_table(
     present[np.unique(groups[~impostor_row])] = True
     with_impostors = np.zeros_like(present)
     with_impostors[np.unique(groups[impostor_row])] = True
+    return metrics_from_counts(vocab, counts, gi, present, with_impostors, clusters=clusters,
+                               ci=ci, level=level, n_resamples=n_resamples, seed=seed)
+
+
+def metrics_from_counts(vocab: Vocab, counts: Counts, gi: Counts, present, with_impostors, *,
+                        clusters: Counts | None = None, ci: str = "wilson", level: float = 0.95,
+                        n_resamples: int = 1000, seed: int = 0) -> list[dict]:
+    """The metrics.json rows from counts: `counts` (6, G) int32, `gi` the genuine/impostor
+    counts (2, G), which groups have study / impostor rows, and for `ci="bootstrap"` the
+    per-identity `clusters` (6, G, I). Counts add, so the streaming path
+    (`dicore.streaming`) sums them over a file's parts and gets the same rows."""
+    den = np.asarray(counts.denominator)
+    values = percent(counts.numerator, den)  # float64 for the file
+    if ci == "wilson":
+        low, high = _wilson(counts.numerator, counts.denominator, level=level)
+    else:
+        if clusters is None:
+            raise ValueError("ci='bootstrap' needs the per-identity clusters")
+        low, high = _bootstrap_clusters(clusters, counts, key=jax.random.key(seed),
+                                        n_resamples=n_resamples, level=level)
+    # The intervals contain their estimate; keep them around the float64 value exactly.
+    low = np.fmin(np.asarray(low, np.float64), values)
+    high = np.fmax(np.asarray(high, np.float64), values)
     return metrics_rows(vocab, values, low, high, den, gi, present, with_impostors, level=level)
 
 
@@ -288,21 +298,79 @@ def cluster_ids(obs: Observations) -> tuple[np.ndarray, int]:
     return inverse.astype(np.int32).reshape(-1), max(len(uniq), 1)
 
 
-def _sweep_ci(obs, grid, cids, *, sizes, n_clusters, metric):
-    c = curve_intervals.sweep_clusters(obs, grid, cids, sizes=sizes, n_clusters=n_clusters,
-                                       metric=metric)
-    return curve_intervals.curve_interval(c, level=LEVEL)
-
-
-_sweep_ci_jit = jax.jit(_sweep_ci, static_argnames=("n_clusters", "metric"))
-
-
 def _fits(sizes: GroupSizes, k: int, n_clusters: int) -> bool:
     return sizes.n_groups * k * n_clusters <= MAX_CLUSTER_CELLS
 
 
 def _list(a) -> list[float | None]:
     return [none_if_nan(x) for x in np.asarray(a, np.float64)]
+
+
+def curve_counts(obs: Observations, sizes: GroupSizes, *, cids, n_clusters: int, betas=None,
+                 gammas=None, taus=None, dev_rows=None, joint: bool = False) -> dict[str, Any]:
+    """Every count the curves need, as NumPy arrays (they add over parts of a file, so the
+    streaming path, `dicore.streaming`, sums them batch by batch): "dhc"/"dhs" (G, K)
+    sweep counts over `betas`/`gammas`, their per-cluster counts "dhc_c"/"dhs_c" (G, K, C)
+    where `_fits`, "fakes" (G,), "fakes_c" (G, C) for the joint grid's marginals, and over
+    `taus` the replay "replay" (TA, NA, genuine; (G, K, C) each), "fnr" (false names) and,
+    with `dev_rows`, "dev_replay" on the dev rows (the others are the eval rows)."""
+    parts = []
+    if betas is not None:
+        parts += ["dhc"] + (["dhc_c"] if _fits(sizes, _size(betas), n_clusters) else [])
+    if gammas is not None:
+        parts += ["dhs"] + (["dhs_c"] if _fits(sizes, _size(gammas), n_clusters) else [])
+    if joint and betas is not None and gammas is not None and _fits(
+            sizes, max(_size(betas), _size(gammas)), n_clusters):
+        parts.append("fakes_c")
+    if taus is not None:
+        parts += ["replay"] + (["dev"] if dev_rows is not None else [])
+    dev = np.zeros(obs.n, bool) if dev_rows is None else np.asarray(dev_rows, bool)
+    out = _curve_counts_jit(obs, None if betas is None else _grid(betas),
+                            None if gammas is None else _grid(gammas),
+                            None if taus is None else np.asarray(taus, np.float64),
+                            np.asarray(cids, np.int32), dev, sizes=sizes, n_clusters=n_clusters,
+                            parts=tuple(parts))
+    return jax.tree.map(np.asarray, out)
+
+
+def _size(grid: Thresholds) -> int:
+    return len(threshold_values(_grid(grid), np.float64))
+
+
+def _curve_counts(obs, betas, gammas, taus, cids, dev, *, sizes, n_clusters, parts):
+    out: dict[str, Any] = {"fakes": segment_count(
+        jnp.asarray(obs.is_fake), group_ids(obs, sizes=sizes), sizes.n_groups)}
+    for metric, grid in (("dhc", betas), ("dhs", gammas)):
+        if metric in parts:
+            fn = sweeps.dhc_sweep if metric == "dhc" else sweeps.dhs_sweep
+            out[metric] = fn(obs, grid, sizes=sizes)
+        if metric + "_c" in parts:
+            out[metric + "_c"] = curve_intervals.sweep_clusters(
+                obs, grid, cids, sizes=sizes, n_clusters=n_clusters, metric=metric.upper())
+    if "fakes_c" in parts:
+        seg = curve_intervals.cluster_segments(obs, cids, sizes=sizes, n_clusters=n_clusters)
+        out["fakes_c"] = segment_count(jnp.asarray(obs.is_fake), seg,
+                                       sizes.n_groups * n_clusters).reshape(sizes.n_groups, n_clusters)
+    if "replay" in parts:
+        def drop(rows):  # rows moved past the last dataset: no count sees them
+            return dataclasses.replace(obs, dataset=jnp.where(rows, sizes.n_datasets, obs.dataset))
+
+        eval_obs = drop(dev) if "dev" in parts else obs
+        out["replay"], out["fnr"] = _replay_ci(eval_obs, taus, cids, sizes=sizes, n_clusters=n_clusters)
+        if "dev" in parts:
+            out["dev_replay"] = _replay_ci(drop(~dev), taus, cids, sizes=sizes, n_clusters=n_clusters)[0]
+    return out
+
+
+_curve_counts_jit = jax.jit(_curve_counts, static_argnames=("n_clusters", "parts"))
+
+
+def _i32(c):
+    """Counts as int32 arrays (the core's count dtype), whichever path summed them."""
+    return jax.tree.map(lambda a: np.asarray(a).astype(np.int32), c)
+
+
+_curve_interval = jax.jit(curve_intervals.curve_interval, static_argnames=("level",))
 
 
 def sweep_curves(
@@ -313,18 +381,24 @@ def sweep_curves(
     (strict `>`; DHC over named fakes, DHS over unnamed fakes that have a similarity).
     Groups with no such fakes (Naver has no similarity) get no curve."""
     sizes = GroupSizes.of(vocab)
-    n_v = sizes.n_vendors
     cids, n_c = cluster_ids(obs)
+    return sweep_curves_from(curve_counts(obs, sizes, cids=cids, n_clusters=n_c, betas=betas,
+                                          gammas=gammas), vocab, betas, gammas)
+
+
+def sweep_curves_from(c: dict, vocab: Vocab, betas: Thresholds = SWEEP_GRID,
+                      gammas: Thresholds = SWEEP_GRID) -> list[SweepCurve]:
+    """`sweep_curves` from `curve_counts` (of a whole file, or summed over its parts)."""
+    sizes = GroupSizes.of(vocab)
+    n_v = sizes.n_vendors
     curves = []
-    for metric, fn, grid in (("DHC", _dhc_sweep, betas), ("DHS", _dhs_sweep, gammas)):
-        thresholds = _grid(grid)
-        counts = jax.tree.map(np.asarray, fn(obs, thresholds, sizes=sizes))
+    for metric, key, grid in (("DHC", "dhc", betas), ("DHS", "dhs", gammas)):
+        counts = _i32(c[key])
         values = percent(counts.numerator, counts.denominator)
-        taus = [float(x) for x in threshold_values(thresholds, np.float64)]
+        taus = [float(x) for x in threshold_values(_grid(grid), np.float64)]
         ci = None
-        if _fits(sizes, len(taus), n_c):
-            ci = jax.tree.map(np.asarray, _sweep_ci_jit(obs, thresholds, cids, sizes=sizes,
-                                                        n_clusters=n_c, metric=metric))
+        if key + "_c" in c:
+            ci = jax.tree.map(np.asarray, _curve_interval(Counts(*_i32(c[key + "_c"])), level=LEVEL))
         for g in range(sizes.n_groups):
             n = int(counts.denominator[g, 0])
             if n == 0:
@@ -343,20 +417,29 @@ def joint_grids(
 ) -> list[JointGrid]:
     """The high-risk share on the beta x gamma grid for every (dataset, vendor) with fakes."""
     sizes = GroupSizes.of(vocab)
-    betas, gammas = _grid(betas), _grid(gammas)
-    hr = jax.tree.map(np.asarray, _high_risk_sweep(obs, betas, gammas, sizes=sizes))
-    values = percent(hr.numerator, hr.fakes[:, None, None])
-    b_list = [float(x) for x in threshold_values(betas, np.float64)]
-    g_list = [float(x) for x in threshold_values(gammas, np.float64)]
     cids, n_c = cluster_ids(obs)
+    c = curve_counts(obs, sizes, cids=cids, n_clusters=n_c, betas=betas, gammas=gammas, joint=True)
+    return joint_grids_from(c, present_groups(obs, sizes), vocab, betas, gammas)
+
+
+def joint_grids_from(c: dict, present, vocab: Vocab, betas: Thresholds,
+                     gammas: Thresholds) -> list[JointGrid]:
+    """`joint_grids` from `curve_counts(..., joint=True)` and the groups with rows. The
+    grid is DHC's count at beta plus DHS's at gamma (`dicore.core.sweeps.high_risk_sweep`)."""
+    sizes = GroupSizes.of(vocab)
+    dhc, dhs = _i32(c["dhc"]), _i32(c["dhs"])
+    fakes = np.asarray(c["fakes"]).astype(np.int32)
+    values = percent(dhc.numerator[:, :, None] + dhs.numerator[:, None, :], fakes[:, None, None])
+    b_list = [float(x) for x in threshold_values(_grid(betas), np.float64)]
+    g_list = [float(x) for x in threshold_values(_grid(gammas), np.float64)]
     margins = None
-    if _fits(sizes, max(len(b_list), len(g_list)), n_c):
-        margins = {axis: jax.tree.map(np.asarray, _marginal_jit(
-            obs, grid, cids, sizes=sizes, n_clusters=n_c, metric=metric))
-            for axis, grid, metric in (("beta", betas, "DHC"), ("gamma", gammas, "DHS"))}
+    if "fakes_c" in c:
+        fakes_c = np.asarray(c["fakes_c"]).astype(np.int32)
+        margins = {axis: jax.tree.map(np.asarray, _marginal_jit(Counts(*_i32(c[key])), fakes_c))
+                   for axis, key in (("beta", "dhc_c"), ("gamma", "dhs_c"))}
     out = []
-    for g in present_groups(obs, sizes):
-        if hr.fakes[g] == 0:
+    for g in present:
+        if fakes[g] == 0:
             continue
         d, v = divmod(int(g), sizes.n_vendors)
         marginals = None
@@ -366,23 +449,19 @@ def joint_grids(
                          for axis, m in margins.items()}
         out.append(JointGrid(vocab.datasets[d], vocab.vendors[v], b_list, g_list,
                              [[none_if_nan(x) for x in row] for row in values[g]],
-                             int(hr.fakes[g]), marginals))
+                             int(fakes[g]), marginals))
     return out
 
 
-def _marginal(obs, grid, cids, *, sizes, n_clusters, metric):
-    """A joint-grid marginal: DHC (or DHS) counts over all fakes, rate and interval (G, K)."""
-    c = curve_intervals.sweep_clusters(obs, grid, cids, sizes=sizes, n_clusters=n_clusters,
-                                       metric=metric)
-    seg = curve_intervals.cluster_segments(obs, cids, sizes=sizes, n_clusters=n_clusters)
-    fakes = segment_count(jnp.asarray(obs.is_fake), seg, sizes.n_groups * n_clusters)
-    fakes = jnp.broadcast_to(fakes.reshape(sizes.n_groups, 1, n_clusters), c.numerator.shape)
+def _marginal(c: Counts, fakes_c):
+    """A joint-grid marginal from DHC (or DHS) counts over all fakes: rate and interval (G, K)."""
+    fakes = jnp.broadcast_to(fakes_c[:, None, :], c.numerator.shape)
     share = Counts(c.numerator, fakes)
     ci = curve_intervals.curve_interval(share, level=LEVEL)
     return rates(Counts(share.numerator.sum(-1), share.denominator.sum(-1))), ci.low, ci.high
 
 
-_marginal_jit = jax.jit(_marginal, static_argnames=("n_clusters", "metric"))
+_marginal_jit = jax.jit(_marginal)
 
 
 def _grid(grid: Thresholds) -> Thresholds:
@@ -430,6 +509,21 @@ def _pair(low, high, g, value=None):
     return None if lo is None else [lo, hi]
 
 
+def tradeoff_taus(present, vocab: Vocab, floors: Mapping[str, float],
+                  taus: Mapping[str, np.ndarray]):
+    """(vendors, their grids, floors as float64, the union of grids and floors) of the
+    groups `present` (ids) that have a floor and a grid; None when no vendor has."""
+    n_v = len(vocab.vendors)
+    vendors = [vocab.vendors[v] for v in sorted({int(g) % n_v for g in present})
+               if vocab.vendors[v] in floors and vocab.vendors[v] in taus]
+    if not vendors:
+        return None
+    grids = {v: np.asarray(taus[v], np.float64) for v in vendors}
+    floor64 = {v: np.float64(floors[v]) for v in vendors}
+    all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor64.values()))]))
+    return vendors, grids, floor64, all_taus
+
+
 def tradeoff_curves(
     obs: Observations,
     vocab: Vocab,
@@ -467,27 +561,47 @@ def tradeoff_curves(
     if attack not in tradeoff.ATTACKS:
         raise ValueError(f"attack must be one of {tradeoff.ATTACKS}, got {attack!r}")
     sizes = GroupSizes.of(vocab)
+    present = present_groups(obs, sizes)
+    chosen = tradeoff_taus(present, vocab, floors, taus)
+    if chosen is None:
+        return []
+    cids, n_c = cluster_ids(obs)
+    c = curve_counts(obs, sizes, cids=cids, n_clusters=n_c, taus=chosen[3], dev_rows=dev_rows)
+    return tradeoff_curves_from(c, present, vocab, floors=floors, taus=taus, attack=attack,
+                                genuine_keep=genuine_keep, pooled=pooled,
+                                n_resamples=n_resamples, seed=seed)
+
+
+def tradeoff_curves_from(c: dict, present, vocab: Vocab, *, floors, taus, attack: str = "TA",
+                         genuine_keep: float = GENUINE_KEEP, pooled: bool = True,
+                         n_resamples: int = 1000, seed: int = 0) -> list[TradeoffCurve]:
+    """`tradeoff_curves` from `curve_counts(..., taus=<the union of tradeoff_taus>)` per
+    (dataset, vendor) (pooled: summed over the datasets) and the groups with rows."""
+    if attack not in tradeoff.ATTACKS:
+        raise ValueError(f"attack must be one of {tradeoff.ATTACKS}, got {attack!r}")
+    sizes = GroupSizes.of(vocab)
     datasets: Sequence[str] = vocab.datasets
+    n_v = sizes.n_vendors
+    rep, fnr = tradeoff.PolicyReplay(*(Counts(*x) for x in c["replay"])), Counts(*c["fnr"])
+    dev_rep = tradeoff.PolicyReplay(*(Counts(*x) for x in c["dev_replay"])) if "dev_replay" in c else None
+    present = np.asarray(present, np.int64)
     if pooled:
-        obs = dataclasses.replace(obs, dataset=jnp.zeros_like(obs.dataset))
+        def pool(x: Counts) -> Counts:
+            return Counts(*(a.reshape(sizes.n_datasets, n_v, *a.shape[1:]).sum(0) for a in x))
+
+        rep, fnr = tradeoff.PolicyReplay(*(pool(x) for x in rep)), pool(fnr)
+        dev_rep = None if dev_rep is None else tradeoff.PolicyReplay(*(pool(x) for x in dev_rep))
+        present = np.unique(present % n_v)
         sizes = dataclasses.replace(sizes, n_datasets=1)
         datasets = ("all",)
-    present = present_groups(obs, sizes)
-    n_v = sizes.n_vendors
-    vendors = [vocab.vendors[v] for v in sorted({int(g) % n_v for g in present})
-               if vocab.vendors[v] in floors and vocab.vendors[v] in taus]
-    if not vendors:
+    chosen = tradeoff_taus(present, vocab, floors, taus)
+    if chosen is None:
         return []
-    grids = {v: np.asarray(taus[v], np.float64) for v in vendors}
-    floor64 = {v: np.float64(floors[v]) for v in vendors}
-    all_taus = np.unique(np.concatenate([*grids.values(), np.array(list(floor64.values()))]))
-    cids, n_c = cluster_ids(obs)
-    split = dev_rows is not None
-    eval_obs = restrict(obs, ~np.asarray(dev_rows, bool), sizes) if split else obs
-    dev_obs = restrict(obs, np.asarray(dev_rows, bool), sizes) if split else obs
+    vendors, grids, floor64, all_taus = chosen
+    split = dev_rep is not None
+    rep, fnr = _i32(rep), _i32(fnr)
+    dev_rep = _i32(dev_rep) if split else rep
     to_np = functools.partial(jax.tree.map, np.asarray)
-    rep, fnr = to_np(_replay_ci_jit(eval_obs, all_taus, cids, sizes=sizes, n_clusters=n_c))
-    dev_rep = to_np(_replay_ci_jit(dev_obs, all_taus, cids, sizes=sizes, n_clusters=n_c)[0]) if split else rep
     attack_c = rep.ta if attack == "TA" else rep.na
     dev_attack_c = dev_rep.ta if attack == "TA" else dev_rep.na
     attack_rate, genuine = percent(*_summed(attack_c)), percent(*_summed(rep.genuine))

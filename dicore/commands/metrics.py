@@ -59,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ci",
         choices=("wilson", "bootstrap"),
         default="wilson",
-        help="interval: Wilson score, or cluster bootstrap over target identities (default wilson)",
+        help="interval: Wilson score, or cluster bootstrap over target identities (default "
+        "wilson). Wilson streams the file in bounded memory; bootstrap, --by video and "
+        "--group-by read the whole file into memory (docs/metrics.md, 'Memory model')",
     )
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument(
@@ -121,12 +123,14 @@ def run(args: argparse.Namespace) -> int:
         return canonical_columns(cols, names)
 
     from dicore import streaming
+    from dicore.commands.study import enable_jax_cache
 
+    enable_jax_cache()  # compiled kernels kept on disk: see docs/study.md
     breakdown = args.by == "video" or args.group_by
-    if args.ci == "wilson" and not breakdown and streaming.should_stream(args.results):
+    if args.ci == "wilson" and not breakdown:
         rows, vocab, n_results, warnings = streaming.stream_metrics(  # bounded memory
             args.results, identities=identities, beta=args.beta, gamma=args.gamma, level=args.level)
-    else:
+    else:  # the bootstrap and the breakdowns read the whole file
         obs, vocab = read_results_file(args.results, identities=identities)
         if breakdown:
             return _breakdown(args, obs, vocab)

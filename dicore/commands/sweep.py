@@ -98,32 +98,41 @@ def default_taus(floor: float) -> np.ndarray:
     return np.concatenate([[floor], np.arange(math.floor(floor) + 1, 101)]).astype(np.float64)
 
 
+def check_taus(vendors, taus=None) -> dict:
+    """{vendor: its replay grid} (default: `default_taus` of its floor); UserError on a tau
+    below a vendor's floor (censored), before any work."""
+    from dicore import paper
+    from dicore.core.kernel import threshold_values
+    from dicore.core.tradeoff import check_taus as check
+
+    floors = paper.reporting_floors()
+    grids = {}
+    for vendor in vendors:
+        grid = default_taus(floors[vendor]) if taus is None else np.asarray(threshold_values(taus, np.float64))
+        try:
+            check(grid, [vendor], floors=floors)
+        except ValueError as exc:
+            raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
+        grids[vendor] = grid
+    return grids
+
+
 def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target=DEFAULT_GENUINE_KEEP,
             joint=True, dev_rows=None, n_resamples=1000) -> dict:
     """The sweeps.json parts `{"sweeps", "joint", "tradeoffs"}` (`dicore.tables` records;
-    joint None with joint=False); raises UserError on censored taus.
+    joint None with joint=False) of a whole `Observations`; raises UserError on censored
+    taus. `dicore sweep` itself streams the file (`dicore.streaming.stream_sweeps`, the
+    same numbers).
 
     Trade-offs per (dataset, vendor) and per vendor over all datasets pooled, with the
     operating points of docs/thresholds.md (the one rule `dicore study` uses too).
     """
     from dicore import paper, tables
-    from dicore.core.kernel import threshold_values
-    from dicore.core.tradeoff import check_taus
 
     n_v = len(vocab.vendors)
     present = sorted(set((np.asarray(obs.dataset) * n_v + np.asarray(obs.vendor)).tolist()))
-    # Censoring is checked first, before any work.
-    floors = paper.reporting_floors()
-    vendors = [vocab.vendors[v] for v in sorted({g % n_v for g in present})]
-    grids = {}
-    for vendor in vendors:
-        grid = default_taus(floors[vendor]) if taus is None else np.asarray(threshold_values(taus, np.float64))
-        try:
-            check_taus(grid, [vendor], floors=floors)
-        except ValueError as exc:
-            raise UserError(str(exc), f"e.g. --taus {floors[vendor]:g}:100:1, or leave --taus out") from exc
-        grids[vendor] = grid
-    kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target,
+    grids = check_taus([vocab.vendors[v] for v in sorted({g % n_v for g in present})], taus)
+    kw = dict(floors=paper.reporting_floors(), taus=grids, attack=attack, genuine_keep=genuine_target,
               dev_rows=dev_rows, n_resamples=n_resamples)
     return {
         "sweeps": tables.sweep_curves(obs, vocab, betas, gammas),
@@ -134,8 +143,6 @@ def compute(obs, vocab, *, betas, gammas, taus=None, attack="TA", genuine_target
 
 
 def run(args: argparse.Namespace) -> int:
-    from dicore.formats.results import read_results_file
-
     betas = parse_grid(args.betas, "--betas")
     gammas = parse_grid(args.gammas, "--gammas")
     taus = parse_grid(args.taus, "--taus") if args.taus else None
@@ -143,20 +150,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--genuine-target {args.genuine_target} is outside 0..100", "a percent, e.g. 90")
     check_output_file(args.out, "--out")
     from dicore.commands.study import check_protocol
-    from dicore.stages import protocol_split
 
     check_protocol(args)
     if args.resamples < 1:
         raise UserError(f"--resamples {args.resamples} must be at least 1", "e.g. --resamples 1000")
-    obs, vocab = read_results_file(args.results)
-    if obs.n == 0:
-        raise UserError(f"{args.results} has no result rows", "run `dicore run` or `dicore study` first")
-    dev_rows, protocol = protocol_split(obs, vocab, args.protocol, args.dev_fraction, args.split_seed)
-    parts = compute(
-        obs, vocab, betas=betas, gammas=gammas, taus=taus, attack=args.attack,
-        genuine_target=args.genuine_target, joint=not args.no_joint, dev_rows=dev_rows,
-        n_resamples=args.resamples,
-    )
+    from dicore import streaming
+    from dicore.commands.study import enable_jax_cache
+
+    enable_jax_cache()  # compiled kernels kept on disk: see docs/study.md
+    parts, vocab, n_results, protocol = streaming.stream_sweeps(  # bounded memory
+        args.results, betas=betas, gammas=gammas, attack=args.attack,
+        genuine_target=args.genuine_target, joint=not args.no_joint, protocol=args.protocol,
+        dev_fraction=args.dev_fraction, split_seed=args.split_seed, n_resamples=args.resamples,
+        check_taus=lambda vendors: check_taus(vendors, taus))
     from dicore.formats.sweeps_json import write_sweeps_json
 
     simulated = bool(vocab.simulated)
@@ -169,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     label = " (SIMULATED vendors)" if simulated else ""
     joint_s = "" if parts["joint"] is None else f", {len(parts['joint'])} joint grids"
     print(f"{len(parts['sweeps'])} sweep curves{joint_s}, {len(parts['tradeoffs'])} trade-offs "
-          f"from {obs.n} results -> {args.out}{label}", file=sys.stdout)
+          f"from {n_results} results -> {args.out}{label}", file=sys.stdout)
     for c in parts["tradeoffs"]:
         best, eer = c.operating_points
         best_s = (f"tau {best.tau:g}: {c.attack} {best.attack_success:.1f}%"

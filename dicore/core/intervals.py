@@ -221,11 +221,22 @@ def cluster_bootstrap(
     Vectorised over `n_resamples` PRNG keys split from `key` with `vmap`;
     memory is about n_resamples x G x I integers.
     """
-    clusters = identity_counts(obs, sizes=sizes, beta=beta, gamma=gamma)
+    return bootstrap_from_clusters(
+        identity_counts(obs, sizes=sizes, beta=beta, gamma=gamma),
+        group_counts(obs, sizes=sizes, beta=beta, gamma=gamma),
+        key=key, n_resamples=n_resamples, level=level)
+
+
+def bootstrap_from_clusters(
+    clusters: Counts, counts: Counts, *, key: Array, n_resamples: int = 1000, level: float = 0.95
+) -> Interval:
+    """`cluster_bootstrap` from its counts: the per-identity `clusters` (6, G, I) and the
+    per-group `counts` (6, G) (their sums over identities). Counts add over parts of a
+    file, so a file read part by part (`dicore.streaming`) gets the same intervals."""
     present = clusters.denominator[0] > 0
     keys = jax.random.split(key, n_resamples)
     samples = jax.vmap(lambda k: weighted_rates(clusters, resample_weights(k, present)))(keys)
-    estimate = rates(group_counts(obs, sizes=sizes, beta=beta, gamma=gamma))
+    estimate = rates(counts)
     boot = percentile_interval(samples, estimate, level=level)
     floor = cluster_wilson_interval(clusters.numerator, clusters.denominator, level=level)
     return floored(boot, floor, estimate)

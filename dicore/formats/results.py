@@ -21,6 +21,7 @@ the one-pass validation (every rule with its message) and both writers.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -186,24 +187,47 @@ def _read_table(path: Path):
 class _Problems:
     """Collects validation problems; raises one UserError listing the first 20.
 
-    Checks add whole masks (`add_rows`); only the rows that will be shown are formatted,
-    so a file with a million bad rows costs no million messages."""
+    Checks add whole masks (`add_rows`); only each check's first 20 rows are formatted,
+    so a file with a million bad rows costs no million messages. The streaming reader
+    (`dicore.streaming`) validates a file part by part into one `_Problems`
+    (`defer=True`): `begin(row_of, skip)` maps each part's rows to the file's rows and
+    leaves out rows already validated; it raises once, at the end, with every part's
+    problems in the order the whole-file reader gives them."""
 
-    def __init__(self, source: str | None):
+    def __init__(self, source: str | None, *, defer: bool = False):
         self.source = source
         self.items: list[str] = []
         self.count = 0
-        # (phase, row, check order, message maker) of the first rows of each check
-        self._rows: list[tuple[int, int, int, Any]] = []
+        # (phase, file row, check order, message) of the first rows of each check
+        self._rows: list[tuple[int, int, int, str]] = []
         self._checks = 0
+        self.defer = defer
+        self.row_of: np.ndarray | None = None  # file row (0-based) of each local row
+        self.skip: np.ndarray | None = None  # local rows validated elsewhere
+
+    def begin(self, row_of=None, skip=None) -> None:
+        """A new part of the file: its rows' file rows (0-based) and rows to leave out."""
+        self.row_of, self.skip, self._checks = row_of, skip, 0
+
+    def row_number(self, i) -> int:
+        """The 1-based file row of local row `i` (as messages name other rows)."""
+        return (int(self.row_of[int(i)]) if self.row_of is not None else int(i)) + 1
 
     def add(self, row: int | None, field: str, message: str) -> None:
         where = "" if row is None else f"row {row}, "
         self.items.append(f"{where}{field}: {message}")
         self.count += 1
 
+    def add_file_row(self, row: int, field: str, message: str, *, phase: int, order: int = 0) -> None:
+        """One problem on file row `row` (0-based), found outside a mask check."""
+        self.count += 1
+        self._rows.append((phase, int(row), order, f"row {int(row) + 1}, {field}: {message}"))
+
     def add_rows(self, mask, field: str, message, *, phase: int = 0) -> None:
         """A problem on every row where `mask` holds; `message(i)` (0-based row) says it."""
+        mask = np.asarray(mask, bool)
+        if self.skip is not None:
+            mask = mask & ~self.skip
         rows = np.flatnonzero(mask)
         self._checks += 1
         if not len(rows):
@@ -211,14 +235,17 @@ class _Problems:
         self.count += len(rows)
         order = self._checks
         for i in rows[:MAX_REPORTED_PROBLEMS]:
-            self._rows.append((phase, int(i), order, lambda i=int(i): f"row {i + 1}, {field}: {message(i)}"))
+            n = self.row_number(i)
+            self._rows.append((phase, n - 1, order, f"row {n}, {field}: {message(int(i))}"))
+        if len(self._rows) > 8 * MAX_REPORTED_PROBLEMS:  # only the first 20 are ever shown
+            self._rows = sorted(self._rows)[:MAX_REPORTED_PROBLEMS]
 
-    def raise_if_any(self) -> None:
-        if not self.count:
+    def raise_if_any(self, *, force: bool = False) -> None:
+        if not self.count or (self.defer and not force):
             return
         shown = self.items[:MAX_REPORTED_PROBLEMS]
-        for *_, make in sorted(self._rows, key=lambda r: r[:3])[: MAX_REPORTED_PROBLEMS - len(shown)]:
-            shown.append(make())
+        for *_, text in sorted(self._rows, key=lambda r: r[:3])[: MAX_REPORTED_PROBLEMS - len(shown)]:
+            shown.append(text)
         more = self.count - len(shown)
         head = f"{self.source}: " if self.source else ""
         lines = [f"{head}{self.count} invalid result(s):"] + [f"  {p}" for p in shown]
@@ -264,6 +291,11 @@ def _text(arr, field: str, problems: _Problems):
     import pyarrow.compute as pc
 
     t = arr.type
+    if pa.types.is_dictionary(t) and pa.types.is_string(t.value_type):
+        # Trim each distinct value once, then spread them over the rows.
+        values = pc.utf8_trim_whitespace(arr.dictionary.fill_null(""))
+        out = values.take(arr.indices)
+        return out.fill_null("") if out.null_count else out
     if pa.types.is_dictionary(t):
         arr, t = arr.cast(t.value_type), t.value_type
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
@@ -282,7 +314,7 @@ def _text(arr, field: str, problems: _Problems):
         arr = arr.cast(pa.string())
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
-    return pc.utf8_trim_whitespace(arr.fill_null(""))
+    return pc.utf8_trim_whitespace(arr.fill_null("") if arr.null_count else arr)
 
 
 def _codes(text, names: Sequence[str]):
@@ -290,8 +322,9 @@ def _codes(text, names: Sequence[str]):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    idx = pc.index_in(pc.utf8_lower(text), value_set=pa.array(list(names), pa.string()))
-    return np.asarray(idx.fill_null(-1), np.int32)
+    enc = pc.dictionary_encode(text)  # lower-case and look up each distinct value once
+    idx = pc.index_in(pc.utf8_lower(enc.dictionary), value_set=pa.array(list(names), pa.string()))
+    return np.asarray(idx.fill_null(-1), np.int32)[np.asarray(enc.indices, np.int64)]
 
 
 
@@ -354,9 +387,10 @@ def _booleans(arr, problems: _Problems):
     return true, valid
 
 
-def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
-    """Validate and encode the columns, all checks as masks over the rows."""
-    import pyarrow as pa
+def _row_fields(arrays: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+    """The checks of one row at a time (every rule that needs no other row), as masks, and
+    the columns they give: trimmed text, vendor/method codes, is_fake, empty masks,
+    confidence and similarity. Shared by the whole-file reader and the streaming one."""
     import pyarrow.compute as pc
 
     text = {c: _text(arrays[c], c, problems)
@@ -384,6 +418,18 @@ def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
                       lambda i: f"name {text['predicted'][i].as_py()!r} reported without a confidence")
     problems.add_rows(has_conf & ~has_name, "predicted",
                       lambda i: "a confidence was reported without a name")
+    return {"text": text, "vendor": vendor, "method": method, "is_fake": is_fake,
+            "empty": empty, "confidence": confidence, "similarity": similarity}
+
+
+def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
+    """Validate and encode the columns, all checks as masks over the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    f = _row_fields(arrays, problems)
+    text, vendor, method, is_fake, empty = f["text"], f["vendor"], f["method"], f["is_fake"], f["empty"]
+    confidence, similarity = f["confidence"], f["similarity"]
 
     datasets, dataset = _vocabulary(text["dataset"])
     items, item = _vocabulary(text["item_id"])
@@ -407,7 +453,7 @@ def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
     dup = valid & (first_of != np.arange(n))
     problems.add_rows(dup, "item_id", lambda i: (
         f"duplicate ({text['vendor'][i].as_py()}, {text['dataset'][i].as_py()}, "
-        f"{text['item_id'][i].as_py()}) also on row {first_of[i] + 1}"), phase=1)
+        f"{text['item_id'][i].as_py()}) also on row {problems.row_number(first_of[i])}"), phase=1)
 
     # The paired real row of each fake: same vendor and dataset, item = real_item_id.
     real_item = np.asarray(pc.index_in(text["real_item_id"], value_set=pa.array(items, pa.string()))
@@ -417,24 +463,12 @@ def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
     pos = np.clip(np.searchsorted(keys, real_key), 0, len(keys) - 1)
     found = wants & (real_item >= 0) & (keys[pos] == real_key)
     j = np.where(found, first[pos], -1)
-    missing = wants & ~found
-    problems.add_rows(missing, "real_item_id", lambda i: (
-        f"paired real item {text['real_item_id'][i].as_py()!r} has no row for vendor "
-        f"{text['vendor'][i].as_py()} in dataset {text['dataset'][i].as_py()}"), phase=2)
-    pair_fake = found & is_fake[np.maximum(j, 0)]
-    problems.add_rows(pair_fake, "real_item_id", lambda i: (
-        f"paired item {text['real_item_id'][i].as_py()!r} is a fake (row {j[i] + 1})"), phase=2)
-    pair_impostor = found & ~pair_fake & (method[np.maximum(j, 0)] == METHODS.index("impostor"))
-    problems.add_rows(pair_impostor, "real_item_id", lambda i: (
-        f"paired item {text['real_item_id'][i].as_py()!r} is an impostor (row {j[i] + 1}), "
-        "not a real image of the fake's target"), phase=2)
-    pair_fake = pair_fake | pair_impostor
-    other_person = found & ~pair_fake & (target[np.maximum(j, 0)] != target)
-    problems.add_rows(other_person, "real_item_id", lambda i: (
-        f"paired real item {text['real_item_id'][i].as_py()!r} is of "
-        f"{text['target'][int(j[i])].as_py()!r} (row {j[i] + 1}), not of the fake's target "
-        f"{text['target'][i].as_py()!r}"), phase=2)
-    paired_row = np.where(found & ~pair_fake & ~other_person, j, -1).astype(np.int32)
+    safe = np.maximum(j, 0)
+    paired = _pairing(problems, text, wants, found, j_fake=is_fake[safe],
+                      j_impostor=method[safe] == METHODS.index("impostor"),
+                      j_other=target[safe] != target, j_row=lambda i: problems.row_number(j[i]),
+                      j_target=lambda i: text["target"][int(j[i])].as_py())
+    paired_row = np.where(paired, j, -1).astype(np.int32)
 
     # First real row (by item id) of each (vendor, dataset, identity): a synthesis
     # blend's reference source.
@@ -445,15 +479,9 @@ def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
         rank[np.argsort(np.asarray(items, dtype=object), kind="stable")] = np.arange(len(items))
         reals = np.flatnonzero(~is_fake & valid)
         n_t = max(len(identities), 1)
-        group = (vendor[reals].astype(np.int64) * n_d + dataset[reals]) * n_t + target[reals]
-        order = np.lexsort((rank[item[reals]], group))
-        g_sorted = group[order]
-        starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
-        g_keys, g_rows = g_sorted[starts], reals[order][starts]
-        want = (vendor[synth].astype(np.int64) * n_d + dataset[synth]) * n_t + reference[synth]
-        at = np.clip(np.searchsorted(g_keys, want), 0, max(len(g_keys) - 1, 0))
-        hit = (len(g_keys) > 0) & (g_keys[at] == want) if len(g_keys) else np.zeros(len(want), bool)
-        ref_paired_row[synth] = np.where(hit, g_rows[at] if len(g_keys) else -1, -1)
+        table = _reference_table(vendor[reals], dataset[reals], target[reals], rank[item[reals]], n_d, n_t)
+        at = _reference_rows(table, vendor[synth], dataset[synth], reference[synth], n_d, n_t)
+        ref_paired_row[synth] = np.where(at >= 0, reals[np.maximum(at, 0)], -1)
 
     problems.raise_if_any()
     obs = Observations(
@@ -470,6 +498,54 @@ def _parse(arrays: Mapping[str, Any], n: int, problems: _Problems) -> Loaded:
     return Loaded(obs, vocab)
 
 
+def _pairing(problems: _Problems, text, wants, found, *, j_fake, j_impostor, j_other,
+             j_row, j_target) -> np.ndarray:
+    """The rules between a fake and the row its real_item_id names (phase 2 problems):
+    that row exists, is a real image (not a fake, not an impostor) and is of the fake's
+    target. `found`: a row was found; `j_*`: that row's facts (masks over the fakes, and
+    its file row number and target name for the messages). Returns the fakes paired."""
+    rid = lambda i: text["real_item_id"][i].as_py()  # noqa: E731
+    problems.add_rows(wants & ~found, "real_item_id", lambda i: (
+        f"paired real item {rid(i)!r} has no row for vendor "
+        f"{text['vendor'][i].as_py()} in dataset {text['dataset'][i].as_py()}"), phase=2)
+    pair_fake = found & j_fake
+    problems.add_rows(pair_fake, "real_item_id", lambda i: (
+        f"paired item {rid(i)!r} is a fake (row {j_row(i)})"), phase=2)
+    pair_impostor = found & ~pair_fake & j_impostor
+    problems.add_rows(pair_impostor, "real_item_id", lambda i: (
+        f"paired item {rid(i)!r} is an impostor (row {j_row(i)}), "
+        "not a real image of the fake's target"), phase=2)
+    not_real = pair_fake | pair_impostor
+    other_person = found & ~not_real & j_other
+    problems.add_rows(other_person, "real_item_id", lambda i: (
+        f"paired real item {rid(i)!r} is of {j_target(i)!r} (row {j_row(i)}), not of the "
+        f"fake's target {text['target'][i].as_py()!r}"), phase=2)
+    return found & ~not_real & ~other_person
+
+
+def _reference_table(vendor, dataset, target, rank, n_d: int, n_t: int):
+    """(sorted group keys, index of the group's first row by item rank) of real rows, group
+    = (vendor, dataset, target): where a synthesis blend finds its reference's real."""
+    group = (np.asarray(vendor, np.int64) * n_d + dataset) * n_t + target
+    order = np.lexsort((rank, group))
+    g_sorted = group[order]
+    if not len(g_sorted):
+        return g_sorted, order
+    starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
+    return g_sorted[starts], order[starts]
+
+
+def _reference_rows(table, vendor, dataset, reference, n_d: int, n_t: int) -> np.ndarray:
+    """Index (into the rows `_reference_table` was built from) of each blend's reference
+    real, -1 where there is none."""
+    g_keys, g_rows = table
+    want = (np.asarray(vendor, np.int64) * n_d + dataset) * n_t + reference
+    if not len(g_keys):
+        return np.full(len(want), -1, np.int64)
+    at = np.clip(np.searchsorted(g_keys, want), 0, len(g_keys) - 1)
+    return np.where(g_keys[at] == want, g_rows[at], -1)
+
+
 def read_backends(results: Path) -> dict[str, str]:
     """{vendor: backend(s)} of a results file, several joined by '+' (sorted)."""
     if results.suffix == ".parquet":
@@ -484,6 +560,439 @@ def read_backends(results: Path) -> dict[str, str]:
     for vendor, backend in pairs:
         seen.setdefault(str(vendor), set()).add(str(backend))
     return {v: "+".join(sorted(b)) for v, b in seen.items()}
+
+
+# ---- streaming: a file part by part (`dicore.streaming`) ------------------------
+
+STREAM_DICTIONARY = ("vendor", "backend", "dataset", "method", "target", "reference", "predicted")
+"""Low-cardinality columns read dictionary-encoded from Parquet (less memory, less decoding)."""
+
+
+def check_results_path(path: str | Path) -> Path:
+    """The results file as a Path; `UserError` when it is a folder or does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(
+            f"results file {path} is a folder", f"pass the file, e.g. {path / 'results.csv'}"
+        )
+    if not path.is_file():
+        raise UserError(
+            f"results file {path} not found", "run `dicore run` or `dicore study` first"
+        )
+    return path
+
+
+def iter_result_batches(path: Path, columns: Sequence[str], batch_rows: int):
+    """(pyarrow RecordBatch of `columns`, file row of its first row) of a results file, in
+    file order: Parquet by `iter_batches` (the `STREAM_DICTIONARY` columns dictionary-
+    encoded), CSV by `pyarrow.csv.open_csv` (every cell as text). Errors name the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    offset = 0
+    if path.suffix.lower() == ".parquet":
+        try:
+            schema = pq.read_schema(path)
+            absent = [c for c in RESULT_COLUMNS if c not in schema.names]
+            if absent:
+                raise UserError(
+                    f"{path}: missing column(s) {', '.join(absent)}",
+                    f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
+                )
+            text = [c for c in STREAM_DICTIONARY if c in columns and (
+                pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))]
+            pf = pq.ParquetFile(path, read_dictionary=text)
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+                yield batch, offset
+                offset += batch.num_rows
+        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(
+                f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
+                "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
+            ) from exc
+        return
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(
+            f"{path}: not a readable UTF-8 CSV file ({exc})",
+            "results files are UTF-8 CSV with a header row, or .parquet",
+        ) from exc
+    absent = [c for c in RESULT_COLUMNS if c not in header]
+    if absent:
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(absent)}",
+            f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
+        )
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=max(batch_rows, 1) * 160),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in header},  # every cell as its text
+                strings_can_be_null=False, include_columns=list(columns),
+            ),
+        )
+        for batch in reader:
+            yield batch, offset
+            offset += batch.num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UserError(
+            f"{path}: not a readable UTF-8 CSV file ({str(exc).splitlines()[0]})",
+            "results files are UTF-8 CSV with a header row (every row with every column), "
+            "or .parquet",
+        ) from exc
+
+
+def _distinct(arr) -> list:
+    """Distinct trimmed texts of a column in order of first appearance (a dictionary-
+    encoded column: from its dictionary and indices, without decoding every row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
+        idx = np.asarray(arr.indices.fill_null(-1), np.int64) + 1  # 0: null
+        order = first_seen(idx, len(arr.dictionary) + 1)
+        words = [""] + [("" if x is None else x.strip()) for x in arr.dictionary.to_pylist()]
+        return list(dict.fromkeys(words[i] for i in order))
+    return pc.unique(_text(arr, "", _Problems(None))).to_pylist()
+
+
+def first_seen(codes: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of `codes` (ints in 0..size-1) in order of first appearance."""
+    n = len(codes)
+    first = np.full(size, n, np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write (the first row) wins
+    used = np.flatnonzero(first < n)
+    return used[np.argsort(first[used], kind="stable")]
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamVocab:
+    """The names of a whole file, gathered before its rows are parsed (so every part of it
+    gets the same ids as the whole-file reader gives): datasets and identities in the
+    whole-file reader's order, and each name column's raw -> canonical names."""
+
+    datasets: tuple[str, ...]
+    identities: tuple[str, ...]
+    backends: tuple[str, ...]
+    n_targets: int  # identities[:n_targets] are the targets (dense cluster ids)
+    groups: tuple[int, ...]  # (dataset, vendor) group ids with rows, dataset * 3 + vendor
+    pairs: tuple[tuple[int, int], ...]  # (dataset, target) ids that occur
+    canonical: dict[str, dict[str, str]] | None = None
+    n_rows: int = 0
+    references: tuple[int, ...] = ()  # ids named as a synthesis blend's reference
+
+    def ids(self, text, names: str) -> np.ndarray:
+        """Index of each (already canonical) text in `datasets` or `identities`; -1 if absent."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.array(list(getattr(self, names)), pa.string())
+        return np.asarray(pc.index_in(text, value_set=values).fill_null(-1), np.int32)
+
+
+_NAME_COLUMNS = ("target", "reference", "predicted")
+VOCAB_COLUMNS = ("vendor", "backend", "dataset", *_NAME_COLUMNS)
+
+
+def stream_vocab(batches, identities=None) -> StreamVocab:
+    """A `StreamVocab` from batches of `VOCAB_COLUMNS` (the whole file, in order).
+    `identities` as in `read_columns`: called once, with every distinct name."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seen: dict[str, dict] = {c: {} for c in ("dataset", "backend", *_NAME_COLUMNS)}
+    group_pairs: set[tuple[str, str]] = set()
+    vendor_dataset: set[tuple[int, str]] = set()
+    n_rows = 0
+    for batch, _ in batches:
+        n_rows += batch.num_rows
+        for c in seen:
+            for x in _distinct(batch.column(c)):
+                seen[c].setdefault(x, None)
+        quiet = _Problems(None)
+        d_enc = pc.dictionary_encode(_text(batch.column("dataset"), "dataset", quiet))
+        t_enc = pc.dictionary_encode(_text(batch.column("target"), "target", quiet))
+        v = _codes(_text(batch.column("vendor"), "vendor", quiet), VENDORS).astype(np.int64)
+        d = np.asarray(d_enc.indices, np.int64)
+        t = np.asarray(t_enc.indices, np.int64)
+        d_names, t_names = d_enc.dictionary.to_pylist(), t_enc.dictionary.to_pylist()
+        k = max(len(t_names), 1)
+        for code in np.flatnonzero(np.bincount(d * k + t)).tolist():
+            group_pairs.add((d_names[code // k], t_names[code % k]))
+        ok = v >= 0
+        for code in np.flatnonzero(np.bincount(d[ok] * len(VENDORS) + v[ok])).tolist():
+            vendor_dataset.add((code % len(VENDORS), d_names[code // len(VENDORS)]))
+    names = {c: list(seen[c]) for c in _NAME_COLUMNS}
+    canonical = None
+    if identities is not None:
+        mapped = identities(names)
+        canonical = {c: dict(zip(names[c], mapped[c], strict=True)) for c in _NAME_COLUMNS}
+        names = {c: [canonical[c][x] for x in names[c]] for c in _NAME_COLUMNS}
+    # Dataset identities first, then names only an API produced (as `_parse` orders them).
+    ids = list(dict.fromkeys(x for c in _NAME_COLUMNS for x in names[c] if x))
+    n_targets = len(dict.fromkeys(x for x in names["target"] if x))
+    datasets = list(seen["dataset"])
+    d_of = {x: i for i, x in enumerate(datasets)}
+    i_of = {x: i for i, x in enumerate(ids)}
+    to_canon = (canonical or {}).get("target", {})
+    pairs = sorted({(d_of[d], i_of[to_canon.get(t, t)]) for d, t in group_pairs
+                    if to_canon.get(t, t) in i_of})
+    groups = sorted({d_of[d] * len(VENDORS) + v for v, d in vendor_dataset})
+    del pa
+    references = tuple(sorted(i_of[x] for x in set(names["reference"]) if x))
+    return StreamVocab(tuple(datasets), tuple(ids), tuple(b for b in seen["backend"] if b),
+                       n_targets, tuple(groups), tuple(pairs), canonical, n_rows, references)
+
+
+def _canonical_arrays(arrays, vocab: StreamVocab, problems: _Problems) -> dict:
+    """The name columns in canonical form by the file's one mapping (`StreamVocab`)."""
+    import pyarrow as pa
+
+    out = {}
+    for c in _NAME_COLUMNS:
+        enc = _text(arrays[c], c, problems).dictionary_encode()
+        mapping = vocab.canonical[c]  # type: ignore[index]
+        mapped = [mapping.get(x, x) for x in enc.dictionary.to_pylist()]
+        out[c] = pa.array(mapped, pa.string()).take(enc.indices)
+    return out
+
+
+def _prepared(arrays, vocab: StreamVocab, problems: _Problems) -> dict:
+    arrays = {c: _as_arrow(arrays[c], c, problems) for c in RESULT_COLUMNS}
+    if vocab.canonical is not None:
+        arrays.update(_canonical_arrays(arrays, vocab, problems))
+    return arrays
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (a bijection of uint64, wrapping arithmetic)."""
+    x = np.asarray(x, np.uint64).copy()
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _string_hash(text) -> np.ndarray:
+    """A 64-bit hash of each string of a pyarrow string array (no Python loop over rows):
+    a polynomial over its bytes, plus its length, mixed. Equal strings hash equal; the
+    callers confirm a match on the strings themselves."""
+    import pyarrow as pa
+
+    text = text.cast(pa.string()) if not pa.types.is_string(text.type) else text
+    n = len(text)
+    out = np.zeros(n, np.uint64)
+    step = 1 << 16
+    for lo in range(0, n, step):
+        part = text.slice(lo, min(step, n - lo))
+        offsets = np.frombuffer(part.buffers()[1], np.int32, count=len(part) + 1,
+                                offset=part.offset * 4).astype(np.int64)
+        data = part.buffers()[2]
+        lengths = np.diff(offsets)
+        h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        if data is not None and offsets[-1] > offsets[0]:
+            raw = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]].astype(np.uint64) + np.uint64(1)
+            starts = offsets[:-1] - offsets[0]
+            pos = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
+            contrib = raw * _powers(int(lengths.max()))[pos]
+            nonempty = lengths > 0
+            h[nonempty] += np.add.reduceat(contrib, starts[nonempty])
+        out[lo:lo + len(part)] = _mix(h)
+    return out
+
+
+_POWERS = np.ones(1, np.uint64)
+
+
+def _powers(k: int) -> np.ndarray:
+    """P**i mod 2**64 for i < k (P odd), cached."""
+    global _POWERS
+    if len(_POWERS) < k:
+        p = np.full(max(k, 2 * len(_POWERS)), np.uint64(0x100000001B3), np.uint64)
+        p[0] = 1
+        _POWERS = np.cumprod(p, dtype=np.uint64)
+    return _POWERS
+
+
+def key_hash(vendor, dataset, item_text) -> np.ndarray:
+    """64-bit hash of (vendor id, dataset id, item text): the key of a result row."""
+    pair = (np.asarray(vendor, np.int64).astype(np.uint64) << np.uint64(32)) | (
+        np.asarray(dataset, np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF))
+    return _mix(_string_hash(item_text) ^ _mix(pair))
+
+
+def row_keys(batch, vocab: StreamVocab) -> tuple[np.ndarray, np.ndarray]:
+    """(key hash, has a known vendor) of every row of a batch (duplicates are rows of one
+    key; rows of an unknown vendor are reported as that, as by the whole-file reader)."""
+    quiet = _Problems(None)
+    vendor = _codes(_text(batch.column("vendor"), "vendor", quiet), VENDORS)
+    dataset = vocab.ids(_text(batch.column("dataset"), "dataset", quiet), "datasets")
+    return key_hash(vendor, dataset, _text(batch.column("item_id"), "item_id", quiet)), vendor >= 0
+
+
+def key_texts(batch, rows: np.ndarray) -> list[tuple[str, str, str, int]]:
+    """(vendor, dataset, item_id) texts (trimmed) and vendor id of some rows of a batch:
+    what a duplicate's message says, and what confirms two keys equal."""
+    import pyarrow as pa
+
+    quiet = _Problems(None)
+    idx = pa.array(rows)
+    cols = [_text(batch.column(c), c, quiet).take(idx).to_pylist() for c in ("vendor", "dataset", "item_id")]
+    vendor = _codes(pa.array(cols[0], pa.string()), VENDORS).tolist()
+    return list(zip(*cols, vendor, strict=True))
+
+
+_REAL_FIELDS = ("vendor", "dataset", "method", "target", "reference", "predicted",
+                "confidence", "similarity")
+
+
+def parse_reals(arrays, vocab: StreamVocab, problems: _Problems) -> dict[str, Any]:
+    """A part of the file's real (and impostor) rows, every row-level check run (problems
+    to `problems`, which maps them to file rows): their fields in the file's ids, and their
+    item ids (text). Reals are read once; the fakes are checked against them
+    (`parse_fakes`)."""
+    f = _row_fields(_prepared(arrays, vocab, problems), problems)
+    text = f["text"]
+    out = {c: f[c] for c in ("vendor", "method", "confidence", "similarity")}
+    out["dataset"] = vocab.ids(text["dataset"], "datasets")
+    for c in _NAME_COLUMNS:
+        out[c] = vocab.ids(text[c], "identities")
+    out["item"] = text["item_id"]
+    out["is_fake"] = f["is_fake"]
+    return out
+
+
+@dataclasses.dataclass
+class RealSide:
+    """The file's real and impostor rows, parsed once: their fields (file ids), file
+    rows, item ids, and the look-ups fakes need: (vendor, dataset, item) -> row, and a
+    synthesis blend's reference -> its first real row by item id (as `_parse`)."""
+
+    fields: dict[str, np.ndarray]
+    rows: np.ndarray  # file row (0-based) of each
+    items: Any  # pyarrow string array
+    key_sorted: np.ndarray
+    key_order: np.ndarray
+    ref_table: tuple[np.ndarray, np.ndarray]
+    n_d: int
+    n_t: int
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def build(cls, parts: list[dict], rows: list[np.ndarray], vocab: StreamVocab) -> RealSide:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        fields = {c: (np.concatenate([p[c] for p in parts]) if parts else np.zeros(0))
+                  for c in (*_REAL_FIELDS, "is_fake")}
+        for c in _REAL_FIELDS:
+            if c not in ("confidence", "similarity"):
+                fields[c] = fields[c].astype(np.int32)
+        items = pa.concat_arrays([p["item"] for p in parts]) if parts else pa.array([], pa.string())
+        all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        valid = np.flatnonzero(fields["vendor"] >= 0) if len(all_rows) else np.zeros(0, np.int64)
+        h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
+        order = np.argsort(h, kind="stable")
+        n_d, n_t = max(len(vocab.datasets), 1), max(len(vocab.identities), 1)
+        real = valid[~fields["is_fake"][valid].astype(bool)]
+        # Only the reals of an identity some blend names as its reference can be one.
+        real = real[np.isin(fields["target"][real], np.asarray(vocab.references, np.int64))]
+        rank = np.empty(len(real), np.int64)
+        rank[np.asarray(pc.sort_indices(items.take(pa.array(real))), np.int64)] = np.arange(len(real))
+        table = _reference_table(fields["vendor"][real], fields["dataset"][real],
+                                 fields["target"][real], rank, n_d, n_t)
+        table = (table[0], real[table[1]])
+        return cls(fields, all_rows, items, h[order], valid[order], table, n_d, n_t)
+
+    def lookup(self, vendor, dataset, item_text, wants) -> np.ndarray:
+        """Index of the real row of each wanted (vendor, dataset, item), -1 if none: the
+        first such row of the file, as `_parse` pairs."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out = np.full(len(wants), -1, np.int64)
+        idx = np.flatnonzero(wants)
+        if not len(idx) or not len(self.key_sorted):
+            return out
+        texts = item_text.take(pa.array(idx))
+        h = key_hash(vendor[idx], dataset[idx], texts)
+        q = np.argsort(h)  # sorted queries: a cache-friendly search
+        lo = np.empty(len(h), np.int64)
+        lo[q] = np.searchsorted(self.key_sorted, h[q], "left")
+        last = len(self.key_sorted) - 1
+        hit = self.key_sorted[np.minimum(lo, last)] == h
+        more = hit & (lo < last) & (self.key_sorted[np.minimum(lo + 1, last)] == h)
+        hi = np.where(hit, lo + 1, lo)
+        for k in np.flatnonzero(more):  # equal hashes: rare
+            hi[k] = np.searchsorted(self.key_sorted, h[k], "right")
+        cand = self.key_order[np.minimum(lo, last)]
+
+        def same(c, k):
+            return ((self.fields["vendor"][c] == vendor[idx[k]]) & (self.fields["dataset"][c] == dataset[idx[k]])
+                    & np.asarray(pc.equal(self.items.take(pa.array(c)), texts.take(pa.array(k))), bool))
+
+        everyone = np.arange(len(idx))
+        ok = (lo < hi) & same(cand, everyone)
+        for k in np.flatnonzero((lo < hi) & ~ok & (hi - lo > 1)):  # hash collisions only
+            for m in range(lo[k] + 1, hi[k]):
+                c = self.key_order[m]
+                if same(np.array([c]), np.array([k]))[0]:
+                    cand[k], ok[k] = c, True
+                    break
+        out[idx[ok]] = cand[ok]
+        return out
+
+
+def parse_fakes(arrays, reals: RealSide, vocab: StreamVocab, problems: _Problems) -> dict[str, Any]:
+    """A part of the file's fakes (the rows not read as real), every check of `_parse`
+    against the reals already read: their fields in the file's ids, and `paired` /
+    `ref_paired`, the index into `reals` of each fake's real X_T and of a synthesis
+    blend's reference real (-1: none). Problems go to `problems` (file rows)."""
+    f = _row_fields(_prepared(arrays, vocab, problems), problems)
+    text, vendor, method, is_fake = f["text"], f["vendor"], f["method"], f["is_fake"]
+    out = {c: f[c] for c in ("vendor", "method", "confidence", "similarity", "is_fake")}
+    out["dataset"] = dataset = vocab.ids(text["dataset"], "datasets")
+    for c in _NAME_COLUMNS:
+        out[c] = vocab.ids(text[c], "identities")
+    target, reference = out["target"], out["reference"]
+    valid = vendor >= 0
+    wants = is_fake & valid & ~f["empty"]["real_item_id"]
+    j = reals.lookup(vendor, dataset, text["real_item_id"], wants)
+    safe = np.maximum(j, 0)
+    rf = reals.fields
+    found = j >= 0
+    if not reals.n:  # nothing to pair with
+        found = np.zeros(len(j), bool)
+        safe = np.zeros(len(j), np.int64)
+        rf = {c: np.zeros(1, np.int32) for c in ("method", "target")}
+    real_target = lambda i: (vocab.identities[rf["target"][j[i]]] if rf["target"][j[i]] >= 0 else "")  # noqa: E731
+    paired = _pairing(problems, text, wants, found, j_fake=np.zeros(len(j), bool),
+                      j_impostor=rf["method"][safe] == METHODS.index("impostor"),
+                      j_other=rf["target"][safe] != target,
+                      j_row=lambda i: int(reals.rows[j[i]]) + 1, j_target=real_target)
+    out["paired"] = np.where(paired, j, -1)
+    ref = np.full(len(j), -1, np.int64)
+    synth = is_fake & valid & (method == METHODS.index("synthesis")) & (reference >= 0)
+    if synth.any():
+        ref[synth] = _reference_rows(reals.ref_table, vendor[synth], dataset[synth], reference[synth],
+                                     reals.n_d, reals.n_t)
+    out["ref_paired"] = ref
+    return out
 
 
 # ---- writing -------------------------------------------------------------------
