@@ -1,6 +1,9 @@
 """Bounded-memory reading of a results file for `dicore metrics` and `dicore sweep`: the
 file is read part by part, its counts added (docs/metrics.md, "Memory model").
 
+Over 400 lines because the three passes share their batch and row-number state here;
+splitting them would pass that state across modules.
+
 Every Parquet or CSV results file goes this way (CSV by `pyarrow.csv.open_csv`); only
 `--ci bootstrap`, `--by video` and `--group-by` read the whole file. Three passes over
 the file, each `BATCH_ROWS` rows at a time (`dicore.formats.results.iter_result_batches`):
