@@ -130,6 +130,33 @@ def read_results_file(path: str | Path, *, identities=None) -> Loaded:
     return read_columns(columns, source=str(path), identities=identities)
 
 
+def _require_columns(path: Path, names: Sequence[str]) -> None:
+    absent = [c for c in RESULT_COLUMNS if c not in names]
+    if absent:
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(absent)}",
+            f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
+        )
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(
+            f"{path}: not a readable UTF-8 CSV file ({exc})",
+            "results files are UTF-8 CSV with a header row, or .parquet",
+        ) from exc
+
+
+def _unreadable_parquet(path: Path, exc: Exception) -> UserError:
+    return UserError(
+        f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
+        "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
+    )
+
+
 def _read_table(path: Path):
     """The contract's columns of a results file as a pyarrow Table (CSV cells as text)."""
     try:
@@ -140,33 +167,12 @@ def _read_table(path: Path):
         raise UserError(f"{path}: reading results needs pyarrow", "pip install 'dicore[study]'") from exc
     if path.suffix.lower() == ".parquet":
         try:
-            names = pq.read_schema(path).names
-            absent = [c for c in RESULT_COLUMNS if c not in names]
-            if absent:
-                raise UserError(
-                    f"{path}: missing column(s) {', '.join(absent)}",
-                    f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
-                )
+            _require_columns(path, pq.read_schema(path).names)
             return pq.read_table(path, columns=list(RESULT_COLUMNS))
         except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
-            raise UserError(
-                f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
-                "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
-            ) from exc
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(
-            f"{path}: not a readable UTF-8 CSV file ({exc})",
-            "results files are UTF-8 CSV with a header row, or .parquet",
-        ) from exc
-    absent = [c for c in RESULT_COLUMNS if c not in header]
-    if absent:
-        raise UserError(
-            f"{path}: missing column(s) {', '.join(absent)}",
-            f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
-        )
+            raise _unreadable_parquet(path, exc) from exc
+    header = _csv_header(path)
+    _require_columns(path, header)
     try:
         return pa_csv.read_csv(
             path,
@@ -594,12 +600,7 @@ def iter_result_batches(path: Path, columns: Sequence[str], batch_rows: int):
     if path.suffix.lower() == ".parquet":
         try:
             schema = pq.read_schema(path)
-            absent = [c for c in RESULT_COLUMNS if c not in schema.names]
-            if absent:
-                raise UserError(
-                    f"{path}: missing column(s) {', '.join(absent)}",
-                    f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
-                )
+            _require_columns(path, schema.names)
             text = [c for c in STREAM_DICTIONARY if c in columns and (
                 pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))]
             pf = pq.ParquetFile(path, read_dictionary=text)
@@ -609,25 +610,10 @@ def iter_result_batches(path: Path, columns: Sequence[str], batch_rows: int):
         except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
             if isinstance(exc, UserError):
                 raise
-            raise UserError(
-                f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})",
-                "write results as .parquet with pyarrow, or use a .csv name for a CSV file",
-            ) from exc
+            raise _unreadable_parquet(path, exc) from exc
         return
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(
-            f"{path}: not a readable UTF-8 CSV file ({exc})",
-            "results files are UTF-8 CSV with a header row, or .parquet",
-        ) from exc
-    absent = [c for c in RESULT_COLUMNS if c not in header]
-    if absent:
-        raise UserError(
-            f"{path}: missing column(s) {', '.join(absent)}",
-            f"the results file needs the columns {', '.join(RESULT_COLUMNS)}",
-        )
+    header = _csv_header(path)
+    _require_columns(path, header)
     try:
         reader = pa_csv.open_csv(
             path,
