@@ -880,22 +880,34 @@ class RealSide:
         return len(self.rows)
 
     @classmethod
-    def build(cls, parts: list[dict], rows: list[np.ndarray], vocab: StreamVocab) -> RealSide:
+    def build(cls, parts: list[dict], rows: list[np.ndarray], vocab: StreamVocab,
+              hashes: np.ndarray | None = None) -> RealSide:
+        """From `parse_reals` parts (emptied as they are joined: one column's copy at a
+        time) and their file rows; `hashes`, the `row_keys` hash of every file row, saves
+        hashing the reals' keys again (same `key_hash`)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        fields = {c: (np.concatenate([p[c] for p in parts]) if parts else np.zeros(0))
-                  for c in (*_REAL_FIELDS, "is_fake")}
-        for c in _REAL_FIELDS:
-            if c not in ("confidence", "similarity"):
-                fields[c] = fields[c].astype(np.int32)
-        items = pa.concat_arrays([p["item"] for p in parts]) if parts else pa.array([], pa.string())
+        fields = {}
+        for c in (*_REAL_FIELDS, "is_fake"):
+            fields[c] = np.concatenate([p.pop(c) for p in parts]) if parts else np.zeros(0)
+            if c not in ("confidence", "similarity", "is_fake"):
+                fields[c] = fields[c].astype(np.int32, copy=False)
+        items = pa.chunked_array([p.pop("item") for p in parts], pa.string()).combine_chunks()
         all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        index = np.int32 if all_rows.max(initial=0) < 2**31 - 1 else np.int64  # 4 bytes a real
+        all_rows = all_rows.astype(index, copy=False)
         valid = np.flatnonzero(fields["vendor"] >= 0) if len(all_rows) else np.zeros(0, np.int64)
-        h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
+        if hashes is not None:
+            h = hashes[all_rows[valid]]
+        else:
+            h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
         order = np.argsort(h, kind="stable")
+        h = h[order]
+        valid = valid[order].astype(index)
+        del order
         n_d, n_t = max(len(vocab.datasets), 1), max(len(vocab.identities), 1)
-        real = valid[~fields["is_fake"][valid].astype(bool)]
+        real = np.flatnonzero(~fields["is_fake"].astype(bool) & (fields["vendor"] >= 0))
         # Only the reals of an identity some blend names as its reference can be one.
         real = real[np.isin(fields["target"][real], np.asarray(vocab.references, np.int64))]
         rank = np.empty(len(real), np.int64)
@@ -903,7 +915,7 @@ class RealSide:
         table = _reference_table(fields["vendor"][real], fields["dataset"][real],
                                  fields["target"][real], rank, n_d, n_t)
         table = (table[0], real[table[1]])
-        return cls(fields, all_rows, items, h[order], valid[order], table, n_d, n_t)
+        return cls(fields, all_rows, items, h, valid, table, n_d, n_t)
 
     def lookup(self, vendor, dataset, item_text, wants) -> np.ndarray:
         """Index of the real row of each wanted (vendor, dataset, item), -1 if none: the
