@@ -209,12 +209,15 @@ def _goals(prefix: str, sizes: list[int], res: dict, targets: dict, ratios: dict
                         ((t7 - t5) / (t6 - t5)) / ((rows[10**7] - rows[10**5]) / (rows[10**6] - rows[10**5])))
 
 
-def run(quick: bool, gpu: bool = False) -> dict:
+FULL_PLAN = {"study": [10**5, 10**6, 10**7], "stress": [10**6, 10**7]}
+QUICK_PLAN = {"study": [10**5]}
+
+
+def run(quick: bool, gpu: bool = False, plan: dict[str, list[int]] | None = None) -> dict:
     """`gpu`: both commands at 10^7 rows with JAX on the accelerator (the reading stays on
-    the CPU), against pandas on the CPU; skipped, saying so, when JAX has no accelerator."""
-    plan = {"study": [10**5] if quick else [10**5, 10**6, 10**7]}
-    if not quick:
-        plan["stress"] = [10**6, 10**7]
+    the CPU), against pandas on the CPU; skipped, saying so, when JAX has no accelerator.
+    `plan` ({file kind: sizes}, for trying parts by hand) replaces the quick/full plan."""
+    plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
     if gpu:
         import jax
 
