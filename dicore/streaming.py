@@ -84,8 +84,10 @@ class Stream:
         self.source = str(self.path)
         self.batch_rows = batch_rows or BATCH_ROWS
         self.problems = rf._Problems(self.source, defer=True)
-        # Pass 0: the names.
-        self.vocab = rf.stream_vocab(self._batches(rf.VOCAB_COLUMNS), identities)
+        # Pass 0: the names, and how many rows are real.
+        self._n_real = 0
+        self.vocab = rf.stream_vocab(self._counting_reals(self._batches((*rf.VOCAB_COLUMNS, "is_fake"))),
+                                     identities)
         if self.vocab.n_rows == 0:
             raise UserError(
                 f"{self.path}: no result rows (the file has its columns but no data)",
@@ -93,25 +95,48 @@ class Stream:
             )
         self.n_rows = self.vocab.n_rows
         self.pad_rows = min(PAD_ROWS, 1 << max(int(self.n_rows - 1).bit_length(), 10))
-        # Pass 1: the reals, and every row's key hash.
-        parts, rows = [], []
+        # Pass 1: the reals, into arrays of their size, and every row's key hash.
+        fields, real_rows = rf.RealSide.allocate(self._n_real, self.n_rows)
+        items, filled = [], 0
         hashes = np.zeros(self.n_rows, np.uint64)
         keyed = np.zeros(self.n_rows, bool)
         for batch, offset in self._batches(rf.RESULT_COLUMNS):
             at = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            if offset + batch.num_rows > self.n_rows:
+                raise self._changed()
             hashes[at], keyed[at] = rf.row_keys(batch, self.vocab)
             real = _real_mask(batch)
-            if real.any():
+            k = int(real.sum())
+            if k:
+                if filled + k > len(real_rows):
+                    raise self._changed()
                 self.problems.begin(at[real])
-                parts.append(rf.parse_reals(_arrays(batch, real), self.vocab, self.problems))
-                rows.append(at[real])
+                part = rf.parse_reals(_arrays(batch, real), self.vocab, self.problems)
+                for c, column in fields.items():
+                    column[filled:filled + k] = part[c]
+                real_rows[filled:filled + k] = at[real]
+                items.append(part["item"])
+                filled += k
             del batch
             release_memory()
-        self.reals = rf.RealSide.build(parts, rows, self.vocab, hashes)
-        del parts, rows
+        if filled != len(real_rows):
+            raise self._changed()
+        self.reals = rf.RealSide.build(fields, real_rows, items, self.vocab, hashes)
+        del fields, real_rows, items
         self._duplicates = _candidates(hashes, keyed)
         del hashes, keyed
         release_memory()
+
+    def _counting_reals(self, batches):
+        for batch, offset in batches:
+            self._n_real += int(_real_mask(batch).sum())
+            yield batch, offset
+
+    def _changed(self):
+        from dicore.errors import UserError
+
+        return UserError(f"{self.path}: the file changed while it was read",
+                         "run again once whatever writes it has finished")
 
     def _batches(self, columns):
         from dicore.formats.results import iter_result_batches
@@ -407,8 +432,11 @@ def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "
         del c, obs
         release_memory()
     assert total is not None
+    n_rows = stream.n_rows
+    del stream  # the reals: not needed to finish the curves, the largest thing held
+    release_memory()
     if record is not None:
-        record["n_dev_rows"], record["n_eval_rows"] = n_dev, stream.n_rows - n_dev
+        record["n_dev_rows"], record["n_eval_rows"] = n_dev, n_rows - n_dev
     kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target,
               n_resamples=n_resamples)
     trade = [] if chosen is None else (
@@ -419,7 +447,7 @@ def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "
         "joint": tables.joint_grids_from(total, present, vocab, betas, gammas) if joint else None,
         "tradeoffs": trade,
     }
-    return parts, vocab, stream.n_rows, record
+    return parts, vocab, n_rows, record
 
 
 def _add(total, counts, n_rows: int):

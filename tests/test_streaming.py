@@ -255,3 +255,15 @@ def test_sweep_totals_add_in_place_as_int32():
 def test_release_memory_runs():
     streaming.release_memory()
     streaming.release_memory()
+
+
+def test_a_file_that_changes_between_passes_is_a_clear_error(parquet, monkeypatch):
+    counted = streaming.Stream._counting_reals
+
+    def one_real_less(self, batches):
+        yield from counted(self, batches)
+        self._n_real -= 1
+
+    monkeypatch.setattr(streaming.Stream, "_counting_reals", one_real_less)
+    with pytest.raises(UserError, match="changed while it was read"):
+        streaming.stream_metrics(parquet, beta=90.0, gamma=80.0, batch_rows=BATCH)

@@ -879,32 +879,34 @@ class RealSide:
     def n(self) -> int:
         return len(self.rows)
 
+    @staticmethod
+    def allocate(n: int, n_rows: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Empty fields for `n` reals of a file of `n_rows` rows, and their file rows, to
+        fill part by part (`parse_reals`) in place: no list of parts joined at the end,
+        which held every real twice. 41 bytes a real, and 4 for its row."""
+        dtypes: dict[str, type] = {c: np.int32 for c in _REAL_FIELDS}
+        dtypes.update(confidence=np.float64, similarity=np.float64, is_fake=bool)
+        index = np.int32 if n_rows < 2**31 else np.int64
+        return {c: np.empty(n, dtypes[c]) for c in (*_REAL_FIELDS, "is_fake")}, np.empty(n, index)
+
     @classmethod
-    def build(cls, parts: list[dict], rows: list[np.ndarray], vocab: StreamVocab,
+    def build(cls, fields: dict[str, np.ndarray], rows: np.ndarray, parts: list, vocab: StreamVocab,
               hashes: np.ndarray | None = None) -> RealSide:
-        """From `parse_reals` parts (emptied as they are joined: one column's copy at a
-        time) and their file rows; `hashes`, the `row_keys` hash of every file row, saves
+        """From the reals' fields (`allocate`, filled), file rows and item texts (`parts`:
+        one pyarrow array per part); `hashes`, the `row_keys` hash of every file row, saves
         hashing the reals' keys again (same `key_hash`)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        fields = {}
-        for c in (*_REAL_FIELDS, "is_fake"):
-            fields[c] = np.concatenate([p.pop(c) for p in parts]) if parts else np.zeros(0)
-            if c not in ("confidence", "similarity", "is_fake"):
-                fields[c] = fields[c].astype(np.int32, copy=False)
-        items = pa.chunked_array([p.pop("item") for p in parts], pa.string()).combine_chunks()
-        all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        index = np.int32 if all_rows.max(initial=0) < 2**31 - 1 else np.int64  # 4 bytes a real
-        all_rows = all_rows.astype(index, copy=False)
-        valid = np.flatnonzero(fields["vendor"] >= 0) if len(all_rows) else np.zeros(0, np.int64)
+        items = pa.chunked_array(parts, pa.string()).combine_chunks()
+        valid = np.flatnonzero(fields["vendor"] >= 0)
         if hashes is not None:
-            h = hashes[all_rows[valid]]
+            h = hashes[rows[valid]]
         else:
             h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
         order = np.argsort(h, kind="stable")
         h = h[order]
-        valid = valid[order].astype(index)
+        valid = valid[order].astype(rows.dtype)
         del order
         n_d, n_t = max(len(vocab.datasets), 1), max(len(vocab.identities), 1)
         real = np.flatnonzero(~fields["is_fake"].astype(bool) & (fields["vendor"] >= 0))
@@ -915,7 +917,7 @@ class RealSide:
         table = _reference_table(fields["vendor"][real], fields["dataset"][real],
                                  fields["target"][real], rank, n_d, n_t)
         table = (table[0], real[table[1]])
-        return cls(fields, all_rows, items, h, valid, table, n_d, n_t)
+        return cls(fields, rows, items, h, valid, table, n_d, n_t)
 
     def lookup(self, vendor, dataset, item_text, wants) -> np.ndarray:
         """Index of the real row of each wanted (vendor, dataset, item), -1 if none: the
