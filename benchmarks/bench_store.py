@@ -195,8 +195,8 @@ def run(quick: bool) -> dict:
         canonical_old, canon_old = _best(old_runner_export, repeat)
         canonical_equal = canon == canon_old
         del canon_old
-        mismatches_new, warnings = _best(lambda: name_mismatches(canon), repeat)
-        mismatches_old, warnings_old = _best(lambda: row_by_row_name_mismatches(canon), repeat)
+        mismatches_new, warnings = _best(lambda c=canon: name_mismatches(c), repeat)
+        mismatches_old, warnings_old = _best(lambda c=canon: row_by_row_name_mismatches(c), repeat)
         del canon
         out = Path(tmp) / "results.parquet"
         to_file_new, _ = _best(lambda: write_results_parquet(out, store.result_columns()), repeat)

@@ -90,6 +90,16 @@ def machine_info() -> dict:
     return info
 
 
+def gpu_available() -> bool:
+    """Whether JAX runs on an accelerator here (what the `--gpu` parts need)."""
+    try:
+        import jax
+
+        return jax.default_backend() != "cpu"
+    except Exception:  # noqa: BLE001 - no JAX, no GPU part
+        return False
+
+
 def discover(names: list[str] | None = None) -> list[str]:
     """Module names `benchmarks.bench_*`, sorted; `names` filters by NAME or file stem
     (`kernel` or `bench_kernel`). Raises ValueError naming unknown names."""
@@ -175,6 +185,9 @@ def summary(results: list[dict]) -> str:
                 f"{r['name']:<14} {tname:<34} {_fmt(t.get('ratio'))} {op}{_fmt(t.get('goal'), 8)}  "
                 f"{'yes' if t.get('met') else 'NO'}"
             )
+        skipped = (r.get("figures") or {}).get("gpu_skipped")
+        if skipped:
+            lines.append(f"{r['name']:<14} GPU part skipped: {skipped}")
     return "\n".join(lines)
 
 
@@ -206,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         # `--gpu` alone: the prepared GPU script (issue 11), the benchmarks with GPU parts
         # (kernel at 10^8, dicore metrics at 10^7, ArcFace GPU vs CPU).
         modules = [m for m in modules if _has_gpu_part(m)]
+    if args.gpu and not gpu_available():
+        print("--gpu: no GPU available here (the JAX backend is cpu); the GPU parts are "
+              "skipped and say so in their results (figures.gpu_skipped)", file=sys.stderr, flush=True)
     results = []
     for name in modules:
         print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)

@@ -32,8 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dicore.core.observations import Vocab
 
 BATCH_ROWS = 200_000
 """Rows read per batch."""
@@ -80,8 +84,10 @@ class Stream:
         self.source = str(self.path)
         self.batch_rows = batch_rows or BATCH_ROWS
         self.problems = rf._Problems(self.source, defer=True)
-        # Pass 0: the names.
-        self.vocab = rf.stream_vocab(self._batches(rf.VOCAB_COLUMNS), identities)
+        # Pass 0: the names, and how many rows are real.
+        self._n_real = 0
+        self.vocab = rf.stream_vocab(self._counting_reals(self._batches((*rf.VOCAB_COLUMNS, "is_fake"))),
+                                     identities)
         if self.vocab.n_rows == 0:
             raise UserError(
                 f"{self.path}: no result rows (the file has its columns but no data)",
@@ -89,22 +95,48 @@ class Stream:
             )
         self.n_rows = self.vocab.n_rows
         self.pad_rows = min(PAD_ROWS, 1 << max(int(self.n_rows - 1).bit_length(), 10))
-        # Pass 1: the reals, and every row's key hash.
-        parts, rows = [], []
+        # Pass 1: the reals, into arrays of their size, and every row's key hash.
+        fields, real_rows = rf.RealSide.allocate(self._n_real, self.n_rows)
+        items, filled = [], 0
         hashes = np.zeros(self.n_rows, np.uint64)
         keyed = np.zeros(self.n_rows, bool)
         for batch, offset in self._batches(rf.RESULT_COLUMNS):
             at = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            if offset + batch.num_rows > self.n_rows:
+                raise self._changed()
             hashes[at], keyed[at] = rf.row_keys(batch, self.vocab)
             real = _real_mask(batch)
-            if real.any():
+            k = int(real.sum())
+            if k:
+                if filled + k > len(real_rows):
+                    raise self._changed()
                 self.problems.begin(at[real])
-                parts.append(rf.parse_reals(_arrays(batch, real), self.vocab, self.problems))
-                rows.append(at[real])
-        self.reals = rf.RealSide.build(parts, rows, self.vocab)
-        del parts
+                part = rf.parse_reals(_arrays(batch, real), self.vocab, self.problems)
+                for c, column in fields.items():
+                    column[filled:filled + k] = part[c]
+                real_rows[filled:filled + k] = at[real]
+                items.append(part["item"])
+                filled += k
+            del batch
+            release_memory()
+        if filled != len(real_rows):
+            raise self._changed()
+        self.reals = rf.RealSide.build(fields, real_rows, items, self.vocab, hashes)
+        del fields, real_rows, items
         self._duplicates = _candidates(hashes, keyed)
         del hashes, keyed
+        release_memory()
+
+    def _counting_reals(self, batches):
+        for batch, offset in batches:
+            self._n_real += int(_real_mask(batch).sum())
+            yield batch, offset
+
+    def _changed(self):
+        from dicore.errors import UserError
+
+        return UserError(f"{self.path}: the file changed while it was read",
+                         "run again once whatever writes it has finished")
 
     def _batches(self, columns):
         from dicore.formats.results import iter_result_batches
@@ -209,17 +241,44 @@ def _distinct_rows(n: int, *indices: np.ndarray):
 
 
 def _candidates(hashes: np.ndarray, keyed: np.ndarray) -> np.ndarray:
-    """File rows (sorted) whose key hash another row shares: possible duplicates."""
-    rows = np.flatnonzero(keyed)
-    h = hashes[rows]
-    order = np.argsort(h, kind="stable")
-    hs = h[order]
-    same = np.zeros(len(hs), bool)
-    if len(hs) > 1:
-        eq = hs[1:] == hs[:-1]
-        same[1:] |= eq
-        same[:-1] |= eq
-    return np.sort(rows[order[same]])
+    """File rows (sorted) whose key hash another row shares: possible duplicates. Sorts
+    one copy of the hashes (8 bytes a row) to find the repeated values, then finds their
+    rows chunk by chunk, so no row-sized index arrays are built."""
+    h = hashes[keyed]
+    h.sort()
+    repeated = np.unique(h[1:][h[1:] == h[:-1]])
+    del h
+    if not len(repeated):
+        return np.zeros(0, np.int64)
+    out, step = [], 1 << 20
+    for lo in range(0, len(hashes), step):
+        part = hashes[lo:lo + step]
+        at = np.minimum(np.searchsorted(repeated, part), len(repeated) - 1)
+        out.append(lo + np.flatnonzero((repeated[at] == part) & keyed[lo:lo + step]))
+    return np.concatenate(out)
+
+
+_LIBC: list = []
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system between parts: pyarrow's pool and glibc's
+    per-thread arenas (NumPy's and XLA's buffers) keep it otherwise, and the peak RSS
+    at 10^7 rows grew by about 200 MB (docs/metrics.md, "Memory model")."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if not _LIBC:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.append(getattr(libc, "malloc_trim", None))  # glibc only
+        except OSError:
+            _LIBC.append(None)
+    if _LIBC[0] is not None:
+        _LIBC[0](0)
 
 
 # ---- what the commands compute ---------------------------------------------------
@@ -289,7 +348,7 @@ def _vocab(stream):
 
 def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: float,
                    level: float = 0.95, batch_rows: int | None = None
-                   ) -> tuple[list[dict], object, int, list[str]]:
+                   ) -> tuple[list[dict], Vocab, int, list[str]]:
     """(metrics.json rows, the file's Vocab (no items), rows read, name-mismatch warnings)
     of a results file in bounded memory (module docstring); Wilson intervals, the rows
     `dicore.tables.metrics_table` gives on the whole file."""
@@ -325,11 +384,13 @@ def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: flo
         present |= np.bincount(groups[~impostor], minlength=G)[:G] > 0
         with_impostors |= np.bincount(groups[impostor], minlength=G)[:G] > 0
         mismatches.add(obs, rows)
+        del c, x, obs
+        release_memory()
     has_fake = den[0] > 0  # SIC: identities with a TA fake / identities with fakes
     counts = Counts(
-        np.concatenate([num.sum(-1), np.sum((num[0] > 0) & has_fake, -1)[None]]).astype(np.int32),
-        np.concatenate([den.sum(-1), has_fake.sum(-1)[None]]).astype(np.int32))
-    gi_counts = Counts(gi[0].astype(np.int32), gi[1].astype(np.int32))
+        jnp.asarray(np.concatenate([num.sum(-1), np.sum((num[0] > 0) & has_fake, -1)[None]]), jnp.int32),
+        jnp.asarray(np.concatenate([den.sum(-1), has_fake.sum(-1)[None]]), jnp.int32))
+    gi_counts = Counts(jnp.asarray(gi[0], jnp.int32), jnp.asarray(gi[1], jnp.int32))
     rows_out = metrics_from_counts(vocab, counts, gi_counts, present, with_impostors, level=level)
     return rows_out, vocab, stream.n_rows, mismatches.warnings(vocab)
 
@@ -337,7 +398,7 @@ def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: flo
 def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "TA",
                   genuine_target: float, joint: bool = True, protocol: str = "all",
                   dev_fraction: float = 0.5, split_seed: int = 0, n_resamples: int = 1000,
-                  batch_rows: int | None = None, check_taus=None) -> tuple[dict, object, int, dict | None]:
+                  batch_rows: int | None = None, check_taus=None) -> tuple[dict, Vocab, int, dict | None]:
     """(the sweeps.json parts {"sweeps", "joint", "tradeoffs"}, the file's Vocab, rows read,
     the protocol record or None) of a results file in bounded memory: the curves'
     counts (`dicore.tables.curve_counts`) summed over the parts, then the curves, points
@@ -367,10 +428,15 @@ def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "
         c = tables.curve_counts(obs, sizes, cids=np.clip(target, 0, n_c - 1), n_clusters=n_c,
                                 betas=betas, gammas=gammas,
                                 taus=None if chosen is None else chosen[3], dev_rows=dev, joint=joint)
-        total = c if total is None else _add(total, c)
+        total = _add(total, c, stream.n_rows)
+        del c, obs
+        release_memory()
     assert total is not None
+    n_rows = stream.n_rows
+    del stream  # the reals: not needed to finish the curves, the largest thing held
+    release_memory()
     if record is not None:
-        record["n_dev_rows"], record["n_eval_rows"] = n_dev, stream.n_rows - n_dev
+        record["n_dev_rows"], record["n_eval_rows"] = n_dev, n_rows - n_dev
     kw = dict(floors=floors, taus=grids, attack=attack, genuine_keep=genuine_target,
               n_resamples=n_resamples)
     trade = [] if chosen is None else (
@@ -381,13 +447,20 @@ def stream_sweeps(path: str | Path, *, betas, gammas, taus=None, attack: str = "
         "joint": tables.joint_grids_from(total, present, vocab, betas, gammas) if joint else None,
         "tradeoffs": trade,
     }
-    return parts, vocab, stream.n_rows, record
+    return parts, vocab, n_rows, record
 
 
-def _add(a, b):
+def _add(total, counts, n_rows: int):
+    """`total` + `counts`, added in place (the totals are the sweep's largest arrays: no
+    second copy). int32, the core's count dtype, holds any count of a file under 2^31
+    rows (a count never exceeds the rows); int64 beyond."""
     import jax
 
-    return jax.tree.map(lambda x, y: np.asarray(x, np.int64) + np.asarray(y, np.int64), a, b)
+    if total is None:
+        dtype = np.int32 if n_rows < 2**31 else np.int64
+        return jax.tree.map(lambda x: np.array(x, dtype), counts)
+    jax.tree.map(lambda t, x: np.add(t, x, out=t), total, counts)
+    return total
 
 
 def _protocol(svocab, vocab, protocol: str, dev_fraction: float, split_seed: int):

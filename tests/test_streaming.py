@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dicore import streaming
 from dicore.commands import sweep
@@ -216,3 +218,52 @@ def test_the_key_hash_matches_equal_keys_only():
     assert len(set(h.tolist())) == 8  # every key differs: vendor, order, length, bytes
     again = key_hash(vendor[[4, 0]], np.zeros(2), pa.array(["a", "a"]).slice(0, 2))
     assert again.tolist() == [h[4], h[0]]
+
+
+# ---- the bounded-memory helpers ---------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), max_size=60))
+def test_duplicate_candidates_are_the_rows_whose_key_hash_another_keyed_row_shares(rows):
+    hashes = np.array([np.uint64(2**63 + h) for h, _ in rows], np.uint64)
+    keyed = np.array([k for _, k in rows], bool)
+    want = [i for i, (h, k) in enumerate(rows)
+            if k and sum(1 for g, kk in rows if kk and g == h) > 1]
+    assert streaming._candidates(hashes, keyed).tolist() == want
+
+
+def test_duplicate_candidates_search_every_chunk():
+    n = (1 << 20) + 10  # past one search chunk
+    hashes = np.arange(n, dtype=np.uint64)
+    hashes[[3, n - 1]] = 7
+    keyed = np.ones(n, bool)
+    assert streaming._candidates(hashes, keyed).tolist() == [3, 7, n - 1]
+
+
+def test_sweep_totals_add_in_place_as_int32():
+    parts = [{"a": np.array([[1, 2], [3, 4]], np.int32), "b": (np.array([5], np.int32),)} for _ in range(3)]
+    total = streaming._add(None, parts[0], n_rows=10)
+    assert total["a"].dtype == np.int32 and total["a"] is not parts[0]["a"]
+    for p in parts[1:]:
+        assert streaming._add(total, p, n_rows=10) is total
+    assert total["a"].tolist() == [[3, 6], [9, 12]] and total["b"][0].tolist() == [15]
+    assert parts[0]["a"].tolist() == [[1, 2], [3, 4]]  # the first part is copied, not reused
+    assert streaming._add(None, parts[0], n_rows=2**31)["a"].dtype == np.int64
+
+
+def test_release_memory_runs():
+    streaming.release_memory()
+    streaming.release_memory()
+
+
+def test_a_file_that_changes_between_passes_is_a_clear_error(parquet, monkeypatch):
+    counted = streaming.Stream._counting_reals
+
+    def one_real_less(self, batches):
+        yield from counted(self, batches)
+        self._n_real -= 1
+
+    monkeypatch.setattr(streaming.Stream, "_counting_reals", one_real_less)
+    with pytest.raises(UserError, match="changed while it was read"):
+        streaming.stream_metrics(parquet, beta=90.0, gamma=80.0, batch_rows=BATCH)

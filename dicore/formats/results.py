@@ -879,23 +879,37 @@ class RealSide:
     def n(self) -> int:
         return len(self.rows)
 
+    @staticmethod
+    def allocate(n: int, n_rows: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Empty fields for `n` reals of a file of `n_rows` rows, and their file rows, to
+        fill part by part (`parse_reals`) in place: no list of parts joined at the end,
+        which held every real twice. 41 bytes a real, and 4 for its row."""
+        dtypes: dict[str, type] = {c: np.int32 for c in _REAL_FIELDS}
+        dtypes.update(confidence=np.float64, similarity=np.float64, is_fake=bool)
+        index = np.int32 if n_rows < 2**31 else np.int64
+        return {c: np.empty(n, dtypes[c]) for c in (*_REAL_FIELDS, "is_fake")}, np.empty(n, index)
+
     @classmethod
-    def build(cls, parts: list[dict], rows: list[np.ndarray], vocab: StreamVocab) -> RealSide:
+    def build(cls, fields: dict[str, np.ndarray], rows: np.ndarray, parts: list, vocab: StreamVocab,
+              hashes: np.ndarray | None = None) -> RealSide:
+        """From the reals' fields (`allocate`, filled), file rows and item texts (`parts`:
+        one pyarrow array per part); `hashes`, the `row_keys` hash of every file row, saves
+        hashing the reals' keys again (same `key_hash`)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        fields = {c: (np.concatenate([p[c] for p in parts]) if parts else np.zeros(0))
-                  for c in (*_REAL_FIELDS, "is_fake")}
-        for c in _REAL_FIELDS:
-            if c not in ("confidence", "similarity"):
-                fields[c] = fields[c].astype(np.int32)
-        items = pa.concat_arrays([p["item"] for p in parts]) if parts else pa.array([], pa.string())
-        all_rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        valid = np.flatnonzero(fields["vendor"] >= 0) if len(all_rows) else np.zeros(0, np.int64)
-        h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
+        items = pa.chunked_array(parts, pa.string()).combine_chunks()
+        valid = np.flatnonzero(fields["vendor"] >= 0)
+        if hashes is not None:
+            h = hashes[rows[valid]]
+        else:
+            h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
         order = np.argsort(h, kind="stable")
+        h = h[order]
+        valid = valid[order].astype(rows.dtype)
+        del order
         n_d, n_t = max(len(vocab.datasets), 1), max(len(vocab.identities), 1)
-        real = valid[~fields["is_fake"][valid].astype(bool)]
+        real = np.flatnonzero(~fields["is_fake"].astype(bool) & (fields["vendor"] >= 0))
         # Only the reals of an identity some blend names as its reference can be one.
         real = real[np.isin(fields["target"][real], np.asarray(vocab.references, np.int64))]
         rank = np.empty(len(real), np.int64)
@@ -903,7 +917,7 @@ class RealSide:
         table = _reference_table(fields["vendor"][real], fields["dataset"][real],
                                  fields["target"][real], rank, n_d, n_t)
         table = (table[0], real[table[1]])
-        return cls(fields, all_rows, items, h[order], valid[order], table, n_d, n_t)
+        return cls(fields, rows, items, h, valid, table, n_d, n_t)
 
     def lookup(self, vendor, dataset, item_text, wants) -> np.ndarray:
         """Index of the real row of each wanted (vendor, dataset, item), -1 if none: the
