@@ -210,15 +210,22 @@ def fake_vectors(
 
 
 @lru_cache(maxsize=64)
-def _known_order(seed: int, vendor: str, pool: str, n: int) -> np.ndarray:
-    # one order per (vendor, pool): CelebDF and CelebFOM share people and known set
-    return np.random.default_rng(_key(seed, "known", vendor, pool)).permutation(n)
+def fame(seed: int, pool: str, n: int) -> np.ndarray:
+    """(n,) standard-normal fame of each celebrity of an identity pool, seeded per (seed,
+    pool): one draw shared by every vendor (they agree on who is famous) and by the datasets
+    of a pool (CelebDF and CelebFOM hold the same people)."""
+    f = np.random.default_rng(_key(seed, "fame", pool)).standard_normal(n)
+    f.setflags(write=False)
+    return f
 
 
 def known_mask(policy: VendorPolicy, sp: DatasetSpec, seed: int) -> np.ndarray:
-    k = policy.n_known(sp.name, sp.n_identities)
+    """(n_id,) bool: the celebrities `policy` knows, the round(Phi(shift - cut) n) most famous
+    of the pool (a count from the expected share, not from the draw, so it is the same on
+    every seed and moves smoothly with the fit; the fame order says which)."""
+    k = policy.n_known(sp.pool, sp.n_identities)
     known = np.zeros(sp.n_identities, bool)
-    known[_known_order(seed, policy.vendor, sp.pool, sp.n_identities)[:k]] = True
+    known[np.argsort(-fame(seed, sp.pool, sp.n_identities), kind="stable")[:k]] = True
     return known
 
 

@@ -35,7 +35,13 @@ class VendorPolicy:
     `a + k s + noise * z` (z a standard normal: how well this vendor sees this image and
     knows this celebrity; 0 for a median image); confidence = 100 sigmoid(evidence), and a
     name is reported only when the confidence reaches the floor (AWS 55, Azure 70), always
-    for Naver (clipped at its 0.01% floor). So naming and confidence are one mechanism."""
+    for Naver (clipped at its 0.01% floor). So naming and confidence are one mechanism.
+
+    Which celebrities it knows (the fame model): every celebrity of an identity pool has a
+    fame (a seeded standard normal, one draw shared by all vendors, plus the pool's shift:
+    how famous that dataset's people are); the vendor knows those whose fame clears its cut
+    (how deep its celebrity gallery goes). Counts are round(Phi(shift - cut) n), the most
+    famous first, so every vendor's known set is nested in a deeper vendor's."""
 
     vendor: str  # dicore vendor id: aws, azure, naver
     label: str  # the paper's label: AWS, MS, NAV (also the distractor-name prefix)
@@ -48,7 +54,8 @@ class VendorPolicy:
     has_similarity: bool  # a face-similarity call exists (AWS CompareFaces, Azure verify)
     similarity_k: float  # similarity percent = 100 * sigmoid(ks (cos - bs))
     similarity_b: float
-    coverage: tuple[tuple[str, float], ...]  # (dataset, share of its celebrities the vendor knows)
+    fame_cut: float  # how deep the vendor's celebrity gallery goes (on the fame scale)
+    pool_fame: tuple[tuple[str, float], ...]  # (identity pool, fame shift of its celebrities)
     n_distractors: int  # other celebrities in the vendor's gallery (random unit vectors)
     false_name_rate: float  # P(an unknown random face gets a name), from N and the score model
     lean_share: float = 0.0  # Naver: share of distractors that are Asian-leaning celebrities
@@ -61,13 +68,19 @@ class VendorPolicy:
             return -1.0
         return (float(special.logit(self.floor / 100.0)) - self.confidence_a) / self.confidence_k
 
-    def coverage_share(self, dataset: str) -> float:
-        """Share of `dataset`'s celebrities this vendor knows (0 for unknown datasets)."""
-        return dict(self.coverage).get(dataset, 0.0)
+    def known_share(self, pool: str) -> float:
+        """Share of an identity pool's celebrities this vendor knows: Phi(shift - cut), the
+        chance that a celebrity's fame (standard normal + the pool's shift) clears the
+        vendor's cut (0 for a pool without a fame shift)."""
+        shifts = dict(self.pool_fame)
+        if pool not in shifts:
+            return 0.0
+        return float(special.ndtr(shifts[pool] - self.fame_cut))
 
-    def n_known(self, dataset: str, n_identities: int) -> int:
-        """Exact count of known celebrities: round(share x n), not a coin flip each."""
-        return int(round(self.coverage_share(dataset) * n_identities))
+    def n_known(self, pool: str, n_identities: int) -> int:
+        """Exact count of known celebrities: round(Phi(shift - cut) x n), not a coin flip
+        each (stable across seeds; which ones: the most famous, `cohort.known_mask`)."""
+        return int(round(self.known_share(pool) * n_identities))
 
     def evidence(self, cosine: np.ndarray, z: np.ndarray | float = 0.0) -> np.ndarray:
         """Logit of the confidence for a top-1 cosine and a standard-normal noise draw z."""
@@ -183,9 +196,10 @@ def _noise(params: dict[str, Any], vendor: str) -> tuple[float, float]:
 def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
     """Policies from a parameter dict shaped like calibrated.json (`vendors`, `scores`)."""
     v = params["vendors"]
+    pool_fame = tuple(sorted((pool, float(x)) for pool, x in params["cohort"]["fame"].items()))
 
-    def cov(name: str) -> tuple[tuple[str, float], ...]:
-        return tuple((d, float(v[name]["coverage"][d])) for d in DATASETS)
+    def known(name: str) -> dict[str, Any]:
+        return {"fame_cut": float(v[name]["fame_cut"]), "pool_fame": pool_fame}
 
     def scored(name: str, floor: float, always: bool) -> dict[str, Any]:
         noise, share = _noise(params, name)
@@ -212,7 +226,7 @@ def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
             has_similarity=True,
             similarity_k=aws["similarity_k"],
             similarity_b=aws["similarity_b"],
-            coverage=cov("aws"),
+            **known("aws"),
             n_distractors=n_for("aws", AWS_FLOOR),
             false_name_rate=rate_for("aws", AWS_FLOOR),
         ),
@@ -224,7 +238,7 @@ def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
             has_similarity=True,
             similarity_k=az["similarity_k"],
             similarity_b=az["similarity_b"],
-            coverage=cov("azure"),
+            **known("azure"),
             n_distractors=n_for("azure", AZURE_FLOOR),
             false_name_rate=rate_for("azure", AZURE_FLOOR),
         ),
@@ -238,7 +252,7 @@ def build_policies(params: dict[str, Any]) -> dict[str, VendorPolicy]:
             has_similarity=False,
             similarity_k=0.0,
             similarity_b=0.0,
-            coverage=cov("naver"),
+            **known("naver"),
             n_distractors=int(nav["n_distractors"]),
             false_name_rate=1.0,
             lean_share=nav["lean_share"],

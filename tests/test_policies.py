@@ -58,11 +58,37 @@ def test_confidence_and_similarity_monotone_in_cosine(vendor, a, b):
 
 
 def test_known_celebrities_are_an_exact_count():
+    # the fame model: a vendor knows round(Phi(shift - cut) n) of a pool, whatever the seed
+    fame = load_params()["cohort"]["fame"]
+    assert fame["CelebDF"] == 0.0 and set(fame) == {"CelebDF", "FCelebDF", "VoxCelebTH", "CelebBlend"}
     for pol in POLICIES.values():
-        for d in DATASETS:
+        for pool, shift in fame.items():
             for n in (20, 50, 58, 100):
-                assert pol.n_known(d, n) == round(pol.coverage_share(d) * n)
+                assert pol.n_known(pool, n) == round(stats.norm.cdf(shift - pol.fame_cut) * n)
     assert POLICIES["aws"].n_known("nope", 10) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_known_sets_are_nested_by_fame(seed):
+    # one fame draw per pool, shared by the vendors: a vendor that knows a celebrity also
+    # knows every more famous one, so the vendors' known sets are nested; CelebFOM's is
+    # CelebDF's (the same people)
+    from simulators import cohort
+
+    for name in DATASETS:
+        sp = cohort.spec(name)
+        f = cohort.fame(seed, sp.pool, sp.n_identities)
+        masks = sorted((cohort.known_mask(pol, sp, seed) for pol in POLICIES.values()), key=np.sum)
+        for small, big in zip(masks, masks[1:], strict=False):
+            assert not np.any(small & ~big)
+        for pol in POLICIES.values():
+            known = cohort.known_mask(pol, sp, seed)
+            assert known.sum() == pol.n_known(sp.pool, sp.n_identities)
+            if known.any() and not known.all():
+                assert f[known].min() > f[~known].max()  # the most famous are known
+    a = cohort.known_mask(POLICIES["azure"], cohort.spec("CelebDF"), seed)
+    assert np.array_equal(a, cohort.known_mask(POLICIES["azure"], cohort.spec("CelebFOM"), seed))
+    assert not np.array_equal(cohort.fame(seed, "CelebDF", 58), cohort.fame(seed + 1, "CelebDF", 58))
 
 
 def test_false_name_rates_on_unknown_faces():
