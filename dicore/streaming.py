@@ -10,10 +10,11 @@ the file, each `BATCH_ROWS` rows at a time (`dicore.formats.results.iter_result_
 
 0. the names (`StreamVocab`): datasets, identities (canonical, by --names), backends,
    the (dataset, vendor) groups and (dataset, target) pairs, in the order the whole-file
-   reader gives them, so every part of the file gets the whole file's ids;
-1. the real (and impostor) rows, parsed and validated once (`parse_reals`), kept as ids
-   and scores (`RealSide`: about 40 bytes a real row), and a 64-bit hash of every row's
-   (vendor, dataset, item) key for the duplicate check;
+   reader gives them, so every part of the file gets the whole file's ids; and the
+   number of real rows;
+1. the real (and impostor) rows, parsed and validated once (`parse_reals`) into arrays
+   of that size (`RealSide`: 57 bytes and the item id a real row), and a 64-bit hash
+   of every row's (vendor, dataset, item) key for the duplicate check;
 2. the fakes, batch by batch (`parse_fakes`: every check, paired with the reals read in
    pass 1): each batch with the reals it pairs with becomes one `Observations` of
    `pad_rows` rows (one shape, one compile), the reals in it moved out of every count.
@@ -24,8 +25,9 @@ threshold, identity) for the curves, so the numbers equal the whole-file path's
 (tests/test_streaming.py). Problems are gathered over every pass and raised at the end
 as the whole-file reader raises them: the first 20 in row order, every one counted.
 
-Memory: the reals (`RealSide`), one batch of text, one padded `Observations`, the
-(identity-level) count totals, and 9 bytes a row for the duplicate check's hashes.
+Memory (docs/metrics.md, "Memory model"): the reals (`RealSide`), one batch of text,
+one padded `Observations`, the count totals (added in place); and in pass 1 only, 9
+bytes a row for the duplicate check's hashes (17 while they are sorted).
 """
 
 from __future__ import annotations
@@ -263,8 +265,8 @@ _LIBC: list = []
 
 def release_memory() -> None:
     """Give freed memory back to the system between parts: pyarrow's pool and glibc's
-    per-thread arenas (NumPy's and XLA's buffers) keep it otherwise, and the peak RSS
-    at 10^7 rows grew by about 200 MB (docs/metrics.md, "Memory model")."""
+    per-thread arenas (NumPy's and XLA's buffers) keep it otherwise: the sweep's peak
+    RSS rose by about 200 MB over its batches (docs/metrics.md, "Memory model")."""
     import ctypes
     import ctypes.util
 

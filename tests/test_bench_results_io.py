@@ -118,3 +118,52 @@ def test_gpu_run_on_cpu_says_so():
         pytest.skip("an accelerator is present")
     out = bench.run(quick=True, gpu=True)
     assert "no GPU" in out["figures"]["gpu_skipped"]
+
+
+def _fake_measurements(prefix, times, mbs, rows):
+    res = {}
+    for n in times:
+        figures = {f"{prefix}_{bench._tag(n)}_rows": rows[n]}
+        for cmd in bench.COMMANDS:
+            for phase in bench.PHASES:
+                key = f"{prefix}_{bench._tag(n)}_{cmd}_{phase}"
+                figures.update({f"{key}_s": times[n], f"{key}_peak_rss_mb": mbs[n]})
+        ratios = {f"{prefix}_{bench._tag(n)}_metrics_{p}_{w}": v for p in bench.PHASES
+                  for w, v in (("speed_vs_pandas", 3.5), ("memory_vs_pandas", 0.6))}
+        res[n] = {"figures": figures, "ratios": ratios, "checks": {"x": True}}
+    return res
+
+
+@pytest.mark.parametrize("sizes", [[10**5, 10**6, 10**7], [10**6, 10**7]])
+def test_goals_from_the_measurements(sizes):
+    times = {10**5: 2.0, 10**6: 10.0, 10**7: 120.0}  # 12x for 10x the rows: super-linear
+    mbs = {10**5: 300.0, 10**6: 800.0, 10**7: 1600.0}
+    rows = {10**5: 10**5, 10**6: 10**6, 10**7: 10**7}
+    res = _fake_measurements("study", {n: times[n] for n in sizes}, mbs, rows)
+    targets, ratios, figures = {}, {}, {}
+    bench._goals("study", sizes, res, targets, ratios, figures)
+    assert targets["study_1e6_metrics_warm_>=3x_faster_than_pandas"]["met"]
+    assert not targets["study_1e6_metrics_warm_<=0.5x_pandas_peak_rss"]["met"]
+    assert not targets["study_1e7_sweep_cold_peak_rss_<=1536MB"]["met"]
+    growth = targets["study_1e7_sweep_cold_time_at_most_linear"]
+    assert growth["ratio"] == pytest.approx(1.2) and not growth["met"]
+    assert ratios["study_sweep_cold_time_1e7_over_1e6"] == pytest.approx(12.0)
+    marginal = figures.get("study_sweep_cold_marginal_growth_1e7_vs_1e6")
+    if 10**5 in sizes:
+        assert marginal == pytest.approx((118 / 8) / (9.9e6 / 9e5))
+    else:
+        assert marginal is None
+
+
+def test_a_failed_run_misses_its_goals():
+    sizes = [10**6, 10**7]
+    res = _fake_measurements("stress", {10**6: 10.0, 10**7: 90.0}, {10**6: 500.0, 10**7: 900.0},
+                             {10**6: 10**6, 10**7: 10**7})
+    for k in [k for k in res[10**7]["figures"] if "_sweep_warm_" in k]:
+        del res[10**7]["figures"][k]
+    targets = {}
+    bench._goals("stress", sizes, res, targets, {}, {})
+    assert targets["stress_1e7_metrics_warm_peak_rss_<=1536MB"]["met"]
+    assert targets["stress_1e7_metrics_warm_time_at_most_linear"]["met"]
+    assert not targets["stress_1e7_sweep_warm_peak_rss_<=1536MB"]["met"]
+    assert not targets["stress_1e7_sweep_warm_time_at_most_linear"]["met"]
