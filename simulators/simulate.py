@@ -43,7 +43,8 @@ def decide(
 
     Noise (standard normals; all zero when omitted, as for a median image): image_noise
     (N,) per query, identity_noise (G,) per gallery celebrity (how well the vendor knows
-    it), distractor_noise (N,) the celebrity effect when the top-1 is a distractor. The
+    it), distractor_noise (N,) the celebrity effect when the top-1 is a distractor (the
+    query celebrity's look-alike: the same for all images of one celebrity). The
     evidence noise is sqrt(share) x celebrity effect + sqrt(1 - share) x image effect."""
     gallery_cos = np.asarray(gallery_cos)  # float32 is fine: ties are measure-zero
     n, g = gallery_cos.shape

@@ -51,6 +51,41 @@ def test_noise_draws_are_fixed_by_seed_and_shared_by_a_pool():
     assert not np.array_equal(a.image, cohort.score_noise("azure", "CelebDF", "small", 0).image)
 
 
+def test_lookalike_is_one_draw_per_celebrity():
+    # an unknown celebrity's images (real and fake) meet the same look-alike in the gallery:
+    # the distractor effect is the celebrity's, shared by its reals and its fakes (target)
+    dr = cohort.draw("CelebDF", "small", 0)
+    noise = cohort.score_noise("naver", "CelebDF", "small", 0)
+    r, f = noise.split(dr)
+    assert len(r["distractor_noise"]) == dr.spec.n_real and len(f["distractor_noise"]) == dr.spec.n_fake
+    for i in range(dr.spec.n_identities):
+        vals = np.concatenate([r["distractor_noise"][dr.real_identity == i],
+                               f["distractor_noise"][dr.fake_target == i]])  # fmt: skip
+        assert np.all(vals == noise.lookalike[i])
+    assert not np.array_equal(noise.lookalike, noise.identity)
+    # the same people in CelebFOM: the same look-alikes
+    assert np.array_equal(noise.lookalike, cohort.score_noise("naver", "CelebFOM", "small", 0).lookalike)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.4])
+def test_celebrity_share_moves_per_celebrity_spread_only_with_share(share):
+    # with a celebrity share of the noise, per-celebrity Naver means spread out (Table 3's
+    # Naver Reference has sd 16.8 across celebrities) and Reference and Target correlate
+    from simulators import calibration, targets
+    from simulators.policies import load_params
+
+    p = load_params()
+    p["scores"]["identity_share"] = share
+    st = calibration.Engine("paper", (0,)).stats(p, ("naver",))["CelebDF", "naver"][0]
+    ref, tgt = st["identity"]["reference"], st["identity"]["target"]
+    rho = float(np.corrcoef(ref, tgt)[0, 1])
+    if share == 0.0:
+        assert abs(rho) < 0.45
+    else:
+        assert rho > 0.5 and tgt.std() > 5.0
+    assert targets.per_identity()["CelebDF", "naver", "target"].std() > 10.0
+
+
 @pytest.fixture(scope="module")
 def cols():
     return cohort.simulate_cohort_results(scale="small", seed=0)
