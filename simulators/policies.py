@@ -82,7 +82,7 @@ class VendorPolicy:
         each (stable across seeds; which ones: the most famous, `cohort.known_mask`)."""
         return int(round(self.known_share(pool) * n_identities))
 
-    def evidence(self, cosine: np.ndarray, z: np.ndarray | float = 0.0) -> np.ndarray:
+    def evidence(self, cosine: np.ndarray | float, z: np.ndarray | float = 0.0) -> np.ndarray:
         """Logit of the confidence for a top-1 cosine and a standard-normal noise draw z."""
         return (
             self.confidence_a

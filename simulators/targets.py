@@ -287,7 +287,7 @@ def evaluate(
                      "paper": float(paper.mean()), "difference": sim - float(paper.mean()),
                      "tolerance": MEAN_TOLERANCE, "met": abs(sim - paper.mean()) <= MEAN_TOLERANCE,
                      "w1": w1})  # fmt: skip
-    summary = {}
+    summary: dict[str, Any] = {}
     for fam in ("TA/NA", "Figure 4", "per-identity", "genuine"):
         sel = [r for r in rows if r["family"] == fam]
         summary[fam] = {"met": sum(r["met"] for r in sel), "of": len(sel),
