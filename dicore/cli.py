@@ -10,10 +10,11 @@ from dicore.commands import COMMAND_MODULES
 from dicore.errors import UserError
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, names_only: bool = False) -> argparse.ArgumentParser:
     """The whole command line; with `command`, only that command's module is imported and
     the others are listed by name: `dicore metrics` then starts without what other
-    commands import (`dicore record` imports vcr and botocore, about 0.4 s)."""
+    commands import (`dicore record` imports vcr and botocore, about 0.4 s). `names_only`
+    imports no command (`dicore --version` then starts without JAX)."""
     parser = argparse.ArgumentParser(
         prog="dicore",
         description="Measure face-recognition APIs under deepfake impersonation attacks "
@@ -23,7 +24,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if command is not None and name != command:
+        if names_only or (command is not None and name != command):
             sub.add_parser(name)  # its options and help are read when it is the command
             continue
         module = importlib.import_module(f"dicore.commands.{name}")
@@ -67,7 +68,8 @@ def command_of(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(command_of(argv))
+    # `dicore --version` exits at its first argument: no command's module is needed.
+    parser = build_parser(command_of(argv), names_only=argv[:1] == ["--version"])
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -70,3 +70,24 @@ def test_a_command_parses_as_in_the_full_parser():
     lazy, full = build_parser("sweep").parse_args(argv), build_parser().parse_args(argv)
     assert {k: v for k, v in vars(lazy).items() if k != "_run"} == {
         k: v for k, v in vars(full).items() if k != "_run"}
+
+
+def _fresh(code: str) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    return out.strip().splitlines()
+
+
+def test_import_dicore_does_not_import_jax_and_keeps_its_names():
+    got = _fresh("import sys, dicore; print('jax' in sys.modules)\n"
+                 "from dicore import VENDORS, METRICS; print(VENDORS[0], METRICS[0])\n"
+                 "from dicore.core import vocab; print(dicore.VENDORS is vocab.VENDORS)")
+    assert got == ["False", "aws TA", "True"]
+
+
+def test_version_imports_neither_jax_nor_a_command():
+    got = _fresh("import sys\nfrom dicore.cli import main\n"
+                 "try:\n    main(['--version'])\nexcept SystemExit as exc:\n    print(exc.code)\n"
+                 "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('dicore.commands.')))")
+    assert got[0].startswith("dicore ") and got[1:] == ["0", "[]"]
