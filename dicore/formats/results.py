@@ -891,19 +891,16 @@ class RealSide:
 
     @classmethod
     def build(cls, fields: dict[str, np.ndarray], rows: np.ndarray, parts: list, vocab: StreamVocab,
-              hashes: np.ndarray | None = None) -> RealSide:
+              hashes: np.ndarray) -> RealSide:
         """From the reals' fields (`allocate`, filled), file rows and item texts (`parts`:
-        one pyarrow array per part); `hashes`, the `row_keys` hash of every file row, saves
-        hashing the reals' keys again (same `key_hash`)."""
+        one pyarrow array per part); `hashes`, the `row_keys` hash (`key_hash`) of every file
+        row, so the reals' keys are not hashed again."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         items = pa.chunked_array(parts, pa.string()).combine_chunks()
         valid = np.flatnonzero(fields["vendor"] >= 0)
-        if hashes is not None:
-            h = hashes[rows[valid]]
-        else:
-            h = key_hash(fields["vendor"][valid], fields["dataset"][valid], items.take(pa.array(valid)))
+        h = hashes[rows[valid]]
         order = np.argsort(h, kind="stable")
         h = h[order]
         valid = valid[order].astype(rows.dtype)
