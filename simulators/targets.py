@@ -154,10 +154,12 @@ def _group_stats(dr, real, fake, similarity: np.ndarray | None) -> dict[str, Any
     t = dr.fake_target
     real_named = real.index != NO_NAME
     fake_named = fake.index != NO_NAME
-    ta = (fake.index == t) & (real.index[dr.fake_real] == t)
+    by_target = (fake.index == t) & (real.index[dr.fake_real] == t)
+    by_reference = np.zeros_like(by_target)
     if dr.spec.method == "synthesis":
         r = dr.fake_reference  # real image r is the first of identity r (see cohort.draw)
-        ta |= (fake.index == r) & (real.index[r] == r)
+        by_reference = (fake.index == r) & (real.index[r] == r) & ~by_target
+    ta = by_target | by_reference
     real_conf = np.where(real_named, real.confidence, 0.0)
     fake_conf = fake.confidence
     dhf = fake_named & (np.nan_to_num(fake_conf, nan=-1.0) > real_conf[dr.fake_real])
@@ -171,8 +173,13 @@ def _group_stats(dr, real, fake, similarity: np.ndarray | None) -> dict[str, Any
         "FAKECONF": float(np.mean(fake_conf[fake_named])) if n_named else np.nan,
     }
     n_id = dr.spec.n_identities
-    hit = np.bincount(t[ta], minlength=n_id) > 0
+    # SIC counts the identity a fake impersonates: a blend named as its reference credits
+    # the reference (dicore.core.metrics, the same rule)
+    hit = np.bincount(t[by_target], minlength=n_id) > 0
     has = np.bincount(t, minlength=n_id) > 0
+    if dr.spec.method == "synthesis":
+        hit |= np.bincount(dr.fake_reference[by_reference], minlength=n_id) > 0
+        has |= np.bincount(dr.fake_reference, minlength=n_id) > 0
     out["SIC"] = 100.0 * hit[has].mean()
     out["n"]["SIC"] = int(has.sum())
     unnamed = ~fake_named
