@@ -3,7 +3,9 @@ would write instead. Reads a results file, merges each fake with its paired real
 (same vendor and dataset), and counts TA, NA, DHF, DHC, DHS and SIC per (dataset,
 vendor) with groupby, by the rules of docs/metrics.md, the synthesis rule of TA included
 (a synthesis fake named as its reference R counts when R's real image, the first real
-row of R in the vendor's dataset by item id, is named R).
+row of R in the vendor's dataset by item id, is named R), and SIC counting the identity
+each TA fake impersonates (its target, or that reference) out of the identities a fake
+could impersonate (targets, and synthesis fakes' references).
 
 `python -m benchmarks.pandas_reference RESULTS [BETA GAMMA]` prints
 {"dataset|vendor|metric": [numerator, n]} as JSON.
@@ -44,7 +46,8 @@ def counts(path: str, beta: float = 90.0, gamma: float = 80.0) -> dict:
     named = m["predicted"] != ""
     by_reference = (named & (m["method"] == "synthesis") & (m["reference"] != "")
                     & (m["predicted"] == m["reference"]) & (m["predicted_ref"] == m["reference"]))
-    ta = (named & (m["predicted"] == m["target"]) & (m["predicted_real"] == m["target"])) | by_reference
+    by_target = named & (m["predicted"] == m["target"]) & (m["predicted_real"] == m["target"])
+    ta = by_target | by_reference
     real_conf = m["confidence_real"].where(m["predicted_real"] != "", 0.0).fillna(0.0)
     out = pd.DataFrame({
         "dataset": m["dataset"], "vendor": m["vendor"], "target": m["target"],
@@ -58,8 +61,20 @@ def counts(path: str, beta: float = 90.0, gamma: float = 80.0) -> dict:
     agg = g.agg(TA=("TA", "sum"), NA=("NA", "sum"), DHF=("DHF", "sum"), DHC=("DHC", "sum"),
                 DHS=("DHS", "sum"), fakes=("TA", "size"), named=("named", "sum"),
                 has_sim=("has_sim", "sum"))
-    sic = out.groupby(["dataset", "vendor", "target"], sort=False)["TA"].any()
-    sic = sic.groupby(level=[0, 1]).agg(["sum", "size"])
+    # SIC: identities impersonated (a TA fake's target, or the reference it was named as)
+    # / identities impersonable (fakes' targets and synthesis fakes' references).
+    key = ["dataset", "vendor", "identity"]
+    impersonated = pd.concat([
+        m.loc[by_target, ["dataset", "vendor", "target"]].set_axis(key, axis=1),
+        m.loc[by_reference & ~by_target, ["dataset", "vendor", "reference"]].set_axis(key, axis=1),
+    ]).drop_duplicates()
+    synthesis = (m["method"] == "synthesis") & (m["reference"] != "")
+    impersonable = pd.concat([
+        m[["dataset", "vendor", "target"]].set_axis(key, axis=1),
+        m.loc[synthesis, ["dataset", "vendor", "reference"]].set_axis(key, axis=1),
+    ]).drop_duplicates()
+    sic_num = impersonated.groupby(["dataset", "vendor"]).size()
+    sic_den = impersonable.groupby(["dataset", "vendor"]).size()
     result = {}
     for (d, v), r in agg.iterrows():
         result[f"{d}|{v}|TA"] = [int(r.TA), int(r.fakes)]
@@ -67,8 +82,7 @@ def counts(path: str, beta: float = 90.0, gamma: float = 80.0) -> dict:
         result[f"{d}|{v}|DHF"] = [int(r.DHF), int(r.fakes)]
         result[f"{d}|{v}|DHC"] = [int(r.DHC), int(r.named)]
         result[f"{d}|{v}|DHS"] = [int(r.DHS), int(r.has_sim)]
-        s = sic.loc[(d, v)]
-        result[f"{d}|{v}|SIC"] = [int(s["sum"]), int(s["size"])]
+        result[f"{d}|{v}|SIC"] = [int(sic_num.get((d, v), 0)), int(sic_den[(d, v)])]
     return result
 
 

@@ -366,18 +366,18 @@ def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: flo
     vocab = _vocab(stream)
     sizes = GroupSizes.of(vocab)
     n_v, G, n_i = sizes.n_vendors, sizes.n_groups, sizes.n_identities
-    identity_counts = jax.jit(intervals.identity_counts)
+    identity_tallies = jax.jit(intervals.identity_tallies)
     genuine_impostor = jax.jit(impostors.genuine_impostor_counts)
-    num = np.zeros((5, G, n_i), np.int64)
+    num = np.zeros((6, G, n_i), np.int64)
     den = np.zeros_like(num)
     gi = np.zeros((2, 2, G), np.int64)
     present, with_impostors = np.zeros(G, bool), np.zeros(G, bool)
     mismatches = _Mismatches(vocab, stream.vocab.pairs, n_v)
     b, g = jnp.float64(beta), jnp.float64(gamma)
     for obs, rows in stream.parts():
-        c = identity_counts(obs, sizes=sizes, beta=b, gamma=g)
-        num += np.asarray(c.numerator[:5])
-        den += np.asarray(c.denominator[:5])
+        c = identity_tallies(obs, sizes=sizes, beta=b, gamma=g)
+        num += np.asarray(c.numerator)
+        den += np.asarray(c.denominator)
         x = genuine_impostor(obs, sizes=sizes)
         gi += np.stack([np.asarray(x.numerator), np.asarray(x.denominator)])
         counted = rows >= 0
@@ -388,10 +388,10 @@ def stream_metrics(path: str | Path, *, identities=None, beta: float, gamma: flo
         mismatches.add(obs, rows)
         del c, x, obs
         release_memory()
-    has_fake = den[0] > 0  # SIC: identities with a TA fake / identities with fakes
-    counts = Counts(
-        jnp.asarray(np.concatenate([num.sum(-1), np.sum((num[0] > 0) & has_fake, -1)[None]]), jnp.int32),
-        jnp.asarray(np.concatenate([den.sum(-1), has_fake.sum(-1)[None]]), jnp.int32))
+    # The tallies add over parts; SIC per identity (and so per group) only from their sums.
+    clusters = intervals.clusters_from_tallies(Counts(jnp.asarray(num), jnp.asarray(den)))
+    counts = Counts(jnp.sum(clusters.numerator, -1, dtype=jnp.int32),
+                    jnp.sum(clusters.denominator, -1, dtype=jnp.int32))
     gi_counts = Counts(jnp.asarray(gi[0], jnp.int32), jnp.asarray(gi[1], jnp.int32))
     rows_out = metrics_from_counts(vocab, counts, gi_counts, present, with_impostors, level=level)
     return rows_out, vocab, stream.n_rows, mismatches.warnings(vocab)

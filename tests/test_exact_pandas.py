@@ -51,8 +51,12 @@ def pandas_metrics(df, beta: float = 90.0, gamma: float = 80.0) -> dict[tuple[st
     named = (fake.predicted != "").to_numpy()
     predicted, target, reference = (fake[c].to_numpy() for c in ("predicted", "target", "reference"))
     synthesis = (fake.method == "synthesis").to_numpy() & (reference != "")
-    fake["TA"] = (named & (predicted == target) & (real_pred == target)) | (
-        named & synthesis & (predicted == reference) & (ref_pred == reference))
+    by_target = named & (predicted == target) & (real_pred == target)
+    by_reference = named & synthesis & (predicted == reference) & (ref_pred == reference)
+    fake["TA"] = by_target | by_reference
+    # SIC's credit: the identity a TA fake impersonates ('' if none); who it could impersonate.
+    fake["impersonated"] = np.where(by_target, target, np.where(by_reference, reference, ""))
+    fake["impersonable_reference"] = np.where(synthesis, reference, "")
     fake["NA"] = named
     fake["DHF"] = named & (fake.confidence.to_numpy() > real_conf)
     fake["DHC"] = named & (fake.confidence.to_numpy() > beta)
@@ -69,8 +73,9 @@ def pandas_metrics(df, beta: float = 90.0, gamma: float = 80.0) -> dict[tuple[st
         out[dataset, vendor, "DHF"] = 100.0 * g.DHF.sum() / n
         out[dataset, vendor, "DHC"] = 100.0 * g.DHC.sum() / g.named.sum() if g.named.any() else None
         out[dataset, vendor, "DHS"] = 100.0 * g.DHS.sum() / g.has_sim.sum() if g.has_sim.any() else None
-        per_identity = g.groupby("target").TA.any()
-        out[dataset, vendor, "SIC"] = 100.0 * per_identity.sum() / len(per_identity)
+        impersonated = set(g.impersonated) - {""}
+        impersonable = set(g.target) | (set(g.impersonable_reference) - {""})
+        out[dataset, vendor, "SIC"] = 100.0 * len(impersonated) / len(impersonable)
         out[dataset, vendor, "IAPMR"] = out[dataset, vendor, "TA"]  # ISO/IEC 30107-3 name
     # ISO/IEC 19795 analogues: FNMR = real images not named as themselves; FMR = impostors named.
     for (dataset, vendor), g in real.groupby(["dataset", "vendor"]):

@@ -29,6 +29,7 @@ from tests.test_metrics import (
     N_DATASETS,
     N_IDENTITIES,
     N_VENDORS,
+    SYN,
     np_obs,
     observations_strategy,
     reference_outcomes,
@@ -97,7 +98,8 @@ def test_wilson_edges_and_shapes():
 
 
 def reference_identity_counts(obs, beta=90.0, gamma=80.0):
-    """(6, G, I) per-identity counts by a loop over rows."""
+    """(6, G, I) per-identity counts by a loop over rows; row 5 SIC per identity: 1/1 a fake
+    impersonates it, 0/1 a fake could (its target, a synthesis fake's reference), else 0/0."""
     o, r = np_obs(obs), reference_outcomes(obs, beta, gamma)
     num = np.zeros((6, N_GROUPS, N_IDENTITIES), np.int64)
     den = np.zeros_like(num)
@@ -108,8 +110,11 @@ def reference_identity_counts(obs, beta=90.0, gamma=80.0):
         ):
             num[m, g, t] += r[key][i]
             den[m, g, t] += 1 if den_key is None else r[den_key][i]
-    den[5] = den[0] > 0
-    num[5] = num[0] > 0
+        if r["impersonated"][i] >= 0:
+            num[5, g, r["impersonated"][i]] = 1
+        den[5, g, t] = 1
+        if o["method"][i] == SYN and o["reference"][i] >= 0:
+            den[5, g, o["reference"][i]] = 1
     return num, den
 
 
@@ -249,7 +254,7 @@ def test_bootstrap_equals_its_eager_steps(obs, seed):
     key = jax.random.key(seed)
     low, high = _boot(obs, key)
     clusters = identity_counts(obs, sizes=GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES))
-    present = clusters.denominator[0] > 0
+    present = clusters.denominator[5] > 0  # SIC's n: identities with fakes, and references
     samples = jnp.stack(
         [
             weighted_rates(clusters, resample_weights(k, present))

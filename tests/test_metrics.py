@@ -23,9 +23,11 @@ from dicore.core.metrics import (
     fake_outcomes,
     group_counts,
     group_ids,
+    impersonation_counts,
     na_counts,
     rates,
     sic_counts,
+    sic_indicators,
     ta_counts,
 )
 from dicore.core.observations import Observations, Vocab
@@ -91,10 +93,12 @@ def np_obs(obs):
 
 
 def reference_outcomes(obs, beta=90.0, gamma=80.0):
-    """Plain loop over rows: per-row TA, NA, DHF, DHC, DHS flags and DHC/DHS denominators."""
+    """Plain loop over rows: per-row TA, NA, DHF, DHC, DHS flags, DHC/DHS denominators and
+    the identity a TA fake impersonates (SIC's credit; -1 if none)."""
     o = np_obs(obs)
     n = len(o["vendor"])
     out = {k: np.zeros(n, bool) for k in ("ta", "na", "dhf", "dhc", "dhc_den", "dhs", "dhs_den")}
+    out["impersonated"] = np.full(n, -1)
     for i in range(n):
         if not o["is_fake"][i]:
             continue
@@ -104,9 +108,12 @@ def reference_outcomes(obs, beta=90.0, gamma=80.0):
         real_conf = o["confidence"][p] if (p >= 0 and real_pred >= 0) else np.float32(0)
         named = pred != -1
         ta = named and pred == o["target"][i] and real_pred == o["target"][i]
+        if ta:
+            out["impersonated"][i] = o["target"][i]
         r = o["ref_paired_row"][i]
-        if named and o["method"][i] == SYN and o["reference"][i] >= 0 and r >= 0:
-            ta = ta or (pred == o["reference"][i] and o["predicted"][r] == o["reference"][i])
+        if not ta and named and o["method"][i] == SYN and o["reference"][i] >= 0 and r >= 0:
+            ta = pred == o["reference"][i] and o["predicted"][r] == o["reference"][i]
+            out["impersonated"][i] = o["reference"][i] if ta else -1
         out["ta"][i] = ta
         out["na"][i] = named
         out["dhf"][i] = named and conf > real_conf
@@ -119,7 +126,9 @@ def reference_outcomes(obs, beta=90.0, gamma=80.0):
 
 
 def reference_counts(obs, beta=90.0, gamma=80.0, n_datasets=N_DATASETS, n_identities=N_IDENTITIES):
-    """(6, G) numerators and denominators by loops over rows and identities."""
+    """(6, G) numerators and denominators by loops over rows and identities. SIC: the
+    identities impersonated (a TA fake's target, or the reference a synthesis fake was
+    named as) / the identities a fake could impersonate (targets, synthesis references)."""
     o = np_obs(obs)
     r = reference_outcomes(obs, beta, gamma)
     g_count = n_datasets * N_VENDORS
@@ -136,8 +145,10 @@ def reference_counts(obs, beta=90.0, gamma=80.0, n_datasets=N_DATASETS, n_identi
             num[m, g] += r[key][i]
             den[m, g] += 1 if den_key is None else r[den_key][i]
         ident_fake.setdefault(g, set()).add(o["target"][i])
+        if o["method"][i] == SYN and o["reference"][i] >= 0:
+            ident_fake[g].add(o["reference"][i])
         if r["ta"][i]:
-            ident_ta.setdefault(g, set()).add(o["target"][i])
+            ident_ta.setdefault(g, set()).add(r["impersonated"][i])
     for g, ids in ident_fake.items():
         den[5, g] = len(ids)
         num[5, g] = len(ident_ta.get(g, ()))
@@ -217,6 +228,7 @@ def test_each_metric_function_and_row_outcomes_match_reference(obs, beta, gamma)
             np.testing.assert_array_equal(np.asarray(c.numerator), num[m], err_msg=METRICS[m])
             np.testing.assert_array_equal(np.asarray(c.denominator), den[m], err_msg=METRICS[m])
         np.testing.assert_array_equal(np.asarray(out.targeted), r["ta"])
+        np.testing.assert_array_equal(np.asarray(out.impersonated), r["impersonated"])
         np.testing.assert_array_equal(np.asarray(out.named), r["na"])
         np.testing.assert_array_equal(np.asarray(out.higher_than_real), r["dhf"])
         np.testing.assert_array_equal(np.asarray(out.fake_confidence) > np.float32(beta), r["dhc"])
@@ -395,8 +407,58 @@ def test_synthesis_counts_either_source_when_its_real_is_named():
     )
     _, out = per_metric_jit(pad(obs), jnp.float32(90.0), jnp.float32(80.0))
     assert np.asarray(out.targeted)[:5].tolist() == [False, False, False, True, False]
+    assert np.asarray(out.impersonated)[:5].tolist() == [-1, -1, -1, 0, -1]
     num, den = counts_of(obs)
-    assert num[5] == 1 and den[5] == 2  # SIC: identity 1 has a TA fake, identity 0 none
+    assert num[5] == 1 and den[5] == 2  # SIC: identity 0 impersonated (by row 3), identity 1 not
+
+
+def test_sic_credits_the_reference_a_blend_is_named_as_not_its_target():
+    """Issue 9 (regression): a blend of target 1 and reference 0 named 0 (TA by reference)
+    impersonates identity 0. The old SIC credited its target 1 (1 of 1 identities, 100%);
+    SIC counts identity 0 impersonated and identity 1, which no fake impersonated, not:
+    1 of 2."""
+    obs = small_obs(
+        [
+            (0, False, -1, 0, 0, 99.0, None),  # real of identity 0, named 0
+            (0, False, -1, 1, 1, 99.0, None),  # real of identity 1, named 1
+            (0, True, 1, 1, 0, 95.0, None, SYN, 0, 0),  # blend: target 1, reference 0, named 0
+        ]
+    )
+    num, den = counts_of(obs)
+    assert num[0] == 1 and den[0] == 1  # TA, the row metric: unchanged
+    assert num[5] == 1 and den[5] == 2
+    sizes = GroupSizes(n_datasets=N_DATASETS, n_identities=N_IDENTITIES)
+    per_identity = sic_indicators(impersonation_counts(pad(obs), sizes=sizes))
+    assert np.asarray(per_identity.numerator)[0, :2].tolist() == [1, 0]
+    assert np.asarray(per_identity.denominator)[0, :2].tolist() == [1, 1]
+
+
+def old_target_sic(obs):
+    """The target rule (before issue 9): identities with a TA fake as their target /
+    identities with a fake as their target, per group."""
+    o, r = np_obs(obs), reference_outcomes(obs)
+    num, den = np.zeros(N_GROUPS, np.int64), np.zeros(N_GROUPS, np.int64)
+    for g in range(N_GROUPS):
+        fake = o["is_fake"] & (o["dataset"] * N_VENDORS + o["vendor"] == g)
+        den[g] = len(set(o["target"][fake].tolist()))
+        num[g] = len(set(o["target"][fake & r["ta"]].tolist()))
+    return num, den
+
+
+@given(observations_strategy())
+def test_sic_is_the_target_rule_without_synthesis_and_never_exceeds_its_n(obs):
+    c = counts_jit(obs, jnp.float32(90.0), jnp.float32(80.0))
+    num, den = np.asarray(c.numerator[5]), np.asarray(c.denominator[5])
+    assert np.all(num <= den)
+    # Impersonable identities include every target of a fake (and synthesis references).
+    _, old_den = old_target_sic(obs)
+    assert np.all(den >= old_den)
+    cols = np_obs(obs)
+    cols["method"] = np.where(cols["method"] == SYN, 0, cols["method"])  # no synthesis fakes
+    plain = Observations.from_arrays(**cols)
+    c = counts_jit(plain, jnp.float32(90.0), jnp.float32(80.0))
+    np.testing.assert_array_equal(np.asarray(c.numerator[5]), old_target_sic(plain)[0])
+    np.testing.assert_array_equal(np.asarray(c.denominator[5]), old_target_sic(plain)[1])
 
 
 def test_empty_observations_give_zero_counts_and_nan_rates():

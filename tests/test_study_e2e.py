@@ -136,9 +136,10 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
         real = index[(r["vendor"], r["dataset"], r["real_item_id"])]
         named = r["predicted"] != ""
         ta = named and r["predicted"] == r["target"] and real["predicted"] == r["target"]
-        if r["method"] == "synthesis" and named and r["predicted"] == r["reference"]:
+        impersonated = r["target"]  # SIC credits the identity a TA fake impersonates
+        if not ta and r["method"] == "synthesis" and named and r["predicted"] == r["reference"]:
             ref = first_real.get((r["vendor"], r["dataset"], r["reference"]))
-            ta = ta or (ref is not None and ref["predicted"] == r["reference"])
+            ta, impersonated = ref is not None and ref["predicted"] == r["reference"], r["reference"]
         real_conf = f32(real["confidence"]) if real["predicted"] else np.float32(0)
         acc[g]["TA"].append(ta)
         acc[g]["NA"].append(named)
@@ -147,7 +148,11 @@ def recompute(path: Path, beta: float, gamma: float) -> dict:
             acc[g]["DHC"].append(f32(r["confidence"]) > np.float32(beta))
         elif r["similarity"]:
             acc[g]["DHS"].append(f32(r["similarity"]) > np.float32(gamma))
-        idents[g][r["target"]] |= ta
+        # SIC's n: the identities a fake could impersonate (targets, synthesis references)
+        idents[g].setdefault(r["target"], False)
+        if r["method"] == "synthesis" and r["reference"]:
+            idents[g].setdefault(r["reference"], False)
+        idents[g][impersonated] |= ta
     out = {}
     for g, metrics in acc.items():
         for m, xs in metrics.items():

@@ -5,8 +5,9 @@ All are pure and `jit`-able (`n_resamples` and `level` static:
 `jax.jit(cluster_bootstrap, static_argnames=("n_resamples", "level"))`). Every interval
 contains its estimate and lies in 0..100; where n = 0 the interval is (NaN, NaN).
 
-Clusters are target identities: the fakes (and real images) of one person are
-correlated, so they are not n independent trials.
+Clusters are identities: the fakes (and real images) of one person are correlated, so
+they are not n independent trials. A fake belongs to its target's cluster; an identity
+only a synthesis fake's reference is a cluster too (SIC counts it), with no fakes.
 
 - `cluster_wilson_interval`: the Wilson interval at an effective n = N / deff, where the
   design effect deff = (ratio-estimator variance over clusters) / (binomial variance
@@ -35,8 +36,10 @@ from dicore.core.metrics import (
     fake_outcomes,
     group_counts,
     identity_segments,
+    impersonation_counts,
     rates,
     segment_counts,
+    sic_indicators,
 )
 from dicore.core.observations import Observations
 from dicore.core.vocab import DEFAULT_BETA, DEFAULT_GAMMA
@@ -124,6 +127,42 @@ def _wilson_real(p, n, level: float) -> Interval:
     return Interval(jnp.where(empty, jnp.nan, 100.0 * low), jnp.where(empty, jnp.nan, 100.0 * high))
 
 
+def identity_tallies(
+    obs: Observations,
+    *,
+    sizes: GroupSizes,
+    beta: float | Array = DEFAULT_BETA,
+    gamma: float | Array = DEFAULT_GAMMA,
+) -> Counts:
+    """Counts per (metric, group, identity), shape (6, G, I), that add over parts of a
+    file (`dicore.streaming` sums them): rows 0..4 are TA/NA/DHF/DHC/DHS counts of the
+    identity's fakes (those whose target it is; same rules and kernel as
+    `dicore.core.metrics.group_counts`); row 5 is
+    `dicore.core.metrics.impersonation_counts` (fakes impersonating the identity / fakes
+    that could). `clusters_from_tallies` makes them the bootstrap's clusters."""
+    n_groups, n_identities = sizes.n_groups, sizes.n_identities
+    c = segment_counts(
+        fake_outcomes(obs), identity_segments(obs, sizes=sizes),
+        num_segments=n_groups * n_identities, beta=beta, gamma=gamma,
+    )
+    sic = impersonation_counts(obs, sizes=sizes)
+    return Counts(
+        jnp.concatenate([c.numerator.reshape(5, n_groups, n_identities), sic.numerator[None]]),
+        jnp.concatenate([c.denominator.reshape(5, n_groups, n_identities), sic.denominator[None]]),
+    )
+
+
+def clusters_from_tallies(tallies: Counts) -> Counts:
+    """The bootstrap's clusters (6, G, I) from `identity_tallies` (or their sums): row 5
+    becomes SIC per identity (`dicore.core.metrics.sic_indicators`: 1/1 impersonated, 0/1
+    impersonable only, 0/0 otherwise). Summed over identities they are `group_counts`."""
+    sic = sic_indicators(Counts(tallies.numerator[5], tallies.denominator[5]))
+    return Counts(
+        jnp.concatenate([tallies.numerator[:5], sic.numerator[None]]),
+        jnp.concatenate([tallies.denominator[:5], sic.denominator[None]]),
+    )
+
+
 def identity_counts(
     obs: Observations,
     *,
@@ -131,25 +170,13 @@ def identity_counts(
     beta: float | Array = DEFAULT_BETA,
     gamma: float | Array = DEFAULT_GAMMA,
 ) -> Counts:
-    """Counts per (metric, group, target identity), shape (6, G, I): the bootstrap's clusters.
+    """Counts per (metric, group, identity), shape (6, G, I): the bootstrap's clusters.
 
-    Rows 0..4 are TA/NA/DHF/DHC/DHS counts of that identity's fakes (same rules
-    and kernel as `dicore.core.metrics.group_counts`); row 5 (SIC) is 1/1 when the
-    identity has a TA fake, 0/1 when it has fakes but none achieves TA, 0/0 otherwise.
+    Rows 0..4 are TA/NA/DHF/DHC/DHS counts of the fakes whose target the identity is;
+    row 5 (SIC) is 1/1 when some fake impersonates the identity, 0/1 when fakes could
+    but none does, 0/0 otherwise (`clusters_from_tallies` of `identity_tallies`).
     """
-    n_groups, n_identities = sizes.n_groups, sizes.n_identities
-    seg = identity_segments(obs, sizes=sizes)
-    c = segment_counts(
-        fake_outcomes(obs), seg, num_segments=n_groups * n_identities, beta=beta, gamma=gamma
-    )
-    num = c.numerator.reshape(5, n_groups, n_identities)
-    den = c.denominator.reshape(5, n_groups, n_identities)
-    has_fake = den[0] > 0  # TA's denominator = the identity's fakes
-    sic_num = ((num[0] > 0) & has_fake).astype(jnp.int32)
-    return Counts(
-        jnp.concatenate([num, sic_num[None]]),
-        jnp.concatenate([den, has_fake.astype(jnp.int32)[None]]),
-    )
+    return clusters_from_tallies(identity_tallies(obs, sizes=sizes, beta=beta, gamma=gamma))
 
 
 def resample_weights(key: Array, present: Array) -> Array:
@@ -213,9 +240,10 @@ def cluster_bootstrap(
     """Cluster-bootstrap percentile intervals (6, G) for all metrics, in percent, with a
     cluster-adjusted Wilson floor.
 
-    Within each (dataset, vendor) group, resample its target identities (those
-    with >= 1 fake) with replacement, carrying all of each identity's fakes
-    (fakes of one identity are correlated); SIC resamples the same identities.
+    Within each (dataset, vendor) group, resample its identities (those some fake could
+    impersonate: targets of its fakes and references of its synthesis fakes) with
+    replacement, carrying all of each identity's fakes (fakes of one identity are
+    correlated); SIC resamples the same identities.
     The percentile interval is then widened to contain `cluster_wilson_interval`
     of the same clusters, so it is never zero-width at 0% or 100% when n > 0.
     Vectorised over `n_resamples` PRNG keys split from `key` with `vmap`;
@@ -233,7 +261,7 @@ def bootstrap_from_clusters(
     """`cluster_bootstrap` from its counts: the per-identity `clusters` (6, G, I) and the
     per-group `counts` (6, G) (their sums over identities). Counts add over parts of a
     file, so a file read part by part (`dicore.streaming`) gets the same intervals."""
-    present = clusters.denominator[0] > 0
+    present = clusters.denominator[5] > 0  # impersonable: every identity with fakes, and more
     keys = jax.random.split(key, n_resamples)
     samples = jax.vmap(lambda k: weighted_rates(clusters, resample_weights(k, present)))(keys)
     estimate = rates(counts)

@@ -24,8 +24,18 @@ The rules, per fake X_D with target T and paired real X_T (same vendor):
   Denominator: fakes not named that have a similarity (the paper's AWS DHS of
   94.4% exceeds 100 - NA on every dataset, so it cannot be a share of all
   fakes). A vendor with no similarity call (Naver) has n = 0: value NaN.
-- SIC: identities (by target) with at least one TA fake / identities with at
-  least one fake, within the group.
+- SIC: identities the attacker impersonated / identities it could impersonate, within
+  the group. A fake impersonates the identity it achieves TA *as*: its target T when
+  named T, or, for a synthesis fake named R (the reference rule of TA), its reference
+  R; T is not impersonated by that fake. Denominator: identities some fake could
+  impersonate: every fake's target, and every synthesis fake's reference. The paper's
+  SIC counts impersonated celebrities ("the attacker can successfully impersonate 58
+  out of 58 celebrities"); crediting a blend named R to its target T counted a
+  celebrity that fake did not impersonate (CelebBlend, simulated, paper scale, seed
+  0: Naver 40% by target, 15% by the identity impersonated; the paper: Naver below
+  21% on every dataset).
+  Without synthesis fakes this is the target rule: identities with a TA fake /
+  identities with a fake.
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ class FakeOutcomes(NamedTuple):
     - is_fake: the row is a fake.
     - named: fake with a name (`predicted != -1`): NA's numerator, DHC's denominator.
     - targeted: fake that achieves TA (rule in the module docstring).
+    - impersonated: the identity a TA fake is named as, SIC's credit: its target (TA by
+      target), else its reference (a synthesis fake, TA by reference); -1 if no TA.
     - higher_than_real: fake named with confidence > its real's (0 if the real has no name).
     - fake_confidence: confidence of a named fake, else NaN (DHC compares it `> beta`).
     - real_confidence: confidence the paired real got, 0 if unnamed; NaN on real rows.
@@ -59,6 +71,7 @@ class FakeOutcomes(NamedTuple):
     is_fake: Array
     named: Array
     targeted: Array
+    impersonated: Array
     higher_than_real: Array
     fake_confidence: Array
     real_confidence: Array
@@ -120,6 +133,7 @@ def fake_outcomes(obs: Observations) -> FakeOutcomes:
         is_fake=is_fake,
         named=named,
         targeted=by_target | by_reference,
+        impersonated=jnp.where(by_target, target, jnp.where(by_reference, reference, -1)),
         higher_than_real=named & (confidence > real_conf),
         fake_confidence=jnp.where(named, confidence, nan),
         real_confidence=jnp.where(is_fake, real_conf, nan),
@@ -216,24 +230,51 @@ def identity_segments(obs: Observations, *, sizes: GroupSizes) -> Array:
     return group_ids(obs, sizes=sizes) * sizes.n_identities + jnp.asarray(obs.target, jnp.int32)
 
 
-def sic_from_identity_counts(targeted: Array, fakes: Array) -> Counts:
-    """SIC from per-(group, identity) counts of TA fakes and fakes, shapes (G, I) -> (G,)."""
+def impersonation_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
+    """Per (group, identity), shapes (G, I) int32, counts that add over parts of a file:
+    numerator: fakes that impersonate the identity (`FakeOutcomes.impersonated`);
+    denominator: fakes that could impersonate it: the fakes whose target it is, plus the
+    synthesis fakes whose reference it is (and not their target). SIC only asks whether
+    each is > 0 (`sic_indicators`). `sizes.n_identities` must exceed every identity id."""
+    out = fake_outcomes(obs)
+    group = group_ids(obs, sizes=sizes)
+    target = jnp.asarray(obs.target, jnp.int32)
+    reference = jnp.asarray(obs.reference, jnp.int32)
+    synthesis_reference = (
+        out.is_fake & (jnp.asarray(obs.method, jnp.int32) == SYNTHESIS)
+        & (reference >= 0) & (reference != target)
+    )
+    size = sizes.n_groups * sizes.n_identities
+    shape = (sizes.n_groups, sizes.n_identities)
+
+    def per_identity(mask, identity):
+        # masked rows add 0, so the segment of a masked row's -1 identity does not matter
+        return segment_count(mask, group * sizes.n_identities + identity, size).reshape(shape)
+
     return Counts(
-        jnp.sum((targeted > 0) & (fakes > 0), axis=-1, dtype=jnp.int32),
-        jnp.sum(fakes > 0, axis=-1, dtype=jnp.int32),
+        per_identity(out.impersonated >= 0, out.impersonated),
+        per_identity(out.is_fake, target) + per_identity(synthesis_reference, reference),
+    )
+
+
+def sic_indicators(impersonation: Counts) -> Counts:
+    """SIC per (group, identity), shapes (..., I) int32, from `impersonation_counts` (or
+    their sums over parts of a file): 1/1 impersonated, 0/1 impersonable but not
+    impersonated, 0/0 otherwise. The one place the SIC rule meets the counts."""
+    return Counts(
+        (impersonation.numerator > 0).astype(jnp.int32),
+        (impersonation.denominator > 0).astype(jnp.int32),
     )
 
 
 def sic_counts(obs: Observations, *, sizes: GroupSizes) -> Counts:
-    """SIC per group, shapes (G,): target identities with >= 1 fake that achieves TA /
-    target identities with >= 1 fake in the group. `sizes.n_identities` must exceed every
-    target id."""
-    out = fake_outcomes(obs)
-    seg = identity_segments(obs, sizes=sizes)
-    size = sizes.n_groups * sizes.n_identities
-    shape = (sizes.n_groups, sizes.n_identities)
-    return sic_from_identity_counts(
-        segment_count(out.targeted, seg, size).reshape(shape), segment_count(out.is_fake, seg, size).reshape(shape)
+    """SIC per group, shapes (G,): identities impersonated by >= 1 fake (a fake achieving
+    TA as them) / identities some fake could impersonate (rule: module docstring).
+    `sizes.n_identities` must exceed every identity id."""
+    per_identity = sic_indicators(impersonation_counts(obs, sizes=sizes))
+    return Counts(
+        jnp.sum(per_identity.numerator, axis=-1, dtype=jnp.int32),
+        jnp.sum(per_identity.denominator, axis=-1, dtype=jnp.int32),
     )
 
 
