@@ -27,7 +27,7 @@ METRIC_TITLES = {
     "DHF": "DHF: fake named, confidence > real's",
     "DHC": "DHC: named fake with confidence > {beta:g}%",
     "DHS": "DHS: unnamed fake with similarity > {gamma:g}%",
-    "SIC": "SIC: identities with >= 1 successful TA fake",
+    "SIC": "SIC: identities impersonated by >= 1 TA fake",
 }
 
 Y_LABELS = {"TA": "% of fakes", "NA": "% of fakes", "DHF": "% of fakes",
