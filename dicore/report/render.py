@@ -121,8 +121,9 @@ SECTIONS = (
      "dicore's."),
     ("fit", "Fit to the paper", fit.FIT_NOTE),
     ("inconsistencies", "The paper's known inconsistencies",
-     "Where the paper's own numbers disagree with each other; the fit table notes each one "
-     "on the target it bites."),
+     "Where the paper's own numbers disagree with each other, or hold together only through "
+     "an effect of one dataset on one vendor (which the simulated vendors, by design, do "
+     "not have); the fit table notes each one on the target it bites."),
     ("tradeoff.png", "Trade-off over the reporting threshold",
      "What attack success and genuine recognition (a real image named as its own identity) "
      "would be if the vendor reported names only at confidence >= tau."),
