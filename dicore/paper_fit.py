@@ -22,7 +22,7 @@ paper's, from the packaged copy (`dicore.paper`), in three families:
 
 SE = 100 sqrt(p (1 - p) / n) with p the paper's figure and n our metric's denominator.
 A figure we have no value for (n = 0, vendor or dataset absent) is not within. Each row
-carries the paper's known inconsistencies where they bite (`note`).
+carries the paper's known inconsistencies where they bite (`note`; `dicore.paper_notes`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dicore import PAPER_VENDOR_NAMES, paper
+from dicore.paper_notes import EXCLUDED, INCONSISTENCIES
 
 FAMILIES = ("TA/NA", "Figure 4", "per-identity means")
 TA_NA_PP = 5.0
@@ -41,50 +42,6 @@ FIGURE_PP = 5.0
 IDENTITY_MEAN_PP = 15.0
 IDENTITY_W1_PP = 8.0
 FIGURE_METRICS = ("DHF", "DHC", "DHS", "SIC")
-EXCLUDED: dict[tuple[str, ...], str] = {
-    ("DHS", "CelebFOM", "naver"): "excluded: Naver has no similarity call (DHS n = 0) and "
-    "the per-celebrity tables have no Naver similarity, yet the text states NAV DHS 42.3% "
-    "on CelebFOM",
-}
-INCONSISTENCIES: dict[tuple[str, ...], str] = {
-    ("Figure 4", "SIC", "CelebDF", "azure"): "paper: MS SIC 58/58 on CelebDF, but Table 3 "
-    "gives Don Cheadle ms_target 0 (so at most 57/58)",
-    ("Figure 4", "SIC", "VoxCelebTH", "azure"): "paper: MS SIC 94/100 on VoxCelebTH, but 22 "
-    "rows of Table 5 have ms_reference or ms_target 0",
-    ("Figure 4", "SIC", "CelebFOM", "azure"): "paper: 96.6% is stated as 55 of 58 "
-    "celebrities, but 55/58 = 94.8% (96.6% is 56/58)",
-    ("Figure 4", "DHS", "max", "aws"): "paper: the AWS DHS maximum (94.4%) equals Table 5's "
-    "AWS similarity average (94.4), a coincidence or a misquote",
-    ("Figure 4", "DHF", "VoxCelebTH", "aws"): "paper: stated twice (28.2%, 902 of 3,200, and "
-    "28%); both are counted",
-    ("Figure 4", "DHF", "CelebDF", "azure"): "paper: MS names 24.4% of CelebDF fakes and "
-    "21.3% are TA (their real named too), so MS DHF 18.2% needs about 71% of the named "
-    "fakes with a named real to score above it, while Table 3's MS averages are 86.9 "
-    "(fakes) against 97.1 (reals); with Azure's 70% floor and the beaten reals near 97, "
-    "that needs a named-fake average of about 89 or more, above Table 3's 88.5 "
-    "(celebrities with a value)",
-    ("Figure 4", "DHF", "max", "naver"): "paper: NAV DHF 93.7% on one dataset means Naver "
-    "scores that dataset's fakes above their real 94% of the time, while on the two "
-    "datasets with tables Naver's reals average above its fakes (33.7 vs 31.7 on CelebDF, "
-    "44.0 vs 32.0 on VoxCelebTH): an effect of one dataset on one vendor",
-    ("per-identity means", "azure", "reference", "VoxCelebTH"): "paper: Table 5 has 19 MS "
-    "Reference zeros, 17 Target zeros and 14 Similarity zeros on VoxCelebTH (CelebDF: 0, "
-    "1, 0; AWS on VoxCelebTH: 4, 0, 0; a Similarity zero: verify found no face), while "
-    "every CelebDF celebrity has an MS Reference: Azure fails on VoxCelebTH's frames, an "
-    "effect of one dataset on one vendor",
-    ("per-identity means", "azure", "target", "VoxCelebTH"): "paper: Table 5's printed MS "
-    "target average (77.3) is met only if David Spade's ms_target is about 0; printed 97 "
-    "(kept) gives 78.29. 17 MS Target zeros on VoxCelebTH (1 on CelebDF): see the "
-    "Reference row",
-    ("per-identity means", "azure", "similarity", "VoxCelebTH"): "paper: MS similarity "
-    "averages 39.5 on VoxCelebTH (14 zeros; 45.9 without them) against "
-    "50.9 on CelebDF, while AWS's rises from 81.4 to 94.4: the most identity-preserving "
-    "set scores lowest for one vendor only",
-    ("TA/NA", "VoxCelebTH", "aws"): "paper: Table 2's VoxCelebTH AWS after-detector rows "
-    "imply before-rates of about 56.6-69.0%, not the printed ones used here",
-    ("TA/NA", "VoxCelebTH", "azure"): "paper: Table 2's VoxCelebTH MS after-detector rows "
-    "imply before-rates of about 61.0-71.9%, not the printed ones used here",
-}
 _ANY = ("ANY", "ALL")
 
 
@@ -143,16 +100,8 @@ def _metric_values(rows: Iterable[Mapping]) -> dict[tuple[str, str, str], tuple[
 
 def _row(family, target, ours, paper_value, tolerance_pp, rule, note="") -> FitRow:
     if ours is None or (isinstance(ours, float) and math.isnan(ours)):
-        return FitRow(
-            family,
-            target,
-            None,
-            paper_value,
-            None,
-            rule,
-            False,
-            "; ".join(t for t in ("no value", note) if t),
-        )
+        return FitRow(family, target, None, paper_value, None, rule, False,
+                      "; ".join(t for t in ("no value", note) if t))
     diff = ours - paper_value
     return FitRow(family, target, ours, paper_value, diff, rule, abs(diff) <= tolerance_pp, note)
 
@@ -164,17 +113,8 @@ def ta_na_rows(metrics: Mapping) -> list[FitRow]:
         ours, n = metrics.get((dataset, vendor, attack), (None, 0))
         tol = max(TA_NA_PP, 2.0 * binomial_se(value, n)) if n else TA_NA_PP
         note = INCONSISTENCIES.get(("TA/NA", dataset, vendor), "")
-        out.append(
-            _row(
-                "TA/NA",
-                f"{attack} {dataset} {_label(vendor)}",
-                ours,
-                value,
-                tol,
-                f"±{tol:.1f} pp (max(5 pp, 2 SE))",
-                note,
-            )
-        )
+        out.append(_row("TA/NA", f"{attack} {dataset} {_label(vendor)}", ours, value, tol,
+                        f"±{tol:.1f} pp (max(5 pp, 2 SE))", note))
     return out
 
 
@@ -219,18 +159,8 @@ def figure_targets() -> tuple[FigureTarget, ...]:
         rule = "excluded" if excluded else _figure_rule(fig["value_kind"])
         key = where if rule == "exact" else rule
         note = excluded or INCONSISTENCIES.get(("Figure 4", metric, key, vendor), "")
-        out.append(
-            FigureTarget(
-                metric,
-                vendor,
-                dataset,
-                float(fig["value"]),
-                rule,
-                fig["value_kind"],
-                fig["value_kind"].startswith("range"),
-                note,
-            )
-        )
+        out.append(FigureTarget(metric, vendor, dataset, float(fig["value"]), rule,
+                                fig["value_kind"], fig["value_kind"].startswith("range"), note))
     return tuple(out)
 
 
@@ -241,77 +171,37 @@ def figure_rows(metrics: Mapping, datasets: Sequence[str] = paper.DATASETS) -> l
         metric, vendor, value = t.metric, t.vendor, t.value
         title = f"{metric} {t.dataset or 'over the datasets'} {_label(vendor)}"
         if t.rule == "excluded":
-            out.append(
-                FitRow(
-                    "Figure 4", f"{title} ({value:g}%)", None, value, None, "excluded", None, t.note
-                )
-            )
+            out.append(FitRow("Figure 4", f"{title} ({value:g}%)", None, value, None, "excluded",
+                              None, t.note))
             continue
-        present = [
-            (d, *metrics[(d, vendor, metric)])
-            for d in datasets
-            if (d, vendor, metric) in metrics and metrics[(d, vendor, metric)][0] is not None
-        ]
+        present = [(d, *metrics[(d, vendor, metric)]) for d in datasets
+                   if (d, vendor, metric) in metrics and metrics[(d, vendor, metric)][0] is not None]
         if t.rule == "exact":
             ours, n = metrics.get((t.dataset, vendor, metric), (None, 0))
             tol = max(FIGURE_PP, 2.0 * binomial_se(value, n)) if n else FIGURE_PP
-            out.append(
-                _row(
-                    "Figure 4",
-                    f"{title} ({t.kind.split(' ')[0]})",
-                    ours,
-                    value,
-                    tol,
-                    f"±{tol:.1f} pp (max(5 pp, 2 SE))",
-                    t.note,
-                )
-            )
+            out.append(_row("Figure 4", f"{title} ({t.kind.split(' ')[0]})", ours,
+                            value, tol, f"±{tol:.1f} pp (max(5 pp, 2 SE))", t.note))
         elif t.rule in ("min", "max"):
             pick = min if t.rule == "min" else max
             best = pick(present, key=lambda r: r[1]) if present else None
             label = ("range " if t.is_range else "") + t.rule
             where_ours = f"; ours at {best[0]}" if best else ""
-            out.append(
-                _row(
-                    "Figure 4",
-                    f"{metric} {label} over the datasets {_label(vendor)}",
-                    None if best is None else best[1],
-                    value,
-                    FIGURE_PP,
-                    f"±{FIGURE_PP:.0f} pp ({t.rule} over {len(present)} datasets{where_ours})",
-                    t.note,
-                )
-            )
+            out.append(_row("Figure 4", f"{metric} {label} over the datasets {_label(vendor)}",
+                            None if best is None else best[1], value, FIGURE_PP,
+                            f"±{FIGURE_PP:.0f} pp ({t.rule} over {len(present)} datasets"
+                            f"{where_ours})", t.note))
         else:  # upper bound on every dataset: each below b + 2 SE
             if not present:
-                out.append(
-                    FitRow(
-                        "Figure 4",
-                        f"{title} (< {value:g}% each)",
-                        None,
-                        value,
-                        None,
-                        "< bound + 2 SE",
-                        False,
-                        "no value",
-                    )
-                )
+                out.append(FitRow("Figure 4", f"{title} (< {value:g}% each)", None, value, None,
+                                  "< bound + 2 SE", False, "no value"))
                 continue
             held = [v < value + 2.0 * binomial_se(value, n) for _, v, n in present]
             d, v, n = max(present, key=lambda r: r[1])
-            out.append(
-                FitRow(
-                    "Figure 4",
-                    f"{metric} every dataset {_label(vendor)} (< {value:g}%)",
-                    v,
-                    value,
-                    v - value,
-                    f"< {value:g} + 2 SE each ({sum(held)}/{len(held)} datasets; "
-                    f"max at {d}, 2 SE = {2 * binomial_se(value, n):.1f} pp)",
-                    all(held),
-                    t.note,
-                )
-            )
+            out.append(FitRow("Figure 4", f"{metric} every dataset {_label(vendor)} (< {value:g}%)",
+                              v, value, v - value,
+                              f"< {value:g} + 2 SE each ({sum(held)}/{len(held)} datasets; "
+                              f"max at {d}, 2 SE = {2 * binomial_se(value, n):.1f} pp)",
+                              all(held), t.note))
     return out
 
 
@@ -339,41 +229,21 @@ def identity_rows(identity: Mapping[tuple[str, str, str], Sequence[float]]) -> l
     for (dataset, vendor, column), printed in sorted(paper.table_averages().items()):
         values = identity.get((dataset, vendor, column))
         ours = float(np.mean(values)) if values is not None and len(values) else None
-        w1 = (
-            wasserstein_1(values, table[(dataset, vendor, column)])
-            if values is not None and ours is not None
-            else math.nan
-        )
+        w1 = (wasserstein_1(values, table[(dataset, vendor, column)])
+              if values is not None and ours is not None else math.nan)
         if not math.isnan(w1):
             distances.append(w1)
         note = INCONSISTENCIES.get(("per-identity means", vendor, column, dataset), "")
         w1_text = f"W1 {w1:.1f} pp" if not math.isnan(w1) else "W1 -"
-        out.append(
-            _row(
-                "per-identity means",
-                f"{dataset} {_label(vendor)} {column} mean",
-                ours,
-                printed,
-                IDENTITY_MEAN_PP,
-                f"±{IDENTITY_MEAN_PP:.0f} pp ({w1_text})",
-                note,
-            )
-        )
+        out.append(_row("per-identity means", f"{dataset} {_label(vendor)} {column} mean", ours,
+                        printed, IDENTITY_MEAN_PP, f"±{IDENTITY_MEAN_PP:.0f} pp ({w1_text})", note))
     n_expected = len(paper.table_averages())
     mean_w1 = float(np.mean(distances)) if len(distances) == n_expected else None
-    out.append(
-        FitRow(
-            "per-identity means",
-            f"mean 1-Wasserstein distance of the {n_expected} per-identity "
-            "distributions to Tables 3 and 5",
-            mean_w1,
-            None,
-            mean_w1,
-            f"<= {IDENTITY_W1_PP:.0f} pp",
-            mean_w1 is not None and mean_w1 <= IDENTITY_W1_PP,
-            "" if mean_w1 is not None else f"only {len(distances)} of {n_expected} distributions",
-        )
-    )
+    out.append(FitRow(
+        "per-identity means", f"mean 1-Wasserstein distance of the {n_expected} per-identity "
+        "distributions to Tables 3 and 5", mean_w1, None, mean_w1,
+        f"<= {IDENTITY_W1_PP:.0f} pp", mean_w1 is not None and mean_w1 <= IDENTITY_W1_PP,
+        "" if mean_w1 is not None else f"only {len(distances)} of {n_expected} distributions"))
     return out
 
 
@@ -392,11 +262,8 @@ def headlines(rows: Sequence[FitRow]) -> tuple[str, ...]:
     means = [r for r in by["per-identity means"] if r.paper is not None]
     k, n = _count(means)
     w1 = [r for r in by["per-identity means"] if r.paper is None]
-    w1_text = (
-        "no per-identity distributions"
-        if not w1 or w1[0].ours is None
-        else f"mean W1 {w1[0].ours:.1f} pp ({'within' if w1[0].within else 'above'} 8 pp)"
-    )
+    w1_text = ("no per-identity distributions" if not w1 or w1[0].ours is None else
+               f"mean W1 {w1[0].ours:.1f} pp ({'within' if w1[0].within else 'above'} 8 pp)")
     lines.append(f"per-identity means: {k}/{n} within 15 pp; {w1_text}")
     return tuple(lines)
 

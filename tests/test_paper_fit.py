@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicore import paper, paper_fit
+from dicore import paper, paper_fit, paper_notes
 
 N_BIG = 10**7  # 2 SE negligible: only the 5 pp rule is left
 
@@ -44,10 +44,8 @@ def test_every_target_is_a_row():
 
 def test_the_papers_own_numbers_fit_and_six_pp_off_does_not():
     grid = paper.asr_before_grid()
-    assert (
-        paper_fit.headlines(paper_fit.ta_na_rows({k: (v, N_BIG) for k, v in grid.items()}))[0]
-        == "TA/NA: 30/30 within max(5 pp, 2 SE)"
-    )
+    assert paper_fit.headlines(paper_fit.ta_na_rows(
+        {k: (v, N_BIG) for k, v in grid.items()}))[0] == "TA/NA: 30/30 within max(5 pp, 2 SE)"
     off = paper_fit.evaluate(metric_rows({k: v + 6.0 for k, v in grid.items()}), simulated=True)
     assert off.headlines[0] == "TA/NA: 0/30 within max(5 pp, 2 SE)"
     assert all(r.diff == pytest.approx(6.0) for r in off.family("TA/NA"))
@@ -64,18 +62,14 @@ def test_two_binomial_se_widens_the_tolerance_on_small_groups():
 
 
 def test_figure_rules_exact_range_maximum_and_upper_bound():
-    values = {
-        (d, v, m): 50.0
-        for d in paper.DATASETS
-        for v in ("aws", "azure", "naver")
-        for m in ("DHF", "DHC", "DHS", "SIC")
-    }
-    values[("VoxCelebTH", "aws", "DHF")] = 27.0  # exact 28.2 and rounded 28: within
-    values[("FCelebDF", "aws", "DHC")] = 30.0  # AWS DHC range min 27.3: within
-    values[("CelebDF", "aws", "DHC")] = 75.0  # AWS DHC range max is then 75 vs 73.4
+    values = {(d, v, m): 50.0 for d in paper.DATASETS for v in ("aws", "azure", "naver")
+              for m in ("DHF", "DHC", "DHS", "SIC")}
+    values[("VoxCelebTH", "aws", "DHF")] = 27.0      # exact 28.2 and rounded 28: within
+    values[("FCelebDF", "aws", "DHC")] = 30.0        # AWS DHC range min 27.3: within
+    values[("CelebDF", "aws", "DHC")] = 75.0         # AWS DHC range max is then 75 vs 73.4
     for d in paper.DATASETS:
-        values[(d, "naver", "SIC")] = 10.0  # NAV SIC < 21 everywhere
-    values[("CelebBlend", "naver", "SIC")] = 25.0  # ... except one, beyond 2 SE at N_BIG
+        values[(d, "naver", "SIC")] = 10.0           # NAV SIC < 21 everywhere
+    values[("CelebBlend", "naver", "SIC")] = 25.0    # ... except one, beyond 2 SE at N_BIG
     rows = {r.target: r for r in paper_fit.figure_rows({k: (v, N_BIG) for k, v in values.items()})}
     assert rows["DHF VoxCelebTH AWS (exact)"].within and rows["DHF VoxCelebTH AWS (rounded)"].within
     assert rows["DHC range min over the datasets AWS"].ours == 30.0
@@ -142,13 +136,13 @@ def test_the_notes_quote_the_papers_tables_as_packaged():
     values = paper_identity_values()
     zeros = {k: sum(x == 0 for x in v) for k, v in values.items()}
     means = {k: round(float(np.mean(v)), 1) for k, v in values.items()}
-    note = paper_fit.INCONSISTENCIES[("per-identity means", "azure", "reference", "VoxCelebTH")]
+    note = paper_notes.INCONSISTENCIES[("per-identity means", "azure", "reference", "VoxCelebTH")]
     ms_vox = [zeros["VoxCelebTH", "azure", c] for c in ("reference", "target", "similarity")]
     ms_df = [zeros["CelebDF", "azure", c] for c in ("reference", "target", "similarity")]
     aws_vox = [zeros["VoxCelebTH", "aws", c] for c in ("reference", "target", "similarity")]
     assert ms_vox == [19, 17, 14] and f"CelebDF: {ms_df[0]}, {ms_df[1]}, {ms_df[2]}" in note
     assert f"AWS on VoxCelebTH: {aws_vox[0]}, {aws_vox[1]}, {aws_vox[2]}" in note
-    sim = paper_fit.INCONSISTENCIES[("per-identity means", "azure", "similarity", "VoxCelebTH")]
+    sim = paper_notes.INCONSISTENCIES[("per-identity means", "azure", "similarity", "VoxCelebTH")]
     nonzero = [x for x in values["VoxCelebTH", "azure", "similarity"] if x > 0]
     assert f"{means['VoxCelebTH', 'azure', 'similarity']} on VoxCelebTH" in sim
     assert f"{round(float(np.mean(nonzero)), 1)} without them" in sim
@@ -156,10 +150,10 @@ def test_the_notes_quote_the_papers_tables_as_packaged():
         f"{means['CelebDF', 'aws', 'similarity']} to {means['VoxCelebTH', 'aws', 'similarity']}"
         in sim
     )
-    nav = paper_fit.INCONSISTENCIES[("Figure 4", "DHF", "max", "naver")]
+    nav = paper_notes.INCONSISTENCIES[("Figure 4", "DHF", "max", "naver")]
     for d in ("CelebDF", "VoxCelebTH"):
         assert f"{means[d, 'naver', 'reference']} vs {means[d, 'naver', 'target']} on {d}" in nav
-    dhf = paper_fit.INCONSISTENCIES[("Figure 4", "DHF", "CelebDF", "azure")]
+    dhf = paper_notes.INCONSISTENCIES[("Figure 4", "DHF", "CelebDF", "azure")]
     named = [x for x in values["CelebDF", "azure", "target"] if x > 0]
     assert f"{round(float(np.mean(named)), 1)} (celebrities with a value)" in dhf
     cells = paper.asr_before_grid()

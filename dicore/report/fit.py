@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicore import paper_fit
+from dicore import paper_fit, paper_notes
 from dicore.report.model import ReportInputs
 
 FIT_NOTE = (
@@ -57,7 +57,7 @@ def fit_table(inputs: ReportInputs) -> tuple[list[str], list[list[str]]]:
 def inconsistencies() -> tuple[list[str], list[list[str]]]:
     """(header, rows): the paper's known inconsistencies, each with the target it bites."""
     rows = []
-    known: dict[tuple[str, ...], str] = {**paper_fit.EXCLUDED, **paper_fit.INCONSISTENCIES}
+    known: dict[tuple[str, ...], str] = {**paper_notes.EXCLUDED, **paper_notes.INCONSISTENCIES}
     for key, text in known.items():
         family = key[0] if key[0] in paper_fit.FAMILIES else "Figure 4"
         where = " ".join(str(k) for k in key if k not in paper_fit.FAMILIES)
