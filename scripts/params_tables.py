@@ -4,9 +4,8 @@ the family summary. Usage: python scripts/params_tables.py [calibrated.json]"""
 
 import json
 import sys
-from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[1] / "simulators" / "params" / "calibrated.json"
+from simulators.policies import load_params
 
 
 def _value(x) -> str:
@@ -37,5 +36,10 @@ def render(params: dict) -> str:
 
 
 if __name__ == "__main__":
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    print(render(json.loads(path.read_text(encoding="utf-8"))))
+    path = sys.argv[1] if len(sys.argv) > 1 else None  # default: the packaged file
+    try:
+        params = load_params(path)
+        print(render(params))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        sys.exit(f"params_tables: {path or 'packaged calibrated.json'}: cannot render it "
+                 f"({type(exc).__name__}: {exc}); give a calibrated.json written by dicore calibrate")  # fmt: skip

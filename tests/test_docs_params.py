@@ -2,8 +2,9 @@
 by scripts/params_tables.py (so a refit that forgets the docs fails here)."""
 
 import importlib.util
-import json
 from pathlib import Path
+
+from simulators.policies import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,14 +19,14 @@ def _render():
 
 
 def test_simulation_doc_tables_are_the_packaged_parameters():
-    params = json.loads((ROOT / "simulators" / "params" / "calibrated.json").read_text("utf-8"))
+    params = load_params()
     tables = _render()(params)
     doc = (ROOT / "docs" / "simulation.md").read_text("utf-8")
     assert tables in doc, "run: python scripts/params_tables.py, paste into docs/simulation.md"
 
 
 def test_render_shows_every_parameter_and_every_target():
-    params = json.loads((ROOT / "simulators" / "params" / "calibrated.json").read_text("utf-8"))
+    params = load_params()
     out = _render()(params)
     assert all(f"| {p['name']} |" in out for p in params["parameters"]["table"])
     rows = params["fit"]["seed0"]["rows"]
